@@ -1,0 +1,122 @@
+//! The command line: clap types only. Names and flags are the contract of `cli.md`.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+const ABOUT: &str = "Find out why a Claude workflow says \"Credit balance is too low\", and fix the key when a new key is the fix.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  keyfix validate                      classify a key typed at a hidden prompt
+  op read op://ci/anthropic | keyfix validate --key-stdin --json
+
+Keys are never taken as flag values: use the prompt, --key-stdin or --key-env VAR.
+Exit codes, JSON output and every cause: docs/ in the keyfix repository.";
+
+#[derive(Debug, Parser)]
+#[command(name = "keyfix", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after its name.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Print exactly one JSON document (keyfix/v1) on stdout; implies --no-input
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Never prompt; where input is needed, exit 3 naming the flag that supplies it
+    #[arg(long, global = true)]
+    pub no_input: bool,
+
+    /// Answer yes to confirmations (never to choosing a key)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// More detail on stderr (-v, -vv, -vvv)
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less on stderr
+    #[arg(short = 'q', long = "quiet", action = ArgAction::Count, global = true)]
+    pub quiet: u8,
+
+    /// Model to validate with [validate: claude-haiku-4-5]
+    #[arg(long, global = true, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Anthropic API base URL, without /v1
+    #[arg(
+        long,
+        global = true,
+        env = "ANTHROPIC_BASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub anthropic_base_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Classify a key directly against the Anthropic API (no GitHub involved)
+    #[command(after_help = VALIDATE_HELP)]
+    Validate(ValidateArgs),
+}
+
+const VALIDATE_HELP: &str = "\
+keyfix checks the key's shape, calls GET /v1/models and POST /v1/messages (max_tokens 1) on
+the model, and on claude-haiku-4-5 when that fails, then names the cause with its evidence.
+With ANTHROPIC_ADMIN_KEY set, it also looks the key up in the Admin API.
+
+Examples:
+  keyfix validate
+  keyfix validate --key-env NEW_ANTHROPIC_KEY --model claude-sonnet-4-5
+  printf '%s' \"$KEY\" | keyfix validate --key-stdin --json
+
+Exit codes: 0 the key works; 10 replace the key; 11 billing; 12 model not available;
+13 transient; 14 undetermined; 2 usage; 3 input needed; 1 unexpected failure.";
+
+/// Where the key comes from: never a flag value.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeyInputArgs {
+    /// Read the key from standard input (to end of file; trailing CR/LF trimmed)
+    #[arg(long, conflicts_with = "key_env")]
+    pub key_stdin: bool,
+
+    /// Read the key from the environment variable VAR
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub key: KeyInputArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        let before = Cli::try_parse_from(["keyfix", "--json", "validate", "--key-stdin"]).unwrap();
+        let after = Cli::try_parse_from(["keyfix", "validate", "--key-stdin", "--json"]).unwrap();
+        assert!(before.global.json && after.global.json);
+    }
+
+    #[test]
+    fn there_is_no_flag_that_takes_a_key_value() {
+        let err = Cli::try_parse_from(["keyfix", "validate", "--key", "sk-ant-api03-x"]);
+        assert!(err.is_err());
+    }
+}

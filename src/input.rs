@@ -1,0 +1,110 @@
+//! Taking a key from a person or a script: the hidden prompt, stdin, or an environment variable.
+//! keyfix decides whether it may prompt before anything asks (`dialoguer` would only fail late).
+
+use std::io::{IsTerminal, Read};
+
+use zeroize::Zeroizing;
+
+use crate::cli::KeyInputArgs;
+use crate::key::Key;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the key is empty{0}; nothing was sent anywhere")]
+    Empty(&'static str),
+    #[error("environment variable {0} is not set or is empty; nothing was sent anywhere")]
+    EnvMissing(String),
+    #[error("environment variable {0} does not hold valid UTF-8 text")]
+    EnvNotText(String),
+    #[error("standard input is not valid UTF-8 text")]
+    StdinNotText,
+    #[error("could not read standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error(
+        "a key is needed and keyfix may not prompt ({why}): pass --key-stdin or --key-env VAR"
+    )]
+    InputNeeded { why: &'static str },
+    #[error("the prompt failed: {0}")]
+    Prompt(String),
+}
+
+impl Error {
+    /// Exit 3 when input was needed but not allowed; exit 2 for everything the caller got wrong.
+    pub fn is_input_needed(&self) -> bool {
+        matches!(self, Error::InputNeeded { .. })
+    }
+}
+
+/// Whether keyfix may ask a person anything, decided once per run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interactivity {
+    Allowed,
+    Refused(&'static str),
+}
+
+impl Interactivity {
+    pub fn decide(no_input: bool, json: bool) -> Interactivity {
+        if json {
+            Interactivity::Refused("--json")
+        } else if no_input {
+            Interactivity::Refused("--no-input")
+        } else if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+            Interactivity::Refused("no terminal")
+        } else {
+            Interactivity::Allowed
+        }
+    }
+}
+
+/// Reads the key from the source the flags name, else from the hidden prompt.
+pub fn read_key(
+    args: &KeyInputArgs,
+    interactivity: Interactivity,
+    prompt: &str,
+) -> Result<Key, Error> {
+    let key = if args.key_stdin {
+        let mut raw = Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .read_to_end(&mut raw)
+            .map_err(Error::Stdin)?;
+        let text = String::from_utf8(std::mem::take(&mut *raw)).map_err(|e| {
+            let mut bytes = e.into_bytes();
+            zeroize::Zeroize::zeroize(&mut bytes);
+            Error::StdinNotText
+        })?;
+        Key::from_input(text)
+    } else if let Some(var) = &args.key_env {
+        let value = std::env::var_os(var).ok_or_else(|| Error::EnvMissing(var.clone()))?;
+        let text = value
+            .into_string()
+            .map_err(|_| Error::EnvNotText(var.clone()))?;
+        let key = Key::from_input(text);
+        if key.is_empty() {
+            return Err(Error::EnvMissing(var.clone()));
+        }
+        key
+    } else {
+        match interactivity {
+            Interactivity::Refused(why) => return Err(Error::InputNeeded { why }),
+            Interactivity::Allowed => prompt_hidden(prompt)?,
+        }
+    };
+    if key.is_empty() {
+        let whence = if args.key_stdin {
+            " (standard input held nothing)"
+        } else {
+            ""
+        };
+        return Err(Error::Empty(whence));
+    }
+    Ok(key)
+}
+
+fn prompt_hidden(prompt: &str) -> Result<Key, Error> {
+    let text = dialoguer::Password::new()
+        .with_prompt(prompt)
+        .allow_empty_password(true)
+        .interact()
+        .map_err(|e| Error::Prompt(e.to_string()))?;
+    Ok(Key::from_input(text))
+}

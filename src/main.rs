@@ -1,0 +1,88 @@
+//! keyfix: tells the causes of "Credit balance is too low" apart and fixes the key when a new
+//! key is the fix. This file parses, runs, prints and exits; nothing else does.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use keyfix::anthropic;
+use keyfix::cli::{self, Cli, Command};
+use keyfix::commands::{self, Context};
+use keyfix::input::Interactivity;
+use keyfix::outcome::{CommandName, Outcome};
+use keyfix::output::{self, Progress, Style};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose, cli.global.quiet);
+    // reqwest is built without a default TLS provider, so that only ring is linked.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let ctx = Context {
+        interactivity: Interactivity::decide(cli.global.no_input, cli.global.json),
+        progress: Progress::new(cli.global.quiet > 0),
+        anthropic: anthropic::Config::new(cli.global.anthropic_base_url.clone()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
+    let outcome = runtime.block_on(run(cli.command, &cli.global, &ctx));
+    print(&outcome, cli.global.json);
+    ExitCode::from(outcome.exit_code())
+}
+
+async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outcome {
+    match command {
+        Command::Validate(args) => {
+            let options = commands::validate::ValidateOptions {
+                key: args.key,
+                model: global
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| commands::validate::BASELINE_MODEL.to_owned()),
+            };
+            commands::validate::run(options, ctx)
+                .await
+                .unwrap_or_else(|failure| Outcome::failed(CommandName::Validate, failure))
+        }
+    }
+}
+
+fn print(outcome: &Outcome, json: bool) {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let _ = writeln!(stdout, "{}", output::json::v1::render(outcome));
+        return;
+    }
+    if let Some(failure) = &outcome.error {
+        eprintln!("error: {}", failure.message);
+    }
+    let _ = write!(
+        stdout,
+        "{}",
+        output::human::render(outcome, Style::for_stdout())
+    );
+}
+
+/// Logs go to stderr. `RUST_LOG` wins; otherwise -v raises keyfix's own level and -q lowers it.
+fn init_logging(verbose: u8, quiet: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (q, _) if q > 0 => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,keyfix={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

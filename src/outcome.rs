@@ -1,0 +1,169 @@
+//! What every command returns, and the one place that turns it into an exit code.
+
+use crate::diagnosis::Diagnosis;
+use crate::key::{Defect, Key, KeyKind};
+
+/// The kinds of failure that end a command before it could finish its work (`cli.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Bad arguments, a malformed name, an empty key: exit 2.
+    Usage,
+    /// Input was needed but prompting is not allowed: exit 3.
+    InputNeeded,
+    /// No token, a missing permission, an unknown or archived repository: exit 4.
+    GithubAccess,
+    /// The network failed: exit 1.
+    Network,
+    /// An API answered in a way keyfix does not understand: exit 1.
+    Api,
+}
+
+impl FailureKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Usage => "usage",
+            FailureKind::InputNeeded => "input_needed",
+            FailureKind::GithubAccess => "github_access",
+            FailureKind::Network => "network",
+            FailureKind::Api => "api",
+        }
+    }
+
+    fn exit_code(self) -> u8 {
+        match self {
+            FailureKind::Usage => 2,
+            FailureKind::InputNeeded => 3,
+            FailureKind::GithubAccess => 4,
+            FailureKind::Network | FailureKind::Api => 1,
+        }
+    }
+}
+
+/// A command that could not finish: one line that names the fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, message: impl ToString) -> Failure {
+        Failure {
+            kind,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<crate::input::Error> for Failure {
+    fn from(error: crate::input::Error) -> Failure {
+        let kind = if error.is_input_needed() {
+            FailureKind::InputNeeded
+        } else {
+            FailureKind::Usage
+        };
+        Failure::new(kind, error)
+    }
+}
+
+impl From<crate::anthropic::Error> for Failure {
+    fn from(error: crate::anthropic::Error) -> Failure {
+        use crate::anthropic::Error as E;
+        let kind = match error {
+            E::InvalidBaseUrl { .. } => FailureKind::Usage,
+            E::Unreachable { .. } | E::Client(_) => FailureKind::Network,
+            E::NotAnthropic { .. } => FailureKind::Api,
+        };
+        Failure::new(kind, error)
+    }
+}
+
+/// What can be shown of a key: its display form and shape, nothing of its secret part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySummary {
+    pub display: String,
+    pub kind: KeyKind,
+    pub length: usize,
+    pub defects: Vec<Defect>,
+}
+
+impl KeySummary {
+    pub fn of(key: &Key) -> KeySummary {
+        let shape = key.shape();
+        KeySummary {
+            display: key.display_form(),
+            kind: shape.kind,
+            length: shape.length,
+            defects: shape.defects,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandName {
+    Validate,
+}
+
+impl CommandName {
+    pub fn name(self) -> &'static str {
+        match self {
+            CommandName::Validate => "validate",
+        }
+    }
+}
+
+/// The result of a command: what it found, and what stopped it if anything did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub command: CommandName,
+    pub key: Option<KeySummary>,
+    pub model: Option<String>,
+    pub diagnosis: Option<Diagnosis>,
+    pub error: Option<Failure>,
+}
+
+impl Outcome {
+    pub fn new(command: CommandName) -> Outcome {
+        Outcome {
+            command,
+            key: None,
+            model: None,
+            diagnosis: None,
+            error: None,
+        }
+    }
+
+    pub fn failed(command: CommandName, failure: Failure) -> Outcome {
+        Outcome {
+            error: Some(failure),
+            ..Outcome::new(command)
+        }
+    }
+
+    /// The exit code of `cli.md`: a failure's, else the diagnosis's.
+    pub fn exit_code(&self) -> u8 {
+        if let Some(failure) = &self.error {
+            return failure.kind.exit_code();
+        }
+        self.diagnosis
+            .as_ref()
+            .map_or(0, |diagnosis| diagnosis.cause.exit_code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_map_to_their_exit_codes() {
+        let code =
+            |kind| Outcome::failed(CommandName::Validate, Failure::new(kind, "x")).exit_code();
+        assert_eq!(code(FailureKind::Usage), 2);
+        assert_eq!(code(FailureKind::InputNeeded), 3);
+        assert_eq!(code(FailureKind::GithubAccess), 4);
+        assert_eq!(code(FailureKind::Network), 1);
+        assert_eq!(code(FailureKind::Api), 1);
+        assert_eq!(Outcome::new(CommandName::Validate).exit_code(), 0);
+    }
+}
