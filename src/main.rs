@@ -1,7 +1,7 @@
 //! keyfix: tells the causes of "Credit balance is too low" apart and fixes the key when a new
 //! key is the fix. This file parses, runs, prints and exits; nothing else does.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -79,8 +79,11 @@ fn init_logging(verbose: u8, quiet: u8) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,keyfix={level}")));
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

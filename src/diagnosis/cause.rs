@@ -134,7 +134,7 @@ impl Cause {
         match self {
             Cause::Ok => "Nothing to change in the key; see the note on the failed run.",
             Cause::MissingSecret => "Create an API key in the Anthropic Console and store it in the secret, in the scope the job reads.",
-            Cause::MalformedSecret => "Store the same key again without the characters around it (`keyfix repo` uploads the clean value).",
+            Cause::MalformedSecret => "Store the key again without the extra characters (`keyfix repo` uploads the clean value).",
             Cause::WrongCredentialKind => "Store an Anthropic API key (sk-ant-api03-…) in the secret; an OAuth token belongs in claude_code_oauth_token.",
             Cause::InvalidKey => "Create a new API key in the Anthropic Console and store it in the secret.",
             Cause::PermissionDenied => "Use a key from a workspace that has access to this model and endpoint.",

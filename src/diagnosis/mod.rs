@@ -196,7 +196,7 @@ fn decide(e: &Evidence, b: &mut Builder) -> Diagnosis {
     let defects: Vec<&str> = shape.defects.iter().map(|d| d.describe()).collect();
     if !defects.is_empty() && shape.kind == KeyKind::Api03 && shape.well_formed {
         let summary = format!(
-            "{subject} is a well-formed API key with {} around or in it.",
+            "{subject} is a well-formed API key, but the value also holds {}.",
             join_and(&defects)
         );
         return b.finish(2, Cause::MalformedSecret, summary);
@@ -413,6 +413,14 @@ fn ok(e: &Evidence, b: &mut Builder, subject: &str) -> Diagnosis {
         .is_some_and(|w| w.api_key_beside_oauth_token)
     {
         b.note("The job passes both anthropic_api_key and claude_code_oauth_token: the API key is the one billed.".to_owned());
+    }
+    if e.run.is_none() {
+        return b.finish_with_remedy(
+            17,
+            Cause::Ok,
+            summary,
+            "Nothing to change: this key works.".to_owned(),
+        );
     }
     b.finish(17, Cause::Ok, summary)
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::diagnosis::{Diagnosis, EvidenceItem, Source};
+use crate::diagnosis::{Cause, Diagnosis, EvidenceItem, Source};
 use crate::outcome::{KeySummary, Outcome};
 
 use super::Style;
@@ -40,12 +40,13 @@ fn describe_key(key: &KeySummary) -> String {
 fn render_diagnosis(out: &mut String, d: &Diagnosis, style: Style) {
     if !d.evidence.is_empty() {
         let _ = writeln!(out, "\n{}", style.bold("Evidence"));
+        let mut last_account = None;
         for item in &d.evidence {
-            render_evidence(out, item, style);
+            render_evidence(out, item, style, &mut last_account);
         }
     }
     let cause = d.cause.name();
-    let painted = if d.cause == crate::diagnosis::Cause::Ok {
+    let painted = if d.cause == Cause::Ok {
         style.good(cause)
     } else {
         style.bad(cause)
@@ -55,13 +56,16 @@ fn render_diagnosis(out: &mut String, d: &Diagnosis, style: Style) {
     for note in &d.notes {
         let _ = writeln!(out, "  {note}");
     }
-    let helps = match d.rotation_helps() {
-        Some(true) => "a new key fixes this",
-        Some(false) => "a new key will not help",
-        None => "whether a new key helps is not known yet",
-    };
     let _ = writeln!(out, "\n{:<10} {}", style.bold("Fix"), d.remedy);
-    let _ = writeln!(out, "  {}", style.dim(&format!("({helps})")));
+    let helps = match d.rotation_helps() {
+        _ if d.cause == Cause::Ok => None,
+        Some(true) => Some("a new key fixes this"),
+        Some(false) => Some("a new key will not help"),
+        None => Some("whether a new key helps is not known yet"),
+    };
+    if let Some(helps) = helps {
+        let _ = writeln!(out, "  {}", style.dim(&format!("({helps})")));
+    }
 }
 
 fn source_label(source: Source) -> &'static str {
@@ -73,7 +77,28 @@ fn source_label(source: Source) -> &'static str {
     }
 }
 
-fn render_evidence(out: &mut String, item: &EvidenceItem, style: Style) {
+/// The account facts of an answer, shown once per key rather than on every line.
+fn account_line(item: &EvidenceItem) -> Option<String> {
+    let answer = item.answer.as_ref()?;
+    let mut facts = Vec::new();
+    if let Some(org) = &answer.organization_id {
+        facts.push(format!("organization {org}"));
+    }
+    if let Some(ws) = &answer.workspace_id {
+        facts.push(format!("workspace {ws}"));
+    }
+    if let Some(limit) = answer.requests_limit {
+        facts.push(format!("{limit} requests/min (a hint at the usage tier)"));
+    }
+    (!facts.is_empty()).then(|| facts.join(", "))
+}
+
+fn render_evidence(
+    out: &mut String,
+    item: &EvidenceItem,
+    style: Style,
+    last_account: &mut Option<(Source, String)>,
+) {
     let label = source_label(item.source);
     if let Some(record) = &item.admin_record {
         let _ = writeln!(
@@ -97,7 +122,7 @@ fn render_evidence(out: &mut String, item: &EvidenceItem, style: Style) {
         .map(|ms| format!("{ms} ms"))
         .unwrap_or_default();
     let Some(answer) = &item.answer else {
-        let _ = writeln!(out, "  {label:<7}{target:<32} no answer   {latency}");
+        let _ = writeln!(out, "  {label:<7}{target:<30} no answer {latency:>30}");
         return;
     };
     let status = answer.status.to_string();
@@ -107,34 +132,31 @@ fn render_evidence(out: &mut String, item: &EvidenceItem, style: Style) {
         style.bad(&status)
     };
     let error_type = answer.error_type.as_deref().unwrap_or("");
+    let request_id = answer.request_id.as_deref().unwrap_or("");
     let _ = writeln!(
         out,
-        "  {label:<7}{target:<32} {status} {error_type:<22} {latency:>7}"
+        "  {label:<7}{target:<30} {status} {error_type:<22} {latency:>7}  {}",
+        style.dim(request_id)
     );
     if let Some(message) = &answer.message {
-        let _ = writeln!(out, "         \"{}\"", message);
+        let _ = writeln!(out, "         \"{message}\"");
     }
     let mut facts = Vec::new();
     if let Some(code) = &answer.error_code {
         facts.push(format!("error_code {code}"));
     }
-    if let Some(id) = &answer.request_id {
-        facts.push(format!("request {id}"));
-    }
-    if let Some(org) = &answer.organization_id {
-        facts.push(format!("organization {org}"));
-    }
-    if let Some(ws) = &answer.workspace_id {
-        facts.push(format!("workspace {ws}"));
-    }
-    if let Some(limit) = answer.requests_limit {
-        facts.push(format!("{limit} requests/min (tier hint)"));
-    }
     if answer.retry_after {
         facts.push("retry-after set".to_owned());
     }
+    if let Some(account) = account_line(item) {
+        let current = Some((item.source, account.clone()));
+        if *last_account != current {
+            facts.push(account);
+            *last_account = current;
+        }
+    }
     if !facts.is_empty() {
-        let _ = writeln!(out, "         {}", style.dim(&facts.join(", ")));
+        let _ = writeln!(out, "         {}", style.dim(&facts.join("; ")));
     }
 }
 

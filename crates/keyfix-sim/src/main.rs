@@ -1,1 +1,81 @@
-fn main() {}
+//! `keyfix-sim`: serve a scenario on loopback, or run the offline demo against one.
+
+mod demo;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use keyfix_sim::scenario::key_env_name;
+use keyfix_sim::{Scenario, Sim};
+
+#[derive(Parser)]
+#[command(
+    name = "keyfix-sim",
+    version,
+    about = "A local Anthropic API for keyfix's tests, its offline demo and runbook rehearsals",
+    after_help = "Examples:\n  keyfix-sim demo\n  keyfix-sim serve --scenario scenarios/keys.toml > sim.env &\n  . ./sim.env && keyfix validate --key-env KEYFIX_SIM_KEY_ORPHANED"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a scenario until interrupted; print the `export` lines that point keyfix at it
+    Serve {
+        /// The scenario file (TOML, or JSON when it ends in .json)
+        #[arg(long, value_name = "FILE")]
+        scenario: PathBuf,
+        /// Port on 127.0.0.1 (0: any free port)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Run keyfix against a built-in scenario and show what a user would see
+    Demo {
+        /// A scenario file to use instead of the built-in one
+        scenario: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { scenario, port } => serve(&scenario, port),
+        Command::Demo { scenario } => demo::run(scenario.as_deref()),
+    }
+}
+
+fn serve(path: &std::path::Path, port: u16) -> anyhow::Result<()> {
+    let scenario = Scenario::from_path(path)?;
+    let sim = Sim::start_on(scenario, ([127, 0, 0, 1], port).into())
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    print!("{}", export_lines(&sim));
+    eprintln!(
+        "keyfix-sim: serving {} on {} (request log: {}/_sim/requests); Ctrl-C stops it",
+        path.display(),
+        sim.anthropic_base_url(),
+        sim.anthropic_base_url()
+    );
+    sim.wait();
+    Ok(())
+}
+
+/// `export` lines for the base URL and every key of the scenario (simulated keys, not secrets).
+pub fn export_lines(sim: &Sim) -> String {
+    let mut out = String::new();
+    for (name, value) in sim.env() {
+        out.push_str(&format!("export {name}={value}\n"));
+    }
+    for key in &sim.scenario().keys {
+        let org = key.organization.as_deref().unwrap_or("no organization");
+        out.push_str(&format!(
+            "export {}={}  # {:?} {:?} key, {org}\n",
+            key_env_name(&key.name),
+            sim.key(&key.name),
+            key.state,
+            key.kind
+        ));
+    }
+    out
+}

@@ -1,0 +1,481 @@
+//! The Anthropic API as `diagnosis.md` §1 describes it: every key and organization state answers
+//! with the status, error body and headers the real API gives.
+//!
+//! Simplifications, each where the facts are uncertain:
+//! - `GET /v1/models` answers 200 to every key that authenticates, orphaned or not, and to keys of
+//!   organizations without credit; it refuses disabled organizations like messages does.
+//! - `inactive` and `archived` keys answer the credit text (the premise of row 15 of the table);
+//!   `expired` and `revoked` keys answer 401.
+//! - The Admin API answers 401 to anything but an active admin key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::scenario::{CredentialKind, KeySpec, KeyState, Organization, Refusal};
+use crate::World;
+
+pub const CREDIT_TEXT: &str = "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.";
+
+pub fn router(world: Arc<World>) -> Router {
+    Router::new()
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{id}", get(get_model))
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/v1/organizations/api_keys", get(admin_list_keys))
+        .fallback(not_found)
+        .with_state(world)
+}
+
+/// An answer in the making: status, body, and the headers the real API adds.
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn ok(body: Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: u16, kind: &str, message: &str) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body: json!({"type": "error", "error": {"type": kind, "message": message}}),
+            headers: Vec::new(),
+        }
+    }
+
+    fn with_details(mut self, details: Value) -> Reply {
+        self.body["error"]["details"] = details;
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: impl ToString) -> Reply {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
+    /// The organization and workspace headers and rate-limit headers of a key that authenticated.
+    fn for_key(self, key: &KeySpec, org: &Organization) -> Reply {
+        let rpm = org.requests_per_minute();
+        let mut reply = self
+            .header("anthropic-organization-id", org.uuid())
+            .header("anthropic-ratelimit-requests-limit", rpm)
+            .header("anthropic-ratelimit-requests-remaining", rpm - 1)
+            .header("anthropic-ratelimit-requests-reset", "2026-11-23T00:00:01Z");
+        if let Some(ws) = key.workspace_id() {
+            reply = reply.header("anthropic-workspace-id", ws);
+        }
+        reply
+    }
+
+    fn into_response(self, request_id: String) -> Response {
+        let mut body = self.body;
+        if body["type"] == "error" {
+            body["request_id"] = Value::String(request_id.clone());
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        headers.insert(
+            "request-id",
+            HeaderValue::from_str(&request_id).expect("ascii"),
+        );
+        response
+    }
+}
+
+fn unauthorized() -> Reply {
+    Reply::error(401, "authentication_error", "invalid x-api-key")
+}
+
+/// Who is calling: a known key and its organization, or the 401/400 that ends the request.
+fn authenticate<'w>(
+    world: &'w World,
+    headers: &HeaderMap,
+) -> Result<(&'w KeySpec, &'w Organization), Reply> {
+    let presented = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Reply::error(401, "authentication_error", "x-api-key header is required"))?;
+    let key = world.key_by_value(presented).ok_or_else(unauthorized)?;
+    let org = key
+        .organization
+        .as_deref()
+        .and_then(|name| world.scenario.organization(name))
+        .ok_or_else(unauthorized)?;
+    if key.kind != CredentialKind::Api || matches!(key.state, KeyState::Expired | KeyState::Revoked)
+    {
+        return Err(unauthorized());
+    }
+    if org.disabled {
+        return Err(Reply::error(
+            400,
+            "invalid_request_error",
+            "This organization has been disabled.",
+        )
+        .for_key(key, org));
+    }
+    Ok((key, org))
+}
+
+/// Runs the injected fault for this request, if one matches: its latency, then its answer.
+async fn fault(
+    world: &World,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    model: Option<&str>,
+) -> Option<Reply> {
+    let key_name = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| world.key_by_value(v))
+        .map(|k| k.name.clone());
+    let hit = world.take_fault(method.as_str(), path, key_name.as_deref(), model)?;
+    if hit.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(hit.latency_ms)).await;
+    }
+    let status = hit.status?;
+    let reply = match status {
+        429 => Reply::error(
+            429,
+            "rate_limit_error",
+            "Number of requests has exceeded your rate limit.",
+        )
+        .header(
+            "retry-after",
+            hit.retry_after_secs
+                .unwrap_or(world.scenario.anthropic.retry_after_secs),
+        ),
+        529 => Reply::error(529, "overloaded_error", "Overloaded").header("x-should-retry", "true"),
+        504 => {
+            Reply::error(504, "timeout_error", "Request timeout").header("x-should-retry", "true")
+        }
+        s if s >= 500 => {
+            Reply::error(s, "api_error", "Internal server error").header("x-should-retry", "true")
+        }
+        s => Reply::error(s, "invalid_request_error", "Injected fault"),
+    };
+    Some(reply)
+}
+
+async fn respond(world: &World, reply: Reply) -> Response {
+    let latency = world.scenario.anthropic.latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    reply.into_response(world.request_id())
+}
+
+fn model_json(id: &str) -> Value {
+    json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-10-01T00:00:00Z"})
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+async fn list_models(
+    State(world): State<Arc<World>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Some(reply) = fault(&world, &method, "/v1/models", &headers, None).await {
+        return respond(&world, reply).await;
+    }
+    let reply = match authenticate(&world, &headers) {
+        Err(reply) => reply,
+        Ok((key, org)) => {
+            let models = &world.scenario.anthropic.models;
+            let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+            let data: Vec<Value> = models.iter().take(limit).map(|m| model_json(m)).collect();
+            Reply::ok(json!({
+                "data": data,
+                "has_more": models.len() > limit,
+                "first_id": models.first(),
+                "last_id": models.iter().take(limit).next_back(),
+            }))
+            .for_key(key, org)
+        }
+    };
+    respond(&world, reply).await
+}
+
+async fn get_model(
+    State(world): State<Arc<World>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let reply = match authenticate(&world, &headers) {
+        Err(reply) => reply,
+        Ok((key, org)) if world.scenario.anthropic.models.contains(&id) => {
+            Reply::ok(model_json(&id)).for_key(key, org)
+        }
+        Ok((key, org)) => {
+            Reply::error(404, "not_found_error", &format!("model: {id}")).for_key(key, org)
+        }
+    };
+    respond(&world, reply).await
+}
+
+/// The model named in a messages body, or the 400 the API gives for a body without one.
+fn requested_model(body: &Bytes) -> Result<String, Reply> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|_| {
+        Reply::error(
+            400,
+            "invalid_request_error",
+            "The request body is not valid JSON.",
+        )
+    })?;
+    parsed["model"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Reply::error(400, "invalid_request_error", "model: Field required"))
+}
+
+/// Whether the key may use the model: unknown models and the tier's restrictions refuse it.
+fn model_gate(world: &World, key: &KeySpec, org: &Organization, model: &str) -> Result<(), Reply> {
+    if !world.scenario.anthropic.models.iter().any(|m| m == model) {
+        return Err(
+            Reply::error(404, "not_found_error", &format!("model: {model}")).for_key(key, org),
+        );
+    }
+    match org.restricted_models.get(model) {
+        Some(Refusal::NotFound) => {
+            Err(Reply::error(404, "not_found_error", &format!("model: {model}")).for_key(key, org))
+        }
+        Some(Refusal::CreditText) => {
+            Err(Reply::error(400, "invalid_request_error", CREDIT_TEXT).for_key(key, org))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The billing gate, in the order the real API seems to apply it.
+fn billing_gate(
+    world: &World,
+    key: &KeySpec,
+    org: &Organization,
+    model: &str,
+) -> Result<(), Reply> {
+    let refuse = |reply: Reply| Err(reply.for_key(key, org));
+    if matches!(
+        key.state,
+        KeyState::Orphaned | KeyState::Inactive | KeyState::Archived
+    ) || !org.credit
+    {
+        return refuse(Reply::error(400, "invalid_request_error", CREDIT_TEXT));
+    }
+    if let Some(date) = &org.spend_limit_until {
+        return refuse(Reply::error(
+            400,
+            "invalid_request_error",
+            &format!("You have reached your specified API usage limits. You will regain access on {date} at 00:00 UTC."),
+        ));
+    }
+    if let Some(date) = &org.workspace_spend_limit_until {
+        return refuse(Reply::error(
+            400,
+            "invalid_request_error",
+            &format!("You have reached your specified workspace API usage limits. You will regain access on {date} at 00:00 UTC."),
+        ));
+    }
+    if let Some(date) = &org.tier_cap_until {
+        return refuse(
+            Reply::error(
+                429,
+                "rate_limit_error",
+                &format!("You have reached your API usage limits. You will regain access on {date} at 00:00 UTC."),
+            )
+            .with_details(json!({"error_code": "enforced_spend_limit_reached"})),
+        );
+    }
+    if org.rate_limited {
+        let rpm = org.requests_per_minute();
+        return refuse(
+            Reply::error(
+                429,
+                "rate_limit_error",
+                &format!(
+                    "This request would exceed your organization's rate limit of {rpm} requests per minute (org: {}, model: {model}). For details, refer to: https://docs.claude.com/en/api/rate-limits.",
+                    org.uuid()
+                ),
+            )
+            .header("retry-after", world.scenario.anthropic.retry_after_secs),
+        );
+    }
+    Ok(())
+}
+
+async fn messages(
+    State(world): State<Arc<World>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let model = requested_model(&body);
+    let model_name = model.as_ref().ok().map(String::as_str);
+    if let Some(reply) = fault(&world, &method, "/v1/messages", &headers, model_name).await {
+        return respond(&world, reply).await;
+    }
+    let reply = (|| {
+        let (key, org) = authenticate(&world, &headers)?;
+        let model = model?;
+        model_gate(&world, key, org, &model)?;
+        billing_gate(&world, key, org, &model)?;
+        Ok::<Reply, Reply>(
+            Reply::ok(json!({
+                "id": format!("msg_{}", world.request_id().trim_start_matches("req_")),
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": "Hello"}],
+                "stop_reason": "max_tokens",
+                "stop_sequence": null,
+                "usage": {"input_tokens": 8, "output_tokens": 1},
+            }))
+            .for_key(key, org),
+        )
+    })()
+    .unwrap_or_else(|refusal| refusal);
+    respond(&world, reply).await
+}
+
+async fn count_tokens(
+    State(world): State<Arc<World>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(reply) = fault(&world, &method, "/v1/messages/count_tokens", &headers, None).await {
+        return respond(&world, reply).await;
+    }
+    let reply = (|| {
+        let (key, org) = authenticate(&world, &headers)?;
+        let model = requested_model(&body)?;
+        model_gate(&world, key, org, &model)?;
+        Ok::<Reply, Reply>(Reply::ok(json!({"input_tokens": 8})).for_key(key, org))
+    })()
+    .unwrap_or_else(|refusal| refusal);
+    respond(&world, reply).await
+}
+
+#[derive(Deserialize)]
+struct AdminQuery {
+    limit: Option<usize>,
+    after_id: Option<String>,
+    status: Option<String>,
+    workspace_id: Option<String>,
+}
+
+fn admin_status(state: KeyState) -> Option<&'static str> {
+    match state {
+        KeyState::Active | KeyState::Orphaned => Some("active"),
+        KeyState::Inactive => Some("inactive"),
+        KeyState::Archived => Some("archived"),
+        KeyState::Expired => Some("expired"),
+        KeyState::Revoked => None,
+    }
+}
+
+/// The Admin API's `partial_key_hint`: prefix, 3 characters, `...`, the last 4.
+pub fn partial_key_hint(value: &str) -> String {
+    let prefix_len = "sk-ant-api03-".len();
+    format!(
+        "{}...{}",
+        &value[..prefix_len + 3],
+        &value[value.len() - 4..]
+    )
+}
+
+async fn admin_list_keys(
+    State(world): State<Arc<World>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<AdminQuery>,
+) -> Response {
+    if let Some(reply) = fault(
+        &world,
+        &method,
+        "/v1/organizations/api_keys",
+        &headers,
+        None,
+    )
+    .await
+    {
+        return respond(&world, reply).await;
+    }
+    let admin = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| world.key_by_value(v))
+        .filter(|k| k.kind == CredentialKind::Admin && k.state == KeyState::Active);
+    let Some(org_name) = admin.and_then(|k| k.organization.clone()) else {
+        return respond(&world, unauthorized()).await;
+    };
+    let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+    let listed: Vec<Value> = world
+        .scenario
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| {
+            k.kind == CredentialKind::Api && k.organization.as_deref() == Some(&org_name)
+        })
+        .filter_map(|(i, k)| Some((i, k, admin_status(k.state)?)))
+        .filter(|(_, _, status)| q.status.as_deref().is_none_or(|s| s == *status))
+        .filter(|(_, k, _)| q.workspace_id.is_none() || k.workspace_id() == q.workspace_id)
+        .map(|(i, k, status)| {
+            json!({
+                "type": "api_key",
+                "id": format!("apikey_{i:04}"),
+                "name": k.name,
+                "status": status,
+                "workspace_id": k.workspace_id(),
+                "created_at": "2026-01-15T10:00:00Z",
+                "expires_at": null,
+                "created_by": {"id": "user_01", "type": "user"},
+                "partial_key_hint": partial_key_hint(&k.value()),
+            })
+        })
+        .collect();
+    let start = q
+        .after_id
+        .as_ref()
+        .and_then(|after| listed.iter().position(|k| k["id"] == after.as_str()))
+        .map_or(0, |i| i + 1);
+    let page: Vec<Value> = listed.iter().skip(start).take(limit).cloned().collect();
+    let reply = Reply::ok(json!({
+        "data": page,
+        "has_more": start + page.len() < listed.len(),
+        "first_id": page.first().map(|k| k["id"].clone()),
+        "last_id": page.last().map(|k| k["id"].clone()),
+    }));
+    respond(&world, reply).await
+}
+
+async fn not_found(State(world): State<Arc<World>>) -> Response {
+    respond(&world, Reply::error(404, "not_found_error", "Not found")).await
+}

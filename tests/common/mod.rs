@@ -1,0 +1,73 @@
+//! What every integration test needs: a simulator with the shipped scenario, and the keyfix
+//! binary run against it with a clean environment.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use keyfix_sim::{Scenario, Sim};
+
+/// The shipped scenario of keys in every state, with ordinary 429s retried at once.
+pub fn keys_scenario() -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/keys.toml");
+    let mut scenario = Scenario::from_path(&path).expect("the shipped scenario loads");
+    scenario.anthropic.retry_after_secs = 0;
+    scenario
+}
+
+pub fn start(scenario: Scenario) -> Sim {
+    Sim::start(scenario).expect("the simulator starts")
+}
+
+/// keyfix with nothing of the caller's environment that could reach a real service.
+pub fn keyfix(sim: &Sim) -> Command {
+    let mut cmd = Command::cargo_bin("keyfix").expect("keyfix is built");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .envs(sim.env());
+    cmd
+}
+
+/// Runs `keyfix validate --key-env KEY --json` with the scenario key `name`, plus `args`.
+pub fn validate_json(sim: &Sim, name: &str, args: &[&str]) -> (serde_json::Value, i32) {
+    let output = keyfix(sim)
+        .args(["validate", "--json", "--key-env", "KEY"])
+        .args(args)
+        .env("KEY", sim.key(name))
+        .output()
+        .expect("keyfix runs");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON document ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let code = output.status.code().expect("exited");
+    assert_eq!(doc["exit_code"], code, "the document states the exit code");
+    assert_eq!(doc["schema"], "keyfix/v1");
+    (doc, code)
+}
+
+/// Every 12-character piece of `key` that holds at least one character past its public prefix.
+pub fn secret_pieces(key: &str) -> Vec<&str> {
+    let prefix = ["sk-ant-api03-", "sk-ant-admin01-", "sk-ant-oat01-"]
+        .iter()
+        .find(|p| key.starts_with(*p))
+        .map_or(0, |p| p.len());
+    (0..=key.len().saturating_sub(12))
+        .filter(|start| start + 12 > prefix)
+        .map(|start| &key[start..start + 12])
+        .collect()
+}
+
+pub fn assert_no_piece_of(key: &str, text: &str, what: &str) {
+    for piece in secret_pieces(key) {
+        assert!(
+            !text.contains(piece),
+            "{what} holds a piece of the key: {piece:?}"
+        );
+    }
+}
