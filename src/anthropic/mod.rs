@@ -6,7 +6,6 @@ pub mod retry;
 
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::json;
@@ -359,8 +358,7 @@ impl Client {
                 }
                 Err(e) => (AttemptFacts::default(), Err(e)),
             };
-            let jitter = rand::thread_rng().gen::<f64>();
-            let Some(delay) = self.retry.next_delay(retries_done, &facts, jitter) else {
+            let Some(delay) = self.retry.next_delay(retries_done, &facts, crate::retry::jitter()) else {
                 return exchange.or_else(|e| self.no_answer(url, e, started));
             };
             retries_done += 1;

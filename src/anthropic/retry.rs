@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::retry::Backoff;
+
 /// The facts of one attempt that bear on retrying it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AttemptFacts {
@@ -19,8 +21,7 @@ pub struct AttemptFacts {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
     pub max_retries: u32,
-    pub base: Duration,
-    pub max_backoff: Duration,
+    pub backoff: Backoff,
     pub max_retry_after: Duration,
 }
 
@@ -28,8 +29,10 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_retries: 2,
-            base: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(8),
+            backoff: Backoff {
+                base: Duration::from_millis(500),
+                max: Duration::from_secs(8),
+            },
             max_retry_after: Duration::from_secs(60),
         }
     }
@@ -53,11 +56,7 @@ impl RetryPolicy {
         if let Some(wait) = self.server_wait(facts) {
             return Some(wait);
         }
-        let exponent = 2f64.powi(retries_done.min(16) as i32);
-        let backoff = (self.base.as_secs_f64() * exponent).min(self.max_backoff.as_secs_f64());
-        Some(Duration::from_secs_f64(
-            backoff * (1.0 - 0.25 * jitter.clamp(0.0, 1.0)),
-        ))
+        Some(self.backoff.delay(retries_done, jitter))
     }
 
     fn is_retryable(&self, facts: &AttemptFacts) -> bool {

@@ -1,0 +1,69 @@
+//! What each kind of request needs from the token, in the words of both token kinds (`cli.md`).
+
+/// A kind of access keyfix asks GitHub for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Repository metadata, contents, runs: everything `scan` and `check` read.
+    Read,
+    ReadSecrets,
+    ReadEnvironmentSecrets,
+    ReadOrganizationSecrets,
+    WriteWorkflowFile,
+    /// Dispatch a workflow, re-run jobs.
+    WriteActions,
+    WriteSecrets,
+    WriteEnvironmentSecrets,
+    WriteOrganizationSecrets,
+}
+
+impl Access {
+    /// What the request was for, as a person would say it.
+    pub fn doing(self) -> &'static str {
+        match self {
+            Access::Read => "read the repository and its workflow runs",
+            Access::ReadSecrets => "list the repository's secrets",
+            Access::ReadEnvironmentSecrets => "list the environment's secrets",
+            Access::ReadOrganizationSecrets => "read the organization's secrets",
+            Access::WriteWorkflowFile => "write a workflow file",
+            Access::WriteActions => "dispatch workflows or re-run jobs",
+            Access::WriteSecrets => "write repository secrets",
+            Access::WriteEnvironmentSecrets => "write environment secrets",
+            Access::WriteOrganizationSecrets => "write organization secrets",
+        }
+    }
+
+    /// The permission of a fine-grained token or GitHub App.
+    pub fn fine_grained(self) -> &'static str {
+        match self {
+            Access::Read => "repository permissions Metadata, Contents and Actions: read",
+            Access::ReadSecrets => "repository permission Secrets: read",
+            Access::ReadEnvironmentSecrets => "repository permission Environments: read",
+            Access::ReadOrganizationSecrets => "organization permission Secrets: read",
+            Access::WriteWorkflowFile => "repository permissions Contents: write and Workflows: write",
+            Access::WriteActions => "repository permission Actions: write",
+            Access::WriteSecrets => "repository permission Secrets: write",
+            Access::WriteEnvironmentSecrets => "repository permission Environments: write",
+            Access::WriteOrganizationSecrets => "organization permission Secrets: write",
+        }
+    }
+
+    /// The scope of a classic token.
+    pub fn classic(self) -> &'static str {
+        match self {
+            Access::ReadOrganizationSecrets | Access::WriteOrganizationSecrets => "admin:org",
+            Access::WriteWorkflowFile => "workflow",
+            _ => "repo",
+        }
+    }
+
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Access::WriteWorkflowFile
+                | Access::WriteActions
+                | Access::WriteSecrets
+                | Access::WriteEnvironmentSecrets
+                | Access::WriteOrganizationSecrets
+        )
+    }
+}

@@ -1,0 +1,151 @@
+//! When to send a GitHub request again (`github.md`, rate limits). Reads are retried with
+//! back-off; a write is repeated only when GitHub said it did not do it (a rate-limit answer).
+
+use std::time::Duration;
+
+use crate::retry::Backoff;
+
+/// The facts of one attempt that bear on sending it again.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AttemptFacts {
+    /// `None` when no answer came.
+    pub status: Option<u16>,
+    pub retry_after_secs: Option<u64>,
+    pub ratelimit_remaining: Option<u64>,
+    /// `x-ratelimit-reset`, epoch seconds.
+    pub ratelimit_reset: Option<u64>,
+    /// The body names a secondary rate limit.
+    pub secondary_message: bool,
+}
+
+impl AttemptFacts {
+    /// The token's hourly budget is spent: 403 or 429 with `x-ratelimit-remaining: 0`.
+    pub fn primary_exhausted(&self) -> bool {
+        matches!(self.status, Some(403 | 429)) && self.ratelimit_remaining == Some(0)
+    }
+
+    /// A secondary-limit answer: GitHub did not carry the request out.
+    pub fn secondary_limited(&self) -> bool {
+        matches!(self.status, Some(403 | 429))
+            && !self.primary_exhausted()
+            && (self.secondary_message || self.retry_after_secs.is_some())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub backoff: Backoff,
+    /// How long a read may wait for the hourly budget to come back before keyfix gives up.
+    pub max_primary_wait: Duration,
+    /// How long to wait on a secondary limit that names no `retry-after`.
+    pub secondary_default_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            backoff: Backoff {
+                base: Duration::from_millis(500),
+                max: Duration::from_secs(8),
+            },
+            max_primary_wait: Duration::from_secs(60),
+            secondary_default_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before sending the request again, or `None` to stop. `now` is epoch seconds.
+    pub fn next_delay(
+        &self,
+        retries_done: u32,
+        facts: &AttemptFacts,
+        idempotent: bool,
+        now: u64,
+        jitter: f64,
+    ) -> Option<Duration> {
+        if retries_done >= self.max_retries {
+            return None;
+        }
+        if facts.primary_exhausted() {
+            let wait = Duration::from_secs(facts.ratelimit_reset?.saturating_sub(now) + 1);
+            return (idempotent && wait <= self.max_primary_wait).then_some(wait);
+        }
+        if facts.secondary_limited() {
+            // The request was refused, not carried out: sending it again repeats nothing.
+            return Some(
+                facts
+                    .retry_after_secs
+                    .map(Duration::from_secs)
+                    .unwrap_or(self.secondary_default_wait),
+            );
+        }
+        let transient = match facts.status {
+            None => true,
+            Some(status) => status == 408 || status >= 500,
+        };
+        (idempotent && transient).then(|| self.backoff.delay(retries_done, jitter))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> AttemptFacts {
+        AttemptFacts {
+            status: Some(code),
+            ..AttemptFacts::default()
+        }
+    }
+
+    #[test]
+    fn reads_are_retried_on_server_errors_and_lost_connections() {
+        let p = RetryPolicy::default();
+        assert!(p.next_delay(0, &status(502), true, 0, 0.0).is_some());
+        assert!(p.next_delay(0, &AttemptFacts::default(), true, 0, 0.0).is_some());
+        assert!(p.next_delay(3, &status(502), true, 0, 0.0).is_none());
+        assert!(p.next_delay(0, &status(404), true, 0, 0.0).is_none());
+        assert!(p.next_delay(0, &status(403), true, 0, 0.0).is_none());
+    }
+
+    #[test]
+    fn writes_are_never_retried_blindly() {
+        let p = RetryPolicy::default();
+        assert!(p.next_delay(0, &status(502), false, 0, 0.0).is_none());
+        assert!(p.next_delay(0, &AttemptFacts::default(), false, 0, 0.0).is_none());
+    }
+
+    #[test]
+    fn a_secondary_limit_is_waited_out_even_for_writes() {
+        let p = RetryPolicy::default();
+        let facts = AttemptFacts {
+            retry_after_secs: Some(3),
+            ..status(403)
+        };
+        assert_eq!(p.next_delay(0, &facts, false, 0, 0.0), Some(Duration::from_secs(3)));
+        let no_header = AttemptFacts {
+            secondary_message: true,
+            ..status(429)
+        };
+        assert_eq!(p.next_delay(0, &no_header, true, 0, 0.0), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn an_exhausted_budget_waits_for_the_reset_when_it_is_near() {
+        let p = RetryPolicy::default();
+        let facts = AttemptFacts {
+            ratelimit_remaining: Some(0),
+            ratelimit_reset: Some(1_000 + 20),
+            ..status(403)
+        };
+        assert_eq!(p.next_delay(0, &facts, true, 1_000, 0.0), Some(Duration::from_secs(21)));
+        let far = AttemptFacts {
+            ratelimit_reset: Some(1_000 + 3_000),
+            ..facts
+        };
+        assert_eq!(p.next_delay(0, &far, true, 1_000, 0.0), None);
+    }
+}
