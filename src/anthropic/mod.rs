@@ -358,7 +358,10 @@ impl Client {
                 }
                 Err(e) => (AttemptFacts::default(), Err(e)),
             };
-            let Some(delay) = self.retry.next_delay(retries_done, &facts, crate::retry::jitter()) else {
+            let Some(delay) = self
+                .retry
+                .next_delay(retries_done, &facts, crate::retry::jitter())
+            else {
                 return exchange.or_else(|e| self.no_answer(url, e, started));
             };
             retries_done += 1;

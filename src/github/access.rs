@@ -39,7 +39,9 @@ impl Access {
             Access::ReadSecrets => "repository permission Secrets: read",
             Access::ReadEnvironmentSecrets => "repository permission Environments: read",
             Access::ReadOrganizationSecrets => "organization permission Secrets: read",
-            Access::WriteWorkflowFile => "repository permissions Contents: write and Workflows: write",
+            Access::WriteWorkflowFile => {
+                "repository permissions Contents: write and Workflows: write"
+            }
             Access::WriteActions => "repository permission Actions: write",
             Access::WriteSecrets => "repository permission Secrets: write",
             Access::WriteEnvironmentSecrets => "repository permission Environments: write",

@@ -83,7 +83,10 @@ impl Answer {
             retry_after_secs: self.header_number("retry-after"),
             ratelimit_remaining: self.header_number("x-ratelimit-remaining"),
             ratelimit_reset: self.header_number("x-ratelimit-reset"),
-            secondary_message: self.message().to_lowercase().contains("secondary rate limit"),
+            secondary_message: self
+                .message()
+                .to_lowercase()
+                .contains("secondary rate limit"),
         }
     }
 
@@ -135,7 +138,9 @@ impl Client {
             url: config.api_url.clone(),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(Error::InvalidApiUrl { url: config.api_url });
+            return Err(Error::InvalidApiUrl {
+                url: config.api_url,
+            });
         }
         let user_agent = concat!("keyfix/", env!("CARGO_PKG_VERSION")).to_owned();
         let octo = octocrab::Octocrab::builder()
@@ -338,7 +343,12 @@ impl Client {
     }
 
     /// GET a JSON document; any unsuccessful answer is an error.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, access: Access, what: &str) -> Result<T, Error> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        access: Access,
+        what: &str,
+    ) -> Result<T, Error> {
         let answer = self.send(Method::GET, path, None, &[]).await?;
         if !answer.is_success() {
             return Err(self.error_for(&answer, access, what));
@@ -444,7 +454,11 @@ pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "github::Client({}, token from {})", self.api_url, self.token_source)
+        write!(
+            f,
+            "github::Client({}, token from {})",
+            self.api_url, self.token_source
+        )
     }
 }
 
@@ -481,7 +495,11 @@ mod tests {
 
     #[test]
     fn rate_limit_answers_are_recognised() {
-        let primary = answer(403, &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "99")], "{}");
+        let primary = answer(
+            403,
+            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "99")],
+            "{}",
+        );
         assert!(primary.facts().primary_exhausted());
         let secondary = answer(
             403,
@@ -489,7 +507,11 @@ mod tests {
             r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
         );
         assert!(secondary.facts().secondary_limited());
-        let permission = answer(403, &[], r#"{"message":"Resource not accessible by personal access token"}"#);
+        let permission = answer(
+            403,
+            &[],
+            r#"{"message":"Resource not accessible by personal access token"}"#,
+        );
         assert!(!permission.facts().secondary_limited());
     }
 }

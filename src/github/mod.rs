@@ -6,6 +6,7 @@ pub mod client;
 pub mod names;
 pub mod retry;
 pub mod token;
+pub mod workflows;
 
 pub use access::Access;
 pub use client::{Answer, Client, Config};
@@ -43,7 +44,9 @@ pub enum Error {
         what: String,
         message: String,
     },
-    #[error("the GitHub API URL {url:?} is not an http(s) URL; fix --github-api-url or GITHUB_API_URL")]
+    #[error(
+        "the GitHub API URL {url:?} is not an http(s) URL; fix --github-api-url or GITHUB_API_URL"
+    )]
     InvalidApiUrl { url: String },
     #[error("could not start the GitHub client: {0}")]
     Client(String),

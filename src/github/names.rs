@@ -112,14 +112,26 @@ mod tests {
             RepoName::parse("https://github.com/octo-org/app.git").unwrap(),
             RepoName::parse("octo-org/app").unwrap()
         );
-        for bad in ["app", "/app", "octo/", "octo/app/extra", "-octo/app", "octo--org/app", "octo/..", "oc to/app"] {
+        for bad in [
+            "app",
+            "/app",
+            "octo/",
+            "octo/app/extra",
+            "-octo/app",
+            "octo--org/app",
+            "octo/..",
+            "oc to/app",
+        ] {
             assert!(RepoName::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn secret_names() {
-        assert_eq!(parse_secret_name("anthropic_api_key").unwrap(), "ANTHROPIC_API_KEY");
+        assert_eq!(
+            parse_secret_name("anthropic_api_key").unwrap(),
+            "ANTHROPIC_API_KEY"
+        );
         assert!(parse_secret_name("GITHUB_TOKEN").is_err());
         assert!(parse_secret_name("1KEY").is_err());
         assert!(parse_secret_name("MY-KEY").is_err());

@@ -105,7 +105,9 @@ mod tests {
     fn reads_are_retried_on_server_errors_and_lost_connections() {
         let p = RetryPolicy::default();
         assert!(p.next_delay(0, &status(502), true, 0, 0.0).is_some());
-        assert!(p.next_delay(0, &AttemptFacts::default(), true, 0, 0.0).is_some());
+        assert!(p
+            .next_delay(0, &AttemptFacts::default(), true, 0, 0.0)
+            .is_some());
         assert!(p.next_delay(3, &status(502), true, 0, 0.0).is_none());
         assert!(p.next_delay(0, &status(404), true, 0, 0.0).is_none());
         assert!(p.next_delay(0, &status(403), true, 0, 0.0).is_none());
@@ -115,7 +117,9 @@ mod tests {
     fn writes_are_never_retried_blindly() {
         let p = RetryPolicy::default();
         assert!(p.next_delay(0, &status(502), false, 0, 0.0).is_none());
-        assert!(p.next_delay(0, &AttemptFacts::default(), false, 0, 0.0).is_none());
+        assert!(p
+            .next_delay(0, &AttemptFacts::default(), false, 0, 0.0)
+            .is_none());
     }
 
     #[test]
@@ -125,12 +129,18 @@ mod tests {
             retry_after_secs: Some(3),
             ..status(403)
         };
-        assert_eq!(p.next_delay(0, &facts, false, 0, 0.0), Some(Duration::from_secs(3)));
+        assert_eq!(
+            p.next_delay(0, &facts, false, 0, 0.0),
+            Some(Duration::from_secs(3))
+        );
         let no_header = AttemptFacts {
             secondary_message: true,
             ..status(429)
         };
-        assert_eq!(p.next_delay(0, &no_header, true, 0, 0.0), Some(Duration::from_secs(60)));
+        assert_eq!(
+            p.next_delay(0, &no_header, true, 0, 0.0),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -141,7 +151,10 @@ mod tests {
             ratelimit_reset: Some(1_000 + 20),
             ..status(403)
         };
-        assert_eq!(p.next_delay(0, &facts, true, 1_000, 0.0), Some(Duration::from_secs(21)));
+        assert_eq!(
+            p.next_delay(0, &facts, true, 1_000, 0.0),
+            Some(Duration::from_secs(21))
+        );
         let far = AttemptFacts {
             ratelimit_reset: Some(1_000 + 3_000),
             ..facts

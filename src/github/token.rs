@@ -69,7 +69,8 @@ fn from_gh_cli(host: Option<&str>) -> Option<Token> {
     }
     let output = command.stdin(std::process::Stdio::null()).output().ok()?;
     let value = String::from_utf8(output.stdout).ok()?;
-    (output.status.success() && !value.trim().is_empty()).then(|| Token::new(value, "gh auth token"))
+    (output.status.success() && !value.trim().is_empty())
+        .then(|| Token::new(value, "gh auth token"))
 }
 
 #[cfg(test)]

@@ -51,12 +51,21 @@ fn render_diagnosis(out: &mut String, d: &Diagnosis, style: Style) {
     } else {
         style.bad(cause)
     };
-    let _ = writeln!(out, "\n{} {painted}", style.bold(&format!("{:<10}", "Cause")));
+    let _ = writeln!(
+        out,
+        "\n{} {painted}",
+        style.bold(&format!("{:<10}", "Cause"))
+    );
     let _ = writeln!(out, "  {}", d.summary);
     for note in &d.notes {
         let _ = writeln!(out, "  {note}");
     }
-    let _ = writeln!(out, "\n{} {}", style.bold(&format!("{:<10}", "Fix")), d.remedy);
+    let _ = writeln!(
+        out,
+        "\n{} {}",
+        style.bold(&format!("{:<10}", "Fix")),
+        d.remedy
+    );
     let helps = match d.rotation_helps() {
         _ if d.cause == Cause::Ok => None,
         Some(true) => Some("a new key fixes this"),

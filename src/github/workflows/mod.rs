@@ -1,0 +1,482 @@
+//! Reading workflow files: every `anthropics/claude-code-action` step, the secret it reads, the
+//! job's environment and the model. Pure: text in, facts out. A file that cannot be parsed is a
+//! warning naming it, never an error.
+
+use std::collections::BTreeMap;
+
+use github_actions_models::common::expr::LoE;
+use github_actions_models::common::{Env, EnvValue, Uses};
+use github_actions_models::workflow::job::{
+    DeploymentEnvironment, NormalJob, ReusableWorkflowCallJob, RunsOn, Secrets, Step, UsesStep,
+};
+use github_actions_models::workflow::{Job, Workflow};
+use serde::Serialize;
+
+pub const CLAUDE_ACTION: &str = "anthropics/claude-code-action";
+/// The model Claude Code uses when a workflow names none; reported as an assumption.
+pub const CLAUDE_CODE_DEFAULT_MODEL: &str = "claude-sonnet-4-5";
+/// The secret name the action's documentation uses, and keyfix's default.
+pub const DEFAULT_SECRET: &str = "ANTHROPIC_API_KEY";
+
+/// A workflow file as read from the repository.
+#[derive(Clone, Debug)]
+pub struct WorkflowFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// Where a step's model comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelSource {
+    ClaudeArgs,
+    Settings,
+    ModelInput,
+    Env,
+    RepositorySettings,
+    /// The workflow names none: Claude Code's default, an assumption.
+    Default,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelChoice {
+    pub model: String,
+    pub source: ModelSource,
+}
+
+/// How the step authenticates to Claude.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credential {
+    ApiKey,
+    /// Both an API key and an OAuth token: the API key is billed.
+    ApiKeyAndOauthToken,
+    OauthToken,
+    Bedrock,
+    Vertex,
+    Foundry,
+    /// Neither input is set: the action has nothing to authenticate with.
+    None,
+}
+
+impl Credential {
+    pub fn uses_api_key(self) -> bool {
+        matches!(self, Credential::ApiKey | Credential::ApiKeyAndOauthToken)
+    }
+
+    /// What the step uses instead of an API key, for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Credential::ApiKey => "an Anthropic API key",
+            Credential::ApiKeyAndOauthToken => {
+                "both an API key and an OAuth token (the API key is billed)"
+            }
+            Credential::OauthToken => "a Claude Code OAuth token (claude_code_oauth_token)",
+            Credential::Bedrock => "Amazon Bedrock (use_bedrock)",
+            Credential::Vertex => "Google Vertex AI (use_vertex)",
+            Credential::Foundry => "Microsoft Foundry (use_foundry)",
+            Credential::None => "no credential at all",
+        }
+    }
+}
+
+/// One `anthropics/claude-code-action` step, as the run that executes it sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClaudeStep {
+    /// The workflow file a run of this step belongs to (the caller, for a reusable workflow).
+    pub workflow_path: String,
+    pub job_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_name: Option<String>,
+    /// `uses:` as written (`anthropics/claude-code-action@v1`).
+    pub uses: String,
+    pub credential: Credential,
+    /// The secret passed as `anthropic_api_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_secret: Option<String>,
+    /// The secret passed as `claude_code_oauth_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth_secret: Option<String>,
+    /// The job's `environment:`; its secrets shadow the repository's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// `None` when the workflow names no model (then Claude Code's default applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelChoice>,
+    /// `ANTHROPIC_BASE_URL` from the step's or job's `env:`, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    pub runs_on: Vec<String>,
+    pub triggers: Vec<String>,
+}
+
+impl ClaudeStep {
+    /// The model the step runs: its own, the repository's settings, or Claude Code's default.
+    pub fn effective_model(&self, repository_default: Option<&str>) -> ModelChoice {
+        if let Some(model) = &self.model {
+            return model.clone();
+        }
+        match repository_default {
+            Some(model) => ModelChoice {
+                model: model.to_owned(),
+                source: ModelSource::RepositorySettings,
+            },
+            None => ModelChoice {
+                model: CLAUDE_CODE_DEFAULT_MODEL.to_owned(),
+                source: ModelSource::Default,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub path: String,
+    pub message: String,
+}
+
+/// Everything the workflow files of a repository say about Claude.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Analysis {
+    pub steps: Vec<ClaudeStep>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Analysis {
+    /// Distinct secret names passed as `anthropic_api_key`, in file order.
+    pub fn api_key_secrets(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for name in self.steps.iter().filter_map(|s| s.api_key_secret.clone()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    pub fn workflow_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = Vec::new();
+        for step in &self.steps {
+            if !paths.contains(&step.workflow_path) {
+                paths.push(step.workflow_path.clone());
+            }
+        }
+        paths
+    }
+}
+
+/// Reads every workflow file; Claude steps in reusable workflows are reported under the
+/// workflows that call them, with the secret names mapped through the call.
+pub fn analyze(files: &[WorkflowFile]) -> Analysis {
+    let mut analysis = Analysis::default();
+    let mut parsed: Vec<(&WorkflowFile, Workflow, Vec<String>)> = Vec::new();
+    for file in files {
+        match parse(&file.text) {
+            Ok((workflow, triggers)) => parsed.push((file, workflow, triggers)),
+            Err(message) => analysis.warnings.push(Warning {
+                path: file.path.clone(),
+                message: format!("keyfix cannot read this workflow ({message}); it was skipped"),
+            }),
+        }
+    }
+    let callees: BTreeMap<&str, (&Workflow, &[String])> = parsed
+        .iter()
+        .map(|(f, w, t)| (f.path.as_str(), (w, t.as_slice())))
+        .collect();
+    for (file, workflow, triggers) in &parsed {
+        let only_called = triggers.iter().all(|t| t == "workflow_call");
+        for (job_id, job) in &workflow.jobs {
+            match job {
+                Job::NormalJob(job) if !only_called => {
+                    let context = JobContext::new(&file.path, job_id, triggers, workflow, job);
+                    analysis
+                        .steps
+                        .extend(claude_steps(&context, job, &SecretMap::Same));
+                }
+                Job::ReusableWorkflowCallJob(call) => {
+                    analysis
+                        .steps
+                        .extend(called_steps(&file.path, job_id, triggers, call, &callees));
+                }
+                Job::NormalJob(_) => {}
+            }
+        }
+    }
+    analysis
+}
+
+fn parse(text: &str) -> Result<(Workflow, Vec<String>), String> {
+    let workflow: Workflow = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
+    let raw: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
+    Ok((workflow, triggers(&raw)))
+}
+
+/// Event names of `on:`, in file order, whatever its form.
+fn triggers(raw: &yaml_serde::Value) -> Vec<String> {
+    let on = raw.get("on").cloned();
+    match on {
+        Some(yaml_serde::Value::String(event)) => vec![event],
+        Some(yaml_serde::Value::Sequence(events)) => events
+            .iter()
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .collect(),
+        Some(yaml_serde::Value::Mapping(events)) => events
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// How secret names inside a reusable workflow map to the caller's.
+enum SecretMap {
+    Same,
+    Mapped(BTreeMap<String, Option<String>>),
+}
+
+impl SecretMap {
+    fn caller_name(&self, inner: String) -> Option<String> {
+        match self {
+            SecretMap::Same => Some(inner),
+            SecretMap::Mapped(map) => map.get(&inner).cloned().flatten(),
+        }
+    }
+}
+
+fn called_steps(
+    caller_path: &str,
+    job_id: &str,
+    triggers: &[String],
+    call: &ReusableWorkflowCallJob,
+    callees: &BTreeMap<&str, (&Workflow, &[String])>,
+) -> Vec<ClaudeStep> {
+    let Uses::Local(local) = &call.uses else {
+        return Vec::new();
+    };
+    let path = local.raw().trim_start_matches("./");
+    let Some((callee, _)) = callees.get(path) else {
+        return Vec::new();
+    };
+    let map = match &call.secrets {
+        Some(Secrets::Inherit) => SecretMap::Same,
+        Some(Secrets::Env(env)) => SecretMap::Mapped(
+            env.iter()
+                .map(|(inner, value)| (inner.clone(), secret_name(&value.to_string())))
+                .collect(),
+        ),
+        None => SecretMap::Mapped(BTreeMap::new()),
+    };
+    let mut steps = Vec::new();
+    for (inner_job_id, job) in &callee.jobs {
+        if let Job::NormalJob(job) = job {
+            let mut context = JobContext::new(caller_path, inner_job_id, triggers, callee, job);
+            context.job_id = format!("{job_id} / {inner_job_id}");
+            steps.extend(claude_steps(&context, job, &map));
+        }
+    }
+    steps
+}
+
+/// What a step inherits from its job and workflow.
+struct JobContext<'a> {
+    path: &'a str,
+    job_id: String,
+    triggers: &'a [String],
+    workflow_env: Option<&'a Env>,
+    job_env: Option<&'a Env>,
+    environment: Option<String>,
+    runs_on: Vec<String>,
+}
+
+impl<'a> JobContext<'a> {
+    fn new(
+        path: &'a str,
+        job_id: &str,
+        triggers: &'a [String],
+        workflow: &'a Workflow,
+        job: &'a NormalJob,
+    ) -> JobContext<'a> {
+        JobContext {
+            path,
+            job_id: job_id.to_owned(),
+            triggers,
+            workflow_env: literal(&workflow.env),
+            job_env: literal(&job.env),
+            environment: job.environment.as_ref().map(|e| match e {
+                DeploymentEnvironment::Name(name) => name.clone(),
+                DeploymentEnvironment::NameURL { name, .. } => name.clone(),
+            }),
+            runs_on: match &job.runs_on {
+                LoE::Literal(RunsOn::Target(labels)) => labels.clone(),
+                LoE::Literal(RunsOn::Group { group, labels }) => group
+                    .iter()
+                    .cloned()
+                    .chain(labels.iter().cloned())
+                    .collect(),
+                LoE::Expr(expr) => vec![expr.as_curly().to_owned()],
+            },
+        }
+    }
+}
+
+fn literal<T>(value: &LoE<T>) -> Option<&T> {
+    match value {
+        LoE::Literal(value) => Some(value),
+        LoE::Expr(_) => None,
+    }
+}
+
+fn is_claude_action(uses: &Uses) -> bool {
+    match uses {
+        Uses::Repository(repo) => {
+            format!("{}/{}", repo.owner(), repo.repo()).eq_ignore_ascii_case(CLAUDE_ACTION)
+        }
+        _ => false,
+    }
+}
+
+fn claude_steps(context: &JobContext, job: &NormalJob, map: &SecretMap) -> Vec<ClaudeStep> {
+    job.steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Uses(step) if is_claude_action(&step.uses) => {
+                Some(claude_step(context, step, map))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn claude_step(context: &JobContext, step: &UsesStep, map: &SecretMap) -> ClaudeStep {
+    let with = literal(&step.with);
+    let step_env = literal(&step.shared.env);
+    let envs = [step_env, context.job_env, context.workflow_env];
+    let input = |name: &str| -> Option<String> {
+        with.and_then(|w| w.get(name))
+            .map(EnvValue::to_string)
+            .filter(|v| !v.trim().is_empty())
+    };
+    let from_env = |name: &str| -> Option<String> {
+        envs.iter()
+            .flatten()
+            .find_map(|env| env.get(name))
+            .map(EnvValue::to_string)
+    };
+    let secret_of = |input_name: &str| -> Option<String> {
+        let value = input(input_name)?;
+        let name = secret_name(&value).or_else(|| {
+            // `anthropic_api_key: ${{ env.KEY }}` with `KEY: ${{ secrets.NAME }}` above it.
+            let var = env_reference(&value)?;
+            secret_name(&from_env(&var)?)
+        })?;
+        map.caller_name(name)
+    };
+    let api_key_secret = secret_of("anthropic_api_key");
+    let oauth_secret = secret_of("claude_code_oauth_token");
+    let has_api_key = input("anthropic_api_key").is_some();
+    let has_oauth = input("claude_code_oauth_token").is_some();
+    let is_true = |name: &str| input(name).is_some_and(|v| v.trim() == "true");
+    let credential = match (has_api_key, has_oauth) {
+        (true, true) => Credential::ApiKeyAndOauthToken,
+        (true, false) => Credential::ApiKey,
+        _ if is_true("use_bedrock") => Credential::Bedrock,
+        _ if is_true("use_vertex") => Credential::Vertex,
+        _ if is_true("use_foundry") => Credential::Foundry,
+        (false, true) => Credential::OauthToken,
+        (false, false) => Credential::None,
+    };
+    let model = input("claude_args")
+        .and_then(|args| model_from_args(&args))
+        .map(|m| (m, ModelSource::ClaudeArgs))
+        .or_else(|| {
+            input("settings")
+                .and_then(|s| model_from_settings(&s))
+                .map(|m| (m, ModelSource::Settings))
+        })
+        .or_else(|| input("model").map(|m| (m, ModelSource::ModelInput)))
+        .or_else(|| from_env("ANTHROPIC_MODEL").map(|m| (m, ModelSource::Env)))
+        .filter(|(m, _)| !m.contains("${{"))
+        .map(|(model, source)| ModelChoice { model, source });
+    ClaudeStep {
+        workflow_path: context.path.to_owned(),
+        job_id: context.job_id.clone(),
+        step_name: step.shared.name.clone(),
+        uses: uses_text(&step.uses),
+        credential,
+        api_key_secret,
+        oauth_secret,
+        environment: context.environment.clone(),
+        model,
+        base_url: from_env("ANTHROPIC_BASE_URL"),
+        runs_on: context.runs_on.clone(),
+        triggers: context.triggers.to_vec(),
+    }
+}
+
+fn uses_text(uses: &Uses) -> String {
+    match uses {
+        Uses::Repository(repo) => repo.raw().to_owned(),
+        _ => CLAUDE_ACTION.to_owned(),
+    }
+}
+
+/// The secret an expression reads: `${{ secrets.NAME }}` or `${{ secrets['NAME'] }}`.
+pub fn secret_name(value: &str) -> Option<String> {
+    let inner = expression_body(value)?;
+    let rest = inner.strip_prefix("secrets")?;
+    let name = if let Some(dotted) = rest.strip_prefix('.') {
+        dotted
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()?
+    } else {
+        let quoted = rest.strip_prefix('[')?.trim_start();
+        let quote = quoted.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        quoted[1..].split(quote).next()?
+    };
+    (!name.is_empty()).then(|| name.to_ascii_uppercase())
+}
+
+/// The variable an expression reads: `${{ env.NAME }}`.
+fn env_reference(value: &str) -> Option<String> {
+    let rest = expression_body(value)?.strip_prefix("env.")?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The text between `${{` and `}}`, trimmed, when the value is one expression.
+fn expression_body(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let inner = value.strip_prefix("${{")?.strip_suffix("}}")?;
+    Some(inner.trim())
+}
+
+/// `--model X` or `--model=X` in `claude_args`, which is split like a shell line.
+pub fn model_from_args(args: &str) -> Option<String> {
+    let words: Vec<String> = args
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_owned())
+        .collect();
+    words.iter().enumerate().find_map(|(i, word)| {
+        if let Some(model) = word.strip_prefix("--model=") {
+            return Some(model.to_owned());
+        }
+        (word == "--model")
+            .then(|| words.get(i + 1).cloned())
+            .flatten()
+    })
+}
+
+/// `env.ANTHROPIC_MODEL` or `model` in a `settings` JSON text (a file path is not followed).
+pub fn model_from_settings(settings: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(settings.trim()).ok()?;
+    value["env"]["ANTHROPIC_MODEL"]
+        .as_str()
+        .or_else(|| value["model"].as_str())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests;
