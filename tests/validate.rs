@@ -107,13 +107,9 @@ fn an_overloaded_api_is_retried_twice_then_api_unavailable() {
     let mut scenario = keys_scenario();
     scenario.faults.push(Fault {
         path: "/v1/messages".into(),
-        method: None,
-        key: None,
-        model: None,
         status: Some(529),
-        latency_ms: 0,
         times: None,
-        retry_after_secs: None,
+        ..Fault::default()
     });
     let sim = start(scenario);
     let (doc, code) = validate_json(&sim, "good", &[]);
@@ -131,13 +127,9 @@ fn one_529_is_retried_and_the_key_then_works() {
     let mut scenario = keys_scenario();
     scenario.faults.push(Fault {
         path: "/v1/messages".into(),
-        method: None,
-        key: None,
-        model: None,
         status: Some(529),
-        latency_ms: 0,
         times: Some(1),
-        retry_after_secs: None,
+        ..Fault::default()
     });
     let sim = start(scenario);
     let (doc, code) = validate_json(&sim, "good", &[]);

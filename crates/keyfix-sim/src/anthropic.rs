@@ -108,14 +108,23 @@ fn unauthorized() -> Reply {
     Reply::error(401, "authentication_error", "invalid x-api-key")
 }
 
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-api-key").and_then(|v| v.to_str().ok())
+}
+
 /// Who is calling: a known key and its organization, or the 401/400 that ends the request.
 fn authenticate<'w>(
     world: &'w World,
     headers: &HeaderMap,
 ) -> Result<(&'w KeySpec, &'w Organization), Reply> {
-    let presented = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
+    authenticate_value(world, presented_key(headers))
+}
+
+fn authenticate_value<'w>(
+    world: &'w World,
+    presented: Option<&str>,
+) -> Result<(&'w KeySpec, &'w Organization), Reply> {
+    let presented = presented
         .ok_or_else(|| Reply::error(401, "authentication_error", "x-api-key header is required"))?;
     let key = world.key_by_value(presented).ok_or_else(unauthorized)?;
     let org = key
@@ -329,22 +338,13 @@ fn billing_gate(
     Ok(())
 }
 
-async fn messages(
-    State(world): State<Arc<World>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let model = requested_model(&body);
-    let model_name = model.as_ref().ok().map(String::as_str);
-    if let Some(reply) = fault(&world, &method, "/v1/messages", &headers, model_name).await {
-        return respond(&world, reply).await;
-    }
-    let reply = (|| {
-        let (key, org) = authenticate(&world, &headers)?;
+/// The Messages API's answer to `presented` asking for `model`.
+fn messages_reply(world: &World, presented: Option<&str>, model: Result<String, Reply>) -> Reply {
+    let answer = (|| {
+        let (key, org) = authenticate_value(world, presented)?;
         let model = model?;
-        model_gate(&world, key, org, &model)?;
-        billing_gate(&world, key, org, &model)?;
+        model_gate(world, key, org, &model)?;
+        billing_gate(world, key, org, &model)?;
         Ok::<Reply, Reply>(
             Reply::ok(json!({
                 "id": format!("msg_{}", world.request_id().trim_start_matches("req_")),
@@ -358,9 +358,41 @@ async fn messages(
             }))
             .for_key(key, org),
         )
-    })()
-    .unwrap_or_else(|refusal| refusal);
+    })();
+    answer.unwrap_or_else(|refusal| refusal)
+}
+
+async fn messages(
+    State(world): State<Arc<World>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let model = requested_model(&body);
+    let model_name = model.as_ref().ok().map(String::as_str);
+    if let Some(reply) = fault(&world, &method, "/v1/messages", &headers, model_name).await {
+        return respond(&world, reply).await;
+    }
+    let reply = messages_reply(&world, presented_key(&headers), model);
     respond(&world, reply).await
+}
+
+/// The call `anthropics/claude-code-action` makes from inside a simulated run, answered in
+/// process (faults and added latency do not apply) and written to the request log.
+pub fn emulated_messages(world: &World, key: &str, model: &str) -> (u16, Value) {
+    let reply = messages_reply(world, Some(key), Ok(model.to_owned()));
+    let status = reply.status.as_u16();
+    let key_name = world
+        .key_by_value(key)
+        .map_or_else(|| "(unknown)".to_owned(), |k| k.name.clone());
+    world.record(
+        "anthropic",
+        "POST",
+        "/v1/messages (from a workflow run)",
+        status,
+        Some(key_name),
+    );
+    (status, reply.body)
 }
 
 async fn count_tokens(

@@ -1,14 +1,17 @@
-//! keyfix-sim: a local Anthropic API (and, later, GitHub) that behaves like the real services in
-//! every way keyfix depends on. Tests start it in-process with [`Sim::start`]; people run
+//! keyfix-sim: a local Anthropic API and GitHub that behave like the real services in every way
+//! keyfix depends on. Tests start it in-process with [`Sim::start`]; people run
 //! `keyfix-sim serve --scenario FILE`.
 
 pub mod anthropic;
+pub mod github;
+pub mod runner;
 pub mod scenario;
+pub mod time;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -40,11 +43,13 @@ pub struct LoggedRequest {
 /// The served world: the scenario and what has happened to it so far.
 pub struct World {
     pub scenario: Scenario,
+    pub github: Mutex<github::state::GithubState>,
     keys_by_value: HashMap<String, usize>,
     fault_hits: Mutex<Vec<u32>>,
     log: Mutex<Vec<LoggedRequest>>,
     started: Instant,
     next_id: AtomicU64,
+    github_url: OnceLock<String>,
 }
 
 impl World {
@@ -57,13 +62,49 @@ impl World {
             .collect();
         let fault_hits = Mutex::new(vec![0; scenario.faults.len()]);
         World {
+            github: Mutex::new(github::state::GithubState::new(&scenario)),
             scenario,
             keys_by_value,
             fault_hits,
             log: Mutex::new(Vec::new()),
             started: Instant::now(),
             next_id: AtomicU64::new(1),
+            github_url: OnceLock::new(),
         }
+    }
+
+    /// The GitHub API's base URL (with its path prefix), once the listener is bound.
+    pub fn github_url(&self) -> String {
+        format!(
+            "{}{}",
+            self.github_origin(),
+            self.scenario.github.path_prefix.trim_end_matches('/')
+        )
+    }
+
+    /// `http://127.0.0.1:PORT` of the GitHub listener, without the path prefix.
+    pub fn github_origin(&self) -> String {
+        self.github_url.get().cloned().unwrap_or_default()
+    }
+
+    /// Adds an entry to the request log.
+    pub fn record(
+        &self,
+        service: &'static str,
+        method: &str,
+        path: &str,
+        status: u16,
+        key: Option<String>,
+    ) {
+        let entry = LoggedRequest {
+            service,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            key,
+            at_ms: self.started.elapsed().as_millis() as u64,
+        };
+        self.log.lock().expect("request log").push(entry);
     }
 
     pub fn key_by_value(&self, value: &str) -> Option<&KeySpec> {
@@ -113,32 +154,42 @@ impl World {
     }
 }
 
-async fn log_request(State(world): State<Arc<World>>, request: Request, next: Next) -> Response {
+/// Who a request came from, by name: the scenario key (Anthropic) or token (GitHub).
+fn caller_name(world: &World, service: &str, headers: &axum::http::HeaderMap) -> Option<String> {
+    if service == "anthropic" {
+        let value = headers.get("x-api-key")?.to_str().ok()?;
+        return Some(
+            world
+                .key_by_value(value)
+                .map_or_else(|| "(unknown)".to_owned(), |k| k.name.clone()),
+        );
+    }
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let token = value.split_whitespace().last()?;
+    let state = world.github.lock().expect("github state");
+    Some(
+        state
+            .tokens
+            .iter()
+            .find(|t| t.value == token)
+            .map_or_else(|| "(unknown token)".to_owned(), |t| t.name.clone()),
+    )
+}
+
+async fn log_request(
+    State((world, service)): State<(Arc<World>, &'static str)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().to_string();
     let path = request
         .uri()
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_default();
-    let key = request
-        .headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            world
-                .key_by_value(v)
-                .map_or_else(|| "(unknown)".to_owned(), |k| k.name.clone())
-        });
+    let caller = caller_name(&world, service, request.headers());
     let response = next.run(request).await;
-    let entry = LoggedRequest {
-        service: "anthropic",
-        method,
-        path,
-        status: response.status().as_u16(),
-        key,
-        at_ms: world.started.elapsed().as_millis() as u64,
-    };
-    world.log.lock().expect("request log").push(entry);
+    world.record(service, &method, &path, response.status().as_u16(), caller);
     response
 }
 
@@ -146,40 +197,58 @@ async fn request_log(State(world): State<Arc<World>>) -> Json<Vec<LoggedRequest>
     Json(world.requests())
 }
 
-/// The whole app: the Anthropic API, and `/_sim/requests` for the request log.
-pub fn app(world: Arc<World>) -> Router {
-    let logged = anthropic::router(world.clone()).layer(axum::middleware::from_fn_with_state(
-        world.clone(),
-        log_request,
-    ));
+/// One service's app: its API, the request log at `/_sim/requests`, every request logged.
+fn app(world: Arc<World>, service: &'static str) -> Router {
+    let api = match service {
+        "anthropic" => anthropic::router(world.clone()),
+        _ => github::router(world.clone()),
+    };
     Router::new()
         .route("/_sim/requests", get(request_log))
-        .with_state(world)
-        .merge(logged)
+        .with_state(world.clone())
+        .merge(api)
+        .layer(axum::middleware::from_fn_with_state(
+            (world, service),
+            log_request,
+        ))
 }
 
 /// A running simulator on loopback, stopped when dropped.
 pub struct Sim {
     world: Arc<World>,
     anthropic_addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 impl Sim {
-    /// Starts serving `scenario` on a free loopback port, on a thread of its own.
+    /// Starts serving `scenario` on free loopback ports, on a thread of its own; the runs the
+    /// scenario declares have happened by the time it returns.
     pub fn start(scenario: Scenario) -> anyhow::Result<Sim> {
-        Sim::start_on(scenario, "127.0.0.1:0".parse()?)
+        Sim::start_on(scenario, "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)
     }
 
-    pub fn start_on(scenario: Scenario, addr: SocketAddr) -> anyhow::Result<Sim> {
+    pub fn start_on(
+        scenario: Scenario,
+        anthropic: SocketAddr,
+        github: SocketAddr,
+    ) -> anyhow::Result<Sim> {
         scenario.check()?;
         let world = Arc::new(World::new(scenario));
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let anthropic_addr = listener.local_addr()?;
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = app(world.clone());
+        let anthropic_listener = bind(anthropic)?;
+        let github_listener = bind(github)?;
+        let anthropic_addr = anthropic_listener.local_addr()?;
+        let github_addr = github_listener.local_addr()?;
+        let _ = world.github_url.set(format!("http://{github_addr}"));
+        let (shutdown, stopped) = tokio::sync::watch::channel(false);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let thread_world = world.clone();
         let thread = std::thread::Builder::new()
             .name("keyfix-sim".into())
             .spawn(move || {
@@ -189,14 +258,30 @@ impl Sim {
                     .build()
                     .expect("simulator runtime");
                 runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
+                    let _ = ready_tx.send(past_runs(thread_world.clone()).await);
+                    let serve = |listener: std::net::TcpListener, service: &'static str| {
+                        let app = app(thread_world.clone(), service);
+                        let mut stopped = stopped.clone();
+                        async move {
+                            let listener =
+                                tokio::net::TcpListener::from_std(listener).expect("listener");
+                            let _ = axum::serve(listener, app)
+                                .with_graceful_shutdown(async move {
+                                    let _ = stopped.wait_for(|stop| *stop).await;
+                                })
+                                .await;
+                        }
+                    };
+                    tokio::join!(
+                        serve(anthropic_listener, "anthropic"),
+                        serve(github_listener, "github")
+                    );
                 });
             })?;
+        ready_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the simulator stopped while starting"))?
+            .map_err(|why| anyhow::anyhow!("a run declared by the scenario cannot run: {why}"))?;
         Ok(Sim {
             world,
             anthropic_addr,
@@ -209,6 +294,10 @@ impl Sim {
         format!("http://{}", self.anthropic_addr)
     }
 
+    pub fn github_api_url(&self) -> String {
+        self.world.github_url()
+    }
+
     /// The value of the scenario's key `name`. Panics on an unknown name: tests name their keys.
     pub fn key(&self, name: &str) -> String {
         self.world
@@ -218,17 +307,73 @@ impl Sim {
             .value()
     }
 
+    /// The value of the scenario's GitHub token `name`.
+    pub fn token(&self, name: &str) -> String {
+        self.world
+            .scenario
+            .effective_tokens()
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("the scenario has no token named {name:?}"))
+            .value()
+    }
+
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.world.requests()
     }
 
-    /// The environment that points keyfix at this simulator.
+    /// The environment that points keyfix at this simulator, with its first token.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![("ANTHROPIC_BASE_URL".to_owned(), self.anthropic_base_url())]
+        let token = self.world.scenario.effective_tokens()[0].value();
+        vec![
+            ("ANTHROPIC_BASE_URL".to_owned(), self.anthropic_base_url()),
+            ("GITHUB_API_URL".to_owned(), self.github_api_url()),
+            ("GH_TOKEN".to_owned(), token),
+        ]
     }
 
     pub fn scenario(&self) -> &Scenario {
         &self.world.scenario
+    }
+
+    pub fn world(&self) -> &Arc<World> {
+        &self.world
+    }
+
+    /// What a secret holds now, by scope: `repo`, `env:NAME` for an environment of `repo`, or
+    /// `org` for the organization secret of `owner`. `None` when it is not defined there.
+    pub fn secret(
+        &self,
+        owner: &str,
+        repo: Option<&str>,
+        scope: &str,
+        name: &str,
+    ) -> Option<String> {
+        let state = self.world.github.lock().expect("github state");
+        let name = name.to_ascii_uppercase();
+        match (scope, repo) {
+            ("org", _) => state
+                .owner(owner)?
+                .secrets
+                .get(&name)
+                .map(|s| s.stored.value.clone()),
+            ("repo", Some(repo)) => state
+                .repo(owner, repo)?
+                .secrets
+                .get(&name)
+                .map(|s| s.value.clone()),
+            (env, Some(repo)) => {
+                let env = env.strip_prefix("env:")?;
+                state
+                    .repo(owner, repo)?
+                    .environments
+                    .get(env)?
+                    .secrets
+                    .get(&name)
+                    .map(|s| s.value.clone())
+            }
+            _ => None,
+        }
     }
 
     /// Blocks until the simulator stops (it stops only when the process does).
@@ -239,10 +384,32 @@ impl Sim {
     }
 }
 
+/// Runs the scenario's past runs, oldest first, before anything is served.
+async fn past_runs(world: Arc<World>) -> Result<(), String> {
+    let now = time::now_epoch_millis();
+    for repo in world.scenario.expanded_repos() {
+        for run in &repo.runs {
+            let request = runner::RunRequest {
+                owner: repo.owner.clone(),
+                repo: repo.name.clone(),
+                workflow_path: run.workflow.clone(),
+                event: run.event.clone(),
+                actor: run.actor.clone(),
+                from_fork: run.from_fork,
+                inputs: Default::default(),
+                created_at: now.saturating_sub(u64::from(run.days_ago) * 86_400_000),
+                attempts: run.attempts,
+            };
+            runner::run_now(world.clone(), request).await?;
+        }
+    }
+    Ok(())
+}
+
 impl Drop for Sim {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+            let _ = shutdown.send(true);
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -48,8 +48,12 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(path: &std::path::Path, port: u16) -> anyhow::Result<()> {
     let scenario = Scenario::from_path(path)?;
-    let sim = Sim::start_on(scenario, ([127, 0, 0, 1], port).into())
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let sim = Sim::start_on(
+        scenario,
+        ([127, 0, 0, 1], port).into(),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     print!("{}", export_lines(&sim));
     eprintln!(
         "keyfix-sim: serving {} on {} (request log: {}/_sim/requests); Ctrl-C stops it",

@@ -21,6 +21,16 @@ pub struct Scenario {
     pub keys: Vec<KeySpec>,
     #[serde(default)]
     pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub github: GithubSettings,
+    /// GitHub users and organizations, with their organization secrets.
+    #[serde(default)]
+    pub owners: Vec<Owner>,
+    #[serde(default)]
+    pub repos: Vec<RepoSpec>,
+    /// GitHub tokens; with none declared, one token named `default` with every permission.
+    #[serde(default)]
+    pub tokens: Vec<TokenSpec>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -194,8 +204,239 @@ impl KeySpec {
     }
 }
 
-/// A failure injected into matching requests.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSettings {
+    /// Added to every GitHub answer, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// How long a run stays queued, then in progress, in milliseconds each.
+    #[serde(default = "default_run_delay")]
+    pub run_delay_ms: u64,
+    /// How the emulated claude-code-action logs its result: `summary` (since mid-2026) or `text`.
+    #[serde(default)]
+    pub action_log: ActionLog,
+    /// The hourly request budget of each token.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: u64,
+    /// Secret writes allowed per minute before the secondary limit answers 403 (0: no limit).
+    #[serde(default)]
+    pub writes_per_minute: u32,
+    /// The `retry-after` of a secondary-limit answer, in seconds.
+    #[serde(default = "one")]
+    pub secondary_retry_after_secs: u64,
+    /// A path under which the API is served, as GitHub Enterprise Server's `/api/v3`.
+    #[serde(default)]
+    pub path_prefix: String,
+    /// How a workflow dispatch answers: with the run's details (200), with 204, or with the 422
+    /// of GitHub Enterprise Server 3.19 to `return_run_details`.
+    #[serde(default)]
+    pub dispatch: DispatchMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchMode {
+    #[default]
+    RunDetails,
+    NoContent,
+    Enterprise,
+}
+
+impl Default for GithubSettings {
+    fn default() -> Self {
+        GithubSettings {
+            latency_ms: 0,
+            run_delay_ms: default_run_delay(),
+            action_log: ActionLog::default(),
+            rate_limit: default_rate_limit(),
+            writes_per_minute: 0,
+            secondary_retry_after_secs: 1,
+            path_prefix: String::new(),
+            dispatch: DispatchMode::default(),
+        }
+    }
+}
+
+fn default_run_delay() -> u64 {
+    100
+}
+
+fn default_rate_limit() -> u64 {
+    5000
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionLog {
+    #[default]
+    Summary,
+    Text,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerKind {
+    #[default]
+    Organization,
+    User,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owner {
+    pub login: String,
+    #[serde(default)]
+    pub kind: OwnerKind,
+    /// Organization secrets.
+    #[serde(default)]
+    pub secrets: Vec<OrgSecretSpec>,
+    /// Organization variables.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// A secret's stored value: a scenario key by name, or a literal value.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    pub name: String,
+    /// The name of a scenario key whose value the secret holds.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// A literal value (for malformed secrets: a trailing newline, quotes).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// RFC 3339; a fixed past date when absent.
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSecretSpec {
+    #[serde(flatten)]
+    pub secret: SecretSpec,
+    /// `all`, `private` or `selected`.
+    #[serde(default = "visibility_all")]
+    pub visibility: String,
+    /// Repository names (of this owner) for `selected`.
+    #[serde(default)]
+    pub selected: Vec<String>,
+}
+
+fn visibility_all() -> String {
+    "all".to_owned()
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSpec {
+    pub name: String,
+    #[serde(default)]
+    pub secrets: Vec<SecretSpec>,
+    /// A job in this environment waits for a reviewer's approval.
+    #[serde(default)]
+    pub requires_approval: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoSpec {
+    pub owner: String,
+    /// The name; with `count`, `{n}` in it is replaced by 1..=count.
+    pub name: String,
+    /// Declare this many repositories from this one entry (`name = "svc-{n}"`).
+    #[serde(default)]
+    pub count: Option<u32>,
+    #[serde(default = "main_branch")]
+    pub default_branch: String,
+    #[serde(default = "yes")]
+    pub private: bool,
+    #[serde(default)]
+    pub archived: bool,
+    /// Files on the default branch, by path.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secrets: Vec<SecretSpec>,
+    #[serde(default)]
+    pub environments: Vec<EnvironmentSpec>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Workflow runs that happened before the simulator started: executed for real at start-up.
+    #[serde(default)]
+    pub runs: Vec<RunSpec>,
+}
+
+fn main_branch() -> String {
+    "main".to_owned()
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// The workflow file's path.
+    pub workflow: String,
+    #[serde(default = "default_event")]
+    pub event: String,
+    #[serde(default = "default_actor")]
+    pub actor: String,
+    /// A pull request from a fork: the run gets no Actions secrets.
+    #[serde(default)]
+    pub from_fork: bool,
+    /// How long ago the run was created, in days.
+    #[serde(default)]
+    pub days_ago: u32,
+    /// How many times it has run already (a run re-run 50 times cannot be re-run again).
+    #[serde(default = "one_u32")]
+    pub attempts: u32,
+}
+
+fn default_event() -> String {
+    "issue_comment".to_owned()
+}
+
+fn default_actor() -> String {
+    "octocat".to_owned()
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    pub name: String,
+    /// The exact value; derived from the name when absent.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Fine-grained permissions (`secrets:write`, `actions:read`, `organization_secrets:read`…).
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Classic scopes (`repo`, `workflow`, `admin:org`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl TokenSpec {
+    pub fn value(&self) -> String {
+        self.value.clone().unwrap_or_else(|| {
+            format!(
+                "ghp_{}",
+                derived_chars(&format!("token/{}", self.name), 36).replace(['-', '_'], "x")
+            )
+        })
+    }
+
+    pub fn is_classic(&self) -> bool {
+        !self.scopes.is_empty()
+    }
+}
+
+/// A failure injected into matching requests.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     /// Matches requests whose path starts with this (`/v1/messages`).
@@ -220,6 +461,9 @@ pub struct Fault {
     /// With a 429: the `retry-after` to send.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    /// Send the status line and headers, then drop the connection.
+    #[serde(default)]
+    pub drop_connection: bool,
 }
 
 impl Scenario {
@@ -254,6 +498,44 @@ impl Scenario {
                 bail!("key {:?} has the same value as another key", key.name);
             }
         }
+        let secret_specs = self
+            .repos
+            .iter()
+            .flat_map(|r| {
+                r.secrets
+                    .iter()
+                    .chain(r.environments.iter().flat_map(|e| &e.secrets))
+            })
+            .chain(
+                self.owners
+                    .iter()
+                    .flat_map(|o| o.secrets.iter().map(|s| &s.secret)),
+            );
+        for secret in secret_specs {
+            if let Some(name) = &secret.key {
+                if self.key(name).is_none() {
+                    bail!("secret {:?} names unknown key {name:?}", secret.name);
+                }
+            }
+        }
+        for repo in &self.repos {
+            if repo.count.is_some() && !repo.name.contains("{n}") {
+                bail!(
+                    "repository {:?} has a count but no {{n}} in its name",
+                    repo.name
+                );
+            }
+            for run in &repo.runs {
+                if !repo.files.contains_key(&run.workflow) {
+                    bail!(
+                        "a run of {}/{} names missing workflow {:?}",
+                        repo.owner,
+                        repo.name,
+                        run.workflow
+                    );
+                }
+            }
+        }
         for fault in &self.faults {
             if let Some(name) = &fault.key {
                 if self.key(name).is_none() {
@@ -262,6 +544,50 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// Repositories with `count` expanded, in declaration order.
+    pub fn expanded_repos(&self) -> Vec<RepoSpec> {
+        let mut out = Vec::new();
+        for repo in &self.repos {
+            match repo.count {
+                None => out.push(repo.clone()),
+                Some(count) => out.extend((1..=count).map(|n| RepoSpec {
+                    name: repo.name.replace("{n}", &n.to_string()),
+                    count: None,
+                    ..repo.clone()
+                })),
+            }
+        }
+        out
+    }
+
+    /// The value a secret holds: its key's, or its literal value.
+    pub fn secret_value(&self, spec: &SecretSpec) -> String {
+        match (&spec.key, &spec.value) {
+            (Some(name), _) => self.key(name).map(KeySpec::value).unwrap_or_default(),
+            (None, Some(value)) => value.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The declared tokens, or the one `default` token with every permission.
+    pub fn effective_tokens(&self) -> Vec<TokenSpec> {
+        if !self.tokens.is_empty() {
+            return self.tokens.clone();
+        }
+        vec![TokenSpec {
+            name: "default".to_owned(),
+            value: None,
+            permissions: Vec::new(),
+            scopes: vec!["repo".into(), "workflow".into(), "admin:org".into()],
+        }]
+    }
+
+    pub fn owner(&self, login: &str) -> Option<&Owner> {
+        self.owners
+            .iter()
+            .find(|o| o.login.eq_ignore_ascii_case(login))
     }
 
     pub fn organization(&self, name: &str) -> Option<&Organization> {

@@ -1,0 +1,527 @@
+//! Workflows, runs, jobs, logs behind pre-signed redirects, re-runs and dispatches.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::state::{GithubState, Job, Perm, Presigned, Run, RunStatus};
+use super::{error, json_response, not_found, page, Caller, PageQuery};
+use crate::runner::{self, RunRequest};
+use crate::World;
+
+/// How long a pre-signed log URL stays valid.
+const PRESIGNED_TTL_MS: u64 = 60_000;
+const MAX_ATTEMPTS: u32 = 50;
+const RERUN_WINDOW_DAYS: u64 = 30;
+
+pub fn routes() -> Router<Arc<World>> {
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows",
+            get(list_workflows),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows/{workflow}/runs",
+            get(list_workflow_runs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches",
+            post(dispatch),
+        )
+        .route("/repos/{owner}/{repo}/actions/runs", get(list_runs))
+        .route("/repos/{owner}/{repo}/actions/runs/{id}", get(get_run))
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{id}/jobs",
+            get(list_jobs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/runs/{id}/rerun-failed-jobs",
+            post(rerun_failed_jobs),
+        )
+        .route(
+            "/repos/{owner}/{repo}/actions/jobs/{id}/logs",
+            get(job_logs),
+        )
+}
+
+/// The pre-signed log URLs: no token needed, and one that carries a token is refused.
+pub fn presigned_routes() -> Router<Arc<World>> {
+    Router::new().route("/_presigned/jobs/{id}/logs", get(presigned_log))
+}
+
+fn workflow_name(text: &str, path: &str) -> String {
+    yaml_serde::from_str::<yaml_serde::Value>(text)
+        .ok()
+        .and_then(|v| v.get("name").and_then(|n| n.as_str().map(str::to_owned)))
+        .unwrap_or_else(|| path.to_owned())
+}
+
+async fn list_workflows(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
+    uri: OriginalUri,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsRead) {
+        return refusal;
+    }
+    let state = world.github.lock().expect("github state");
+    let Some(r) = state.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let items = r
+        .workflows()
+        .into_iter()
+        .map(|(id, path, file)| json!({"id": id, "name": workflow_name(&file.text, path), "path": path, "state": "active"}))
+        .collect();
+    page(
+        &world,
+        uri.path(),
+        &query,
+        items,
+        |workflows, total| json!({"total_count": total, "workflows": workflows}),
+    )
+}
+
+pub fn run_json(world: &World, state: &GithubState, run: &Run) -> Value {
+    let repo = state.repos.iter().find(|r| r.id == run.repo_id);
+    let full_name = repo.map(|r| r.full_name()).unwrap_or_default();
+    let head_repo = if run.from_fork {
+        format!(
+            "{}-fork/{}",
+            run.actor,
+            repo.map(|r| r.name.as_str()).unwrap_or_default()
+        )
+    } else {
+        full_name.clone()
+    };
+    json!({
+        "id": run.id,
+        "name": run.name,
+        "display_title": run.display_title,
+        "run_number": run.run_number,
+        "run_attempt": run.run_attempt,
+        "event": run.event,
+        "status": run.status.as_str(),
+        "conclusion": run.conclusion,
+        "workflow_id": run.workflow_id,
+        "path": run.workflow_path,
+        "head_branch": run.head_branch,
+        "actor": {"login": run.actor},
+        "triggering_actor": {"login": run.actor},
+        "created_at": crate::time::rfc3339(run.created_at),
+        "updated_at": crate::time::rfc3339(run.updated_at),
+        "run_started_at": crate::time::rfc3339(run.created_at),
+        "html_url": format!("{}/{full_name}/actions/runs/{}", world.github_url(), run.id),
+        "repository": {"full_name": full_name},
+        "head_repository": {"full_name": head_repo},
+    })
+}
+
+/// `status` filters by status or by conclusion, as GitHub's does.
+fn matches_filters(run: &Run, query: &PageQuery) -> bool {
+    let status_ok = query
+        .status
+        .as_deref()
+        .is_none_or(|s| run.status.as_str() == s || run.conclusion.as_deref() == Some(s));
+    let event_ok = query.event.as_deref().is_none_or(|e| run.event == e);
+    let branch_ok = query.branch.as_deref().is_none_or(|b| run.head_branch == b);
+    status_ok && event_ok && branch_ok
+}
+
+fn runs_page(
+    world: &World,
+    path: &str,
+    query: &PageQuery,
+    owner: &str,
+    repo: &str,
+    workflow: Option<&str>,
+) -> Response {
+    let state = world.github.lock().expect("github state");
+    let Some(r) = state.repo(owner, repo) else {
+        return not_found();
+    };
+    let workflow_id = match workflow {
+        Some(reference) => match r.workflow(reference) {
+            Some((id, _)) => Some(id),
+            None => return not_found(),
+        },
+        None => None,
+    };
+    let mut runs: Vec<&Run> = state
+        .runs
+        .iter()
+        .filter(|run| {
+            run.repo_id == r.id
+                && workflow_id.is_none_or(|id| run.workflow_id == id)
+                && matches_filters(run, query)
+        })
+        .collect();
+    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    let items = runs
+        .iter()
+        .map(|run| run_json(world, &state, run))
+        .collect();
+    page(
+        world,
+        path,
+        query,
+        items,
+        |runs, total| json!({"total_count": total, "workflow_runs": runs}),
+    )
+}
+
+async fn list_runs(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
+    uri: OriginalUri,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsRead) {
+        return refusal;
+    }
+    runs_page(&world, uri.path(), &query, &owner, &repo, None)
+}
+
+async fn list_workflow_runs(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, workflow)): Path<(String, String, String)>,
+    Query(query): Query<PageQuery>,
+    uri: OriginalUri,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsRead) {
+        return refusal;
+    }
+    runs_page(&world, uri.path(), &query, &owner, &repo, Some(&workflow))
+}
+
+/// The run with `id` in the repository, or GitHub's 404.
+fn find_run<'s>(state: &'s GithubState, owner: &str, repo: &str, id: u64) -> Option<&'s Run> {
+    let r = state.repo(owner, repo)?;
+    state.run(id).filter(|run| run.repo_id == r.id)
+}
+
+async fn get_run(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsRead) {
+        return refusal;
+    }
+    let state = world.github.lock().expect("github state");
+    let Some(run) = find_run(&state, &owner, &repo, id) else {
+        return not_found();
+    };
+    let body = run_json(&world, &state, run);
+    let etag = format!("W/\"{:x}\"", {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        body.to_string().hash(&mut h);
+        h.finish()
+    });
+    // Conditional requests: an unchanged run answers 304, as GitHub's ETags allow.
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mut response = json_response(StatusCode::OK, body);
+    response
+        .headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag).expect("ascii"));
+    response
+}
+
+fn job_json(world: &World, job: &Job, repo_full: &str) -> Value {
+    let steps: Vec<Value> = job
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"name": s.name, "status": s.status.as_str(), "conclusion": s.conclusion, "number": i + 1}))
+        .collect();
+    json!({
+        "id": job.id,
+        "run_id": job.run_id,
+        "run_attempt": job.run_attempt,
+        "name": job.name,
+        "status": job.status.as_str(),
+        "conclusion": job.conclusion,
+        "started_at": crate::time::rfc3339(job.started_at),
+        "completed_at": job.completed_at.map(crate::time::rfc3339),
+        "steps": steps,
+        "html_url": format!("{}/{repo_full}/actions/runs/{}/job/{}", world.github_url(), job.run_id, job.id),
+    })
+}
+
+/// The latest attempt of each job of a run, as `filter=latest` (GitHub's default) lists them.
+pub fn latest_jobs(state: &GithubState, run_id: u64) -> Vec<&Job> {
+    let mut latest: Vec<&Job> = Vec::new();
+    for job in state.jobs.iter().filter(|j| j.run_id == run_id) {
+        match latest.iter_mut().find(|j| j.name == job.name) {
+            Some(slot) if slot.run_attempt < job.run_attempt => *slot = job,
+            Some(_) => {}
+            None => latest.push(job),
+        }
+    }
+    latest
+}
+
+async fn list_jobs(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    Query(query): Query<PageQuery>,
+    uri: OriginalUri,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsRead) {
+        return refusal;
+    }
+    let state = world.github.lock().expect("github state");
+    if find_run(&state, &owner, &repo, id).is_none() {
+        return not_found();
+    }
+    let full = format!("{owner}/{repo}");
+    let items = latest_jobs(&state, id)
+        .into_iter()
+        .map(|j| job_json(&world, j, &full))
+        .collect();
+    page(
+        &world,
+        uri.path(),
+        &query,
+        items,
+        |jobs, total| json!({"total_count": total, "jobs": jobs}),
+    )
+}
+
+async fn rerun_failed_jobs(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsWrite) {
+        return refusal;
+    }
+    let failed: Vec<String> = {
+        let state = world.github.lock().expect("github state");
+        let Some(run) = find_run(&state, &owner, &repo, id) else {
+            return not_found();
+        };
+        if run.status != RunStatus::Completed {
+            return error(StatusCode::FORBIDDEN, "This workflow is already running");
+        }
+        let age_days = crate::time::now_epoch_millis().saturating_sub(run.created_at) / 86_400_000;
+        if age_days > RERUN_WINDOW_DAYS {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Unable to re-run this workflow run because it was created over a month ago",
+            );
+        }
+        if run.run_attempt >= MAX_ATTEMPTS {
+            return error(
+                StatusCode::FORBIDDEN,
+                "This workflow run cannot be re-run: it has reached the maximum of 50 attempts",
+            );
+        }
+        let failed: Vec<String> = latest_jobs(&state, id)
+            .into_iter()
+            .filter(|j| {
+                matches!(
+                    j.conclusion.as_deref(),
+                    Some("failure" | "cancelled" | "timed_out")
+                )
+            })
+            .map(|j| j.name.clone())
+            .collect();
+        if failed.is_empty() {
+            return error(
+                StatusCode::FORBIDDEN,
+                "This workflow run has no failed jobs to re-run",
+            );
+        }
+        failed
+    };
+    runner::rerun(world.clone(), id, failed);
+    (StatusCode::CREATED, Json(json!({}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct DispatchBody {
+    #[serde(rename = "ref")]
+    reference: String,
+    #[serde(default)]
+    inputs: serde_json::Map<String, Value>,
+    #[serde(default)]
+    return_run_details: Option<bool>,
+}
+
+async fn dispatch(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, workflow)): Path<(String, String, String)>,
+    Json(body): Json<DispatchBody>,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsWrite) {
+        return refusal;
+    }
+    let mode = world.scenario.github.dispatch;
+    if body.return_run_details.is_some() && mode == crate::scenario::DispatchMode::Enterprise {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid request.\n\n\"return_run_details\" is not a permitted key.",
+        );
+    }
+    let path = {
+        let state = world.github.lock().expect("github state");
+        let Some(r) = state.repo(&owner, &repo) else {
+            return not_found();
+        };
+        if body.reference != r.default_branch {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("No ref found for: {}", body.reference),
+            );
+        }
+        match r.workflow(&workflow) {
+            Some((_, path)) => path,
+            None => return not_found(),
+        }
+    };
+    if body.inputs.len() > 25 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "you may only define up to 25 `inputs` for a `workflow_dispatch` event",
+        );
+    }
+    let inputs = body
+        .inputs
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
+        .collect();
+    let request = RunRequest {
+        owner,
+        repo,
+        workflow_path: path,
+        event: "workflow_dispatch".to_owned(),
+        actor: caller.token.clone(),
+        from_fork: false,
+        inputs,
+        created_at: crate::time::now_epoch_millis(),
+        attempts: 1,
+    };
+    let run_id = match runner::start(world.clone(), request) {
+        Ok(id) => id,
+        Err(why) => return error(StatusCode::UNPROCESSABLE_ENTITY, &why),
+    };
+    if body.return_run_details == Some(true) && mode == crate::scenario::DispatchMode::RunDetails {
+        let state = world.github.lock().expect("github state");
+        let run = state.run(run_id).expect("the run just started");
+        let details = run_json(&world, &state, run);
+        return json_response(
+            StatusCode::OK,
+            json!({"workflow_run_id": run_id, "run_url": format!("{}/repos/{}/actions/runs/{run_id}", world.github_url(), details["repository"]["full_name"].as_str().unwrap_or_default()), "html_url": details["html_url"]}),
+        );
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn job_logs(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ActionsRead) {
+        return refusal;
+    }
+    let mut state = world.github.lock().expect("github state");
+    let Some(r) = state.repo(&owner, &repo) else {
+        return not_found();
+    };
+    let repo_id = r.id;
+    let belongs = state
+        .jobs
+        .iter()
+        .find(|j| j.id == id)
+        .and_then(|j| state.run(j.run_id))
+        .is_some_and(|run| run.repo_id == repo_id);
+    if !belongs {
+        return not_found();
+    }
+    let signature: String = (0..32)
+        .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+        .collect();
+    state.presigned.insert(
+        signature.clone(),
+        Presigned {
+            job_id: id,
+            expires_at: crate::time::now_epoch_millis() + PRESIGNED_TTL_MS,
+        },
+    );
+    let location = format!(
+        "{}/_presigned/jobs/{id}/logs?sig={signature}",
+        world.github_origin()
+    );
+    let mut response = StatusCode::FOUND.into_response();
+    response
+        .headers_mut()
+        .insert("location", HeaderValue::from_str(&location).expect("ascii"));
+    response
+}
+
+#[derive(Deserialize)]
+struct Signature {
+    sig: Option<String>,
+}
+
+async fn presigned_log(
+    State(world): State<Arc<World>>,
+    Path(id): Path<u64>,
+    Query(query): Query<Signature>,
+    headers: HeaderMap,
+) -> Response {
+    if headers.contains_key("authorization") {
+        // As a storage service does: a pre-signed URL plus a token is two auth mechanisms.
+        return (
+            StatusCode::BAD_REQUEST,
+            "Only one auth mechanism allowed; the request carries an Authorization header",
+        )
+            .into_response();
+    }
+    let state = world.github.lock().expect("github state");
+    let valid = query
+        .sig
+        .as_ref()
+        .and_then(|s| state.presigned.get(s))
+        .is_some_and(|p| p.job_id == id && p.expires_at > crate::time::now_epoch_millis());
+    if !valid {
+        return (
+            StatusCode::FORBIDDEN,
+            "Request has expired or the signature does not match",
+        )
+            .into_response();
+    }
+    match state.jobs.iter().find(|j| j.id == id) {
+        Some(job) => (
+            [("content-type", "text/plain; charset=utf-8")],
+            job.log.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

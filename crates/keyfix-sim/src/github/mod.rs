@@ -1,0 +1,274 @@
+//! The GitHub REST API as `github.md` describes it: secrets at three levels with sealed boxes,
+//! contents, workflows, runs, jobs, logs behind pre-signed redirects, re-runs; tokens with their
+//! permissions and budgets; secondary limits on writes; faults.
+
+mod actions;
+mod repos;
+mod secrets;
+pub mod state;
+
+pub use actions::latest_jobs;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::World;
+use state::{GithubState, Perm};
+
+pub fn router(world: Arc<World>) -> Router {
+    let api = Router::new()
+        .merge(repos::routes())
+        .merge(secrets::routes())
+        .merge(actions::routes())
+        .fallback(|| async { not_found() })
+        .layer(axum::middleware::from_fn_with_state(world.clone(), gate))
+        .with_state(world.clone());
+    let prefix = world
+        .scenario
+        .github
+        .path_prefix
+        .trim_end_matches('/')
+        .to_owned();
+    let presigned = actions::presigned_routes().with_state(world);
+    if prefix.is_empty() {
+        api.merge(presigned)
+    } else {
+        Router::new().nest(&prefix, api).merge(presigned)
+    }
+}
+
+/// The caller, as the gate found it from the `Authorization` header.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub token: String,
+    pub classic: bool,
+    pub perms: std::collections::BTreeSet<Perm>,
+}
+
+impl Caller {
+    /// `Err` is GitHub's 403 for a token without the permission.
+    pub fn require(&self, perm: Perm) -> Result<(), Response> {
+        if self.perms.contains(&perm) {
+            return Ok(());
+        }
+        let mut response = error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by personal access token",
+        );
+        response.headers_mut().insert(
+            "x-accepted-github-permissions",
+            HeaderValue::from_static(perm.accepted_header()),
+        );
+        Err(response)
+    }
+}
+
+/// GitHub's error body.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    let body = json!({
+        "message": message,
+        "documentation_url": "https://docs.github.com/rest",
+        "status": status.as_u16().to_string(),
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+pub fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+pub fn json_response(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// One page of `items`, with the `Link` header GitHub sends. `path` is the request's path.
+pub fn page(
+    world: &World,
+    path: &str,
+    query: &PageQuery,
+    items: Vec<Value>,
+    wrap: impl Fn(Vec<Value>, usize) -> Value,
+) -> Response {
+    let per_page = query.per_page.unwrap_or(30).clamp(1, 100);
+    let page = query.page.unwrap_or(1).max(1);
+    let total = items.len();
+    let last = total.div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let mut response = json_response(StatusCode::OK, wrap(slice, total));
+    let link = |n: usize, rel: &str| {
+        format!(
+            "<{}{path}?per_page={per_page}&page={n}{}>; rel=\"{rel}\"",
+            world.github_origin(),
+            query.extra()
+        )
+    };
+    let mut links = Vec::new();
+    if page < last {
+        links.push(link(page + 1, "next"));
+        links.push(link(last, "last"));
+    }
+    if page > 1 {
+        links.push(link(1, "first"));
+        links.push(link(page - 1, "prev"));
+    }
+    if !links.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
+            response.headers_mut().insert("link", value);
+        }
+    }
+    response
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    pub per_page: Option<usize>,
+    pub page: Option<usize>,
+    pub status: Option<String>,
+    pub event: Option<String>,
+    pub branch: Option<String>,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+}
+
+impl PageQuery {
+    /// The filters to carry into `Link` URLs.
+    fn extra(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in [
+            ("status", &self.status),
+            ("event", &self.event),
+            ("branch", &self.branch),
+        ] {
+            if let Some(value) = value {
+                out.push_str(&format!("&{name}={value}"));
+            }
+        }
+        out
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .or_else(|| value.strip_prefix("token "))?;
+    Some(token.trim().to_owned())
+}
+
+fn rate_headers(response: &mut Response, limit: u64, remaining: u64, reset: u64) {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", limit.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-used", (limit - remaining).to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+        ("x-ratelimit-resource", "core".to_owned()),
+    ] {
+        headers.insert(name, HeaderValue::from_str(&value).expect("ascii"));
+    }
+}
+
+/// A response whose status line goes out and whose body then fails: the connection drops.
+fn dropped() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by a fault"))
+    });
+    Response::new(Body::from_stream(stream))
+}
+
+/// Authentication, budgets, faults and secondary limits: what every GitHub request meets first.
+async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next) -> Response {
+    let latency = world.scenario.github.latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let limit = world.scenario.github.rate_limit;
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let caller = {
+        let mut state = world.github.lock().expect("github state");
+        let reset = state.rate_reset;
+        let Some(value) = bearer(request.headers()) else {
+            return error(StatusCode::UNAUTHORIZED, "Requires authentication");
+        };
+        let Some(token) = state.tokens.iter_mut().find(|t| t.value == value) else {
+            return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        };
+        if token.remaining == 0 {
+            let mut response = error(StatusCode::FORBIDDEN, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.");
+            rate_headers(&mut response, limit, 0, reset);
+            return response;
+        }
+        token.remaining -= 1;
+        let caller = Caller {
+            token: token.name.clone(),
+            classic: token.classic,
+            perms: token.perms.clone(),
+        };
+        let remaining = token.remaining;
+        if let Some(refusal) = secondary_limit(&world, &mut state, &method) {
+            let mut response = refusal;
+            rate_headers(&mut response, limit, remaining, reset);
+            return response;
+        }
+        (caller, remaining, reset)
+    };
+    let (caller, remaining, reset) = caller;
+    if let Some(fault) = world.take_fault(method.as_str(), &path, None, None) {
+        if fault.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
+        }
+        if fault.drop_connection {
+            return dropped();
+        }
+        if let Some(status) = fault.status {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut response = error(status, status.canonical_reason().unwrap_or("Server Error"));
+            rate_headers(&mut response, limit, remaining, reset);
+            return response;
+        }
+    }
+    request.extensions_mut().insert(caller);
+    let mut response = next.run(request).await;
+    rate_headers(&mut response, limit, remaining, reset);
+    response
+}
+
+/// GitHub's secondary limit on content-creating requests: 403 with `retry-after`.
+fn secondary_limit(world: &World, state: &mut GithubState, method: &Method) -> Option<Response> {
+    let per_minute = world.scenario.github.writes_per_minute;
+    if per_minute == 0 || *method == Method::GET {
+        return None;
+    }
+    let minute = crate::time::now_epoch_millis() / 60_000;
+    if state.writes.0 != minute {
+        state.writes = (minute, 0);
+    }
+    if state.writes.1 >= per_minute {
+        let mut response = error(
+            StatusCode::FORBIDDEN,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+        );
+        let retry_after = world.scenario.github.secondary_retry_after_secs.to_string();
+        response.headers_mut().insert(
+            "retry-after",
+            HeaderValue::from_str(&retry_after).expect("digits"),
+        );
+        return Some(response);
+    }
+    state.writes.1 += 1;
+    None
+}

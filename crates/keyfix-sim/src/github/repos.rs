@@ -1,0 +1,243 @@
+//! Users, organizations, repositories and their files.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::state::{File, Owner, Perm, Repo};
+use super::{error, json_response, not_found, page, Caller, PageQuery};
+use crate::scenario::OwnerKind;
+use crate::World;
+
+pub fn routes() -> Router<Arc<World>> {
+    Router::new()
+        .route("/users/{owner}", get(get_owner))
+        .route("/orgs/{owner}", get(get_owner))
+        .route("/orgs/{owner}/repos", get(list_repos))
+        .route("/users/{owner}/repos", get(list_repos))
+        .route("/repos/{owner}/{repo}", get(get_repo))
+        .route(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            get(get_contents).put(put_contents),
+        )
+}
+
+fn owner_json(owner: &Owner) -> Value {
+    let kind = match owner.kind {
+        OwnerKind::Organization => "Organization",
+        OwnerKind::User => "User",
+    };
+    json!({"login": owner.login, "id": owner.id, "type": kind})
+}
+
+pub fn repo_json(world: &World, repo: &Repo, owner: Option<&Owner>) -> Value {
+    json!({
+        "id": repo.id,
+        "name": repo.name,
+        "full_name": repo.full_name(),
+        "owner": owner.map(owner_json),
+        "private": repo.private,
+        "visibility": if repo.private { "private" } else { "public" },
+        "archived": repo.archived,
+        "disabled": false,
+        "default_branch": repo.default_branch,
+        "html_url": format!("{}/{}", world.github_url(), repo.full_name()),
+    })
+}
+
+async fn get_owner(State(world): State<Arc<World>>, Path(owner): Path<String>) -> Response {
+    let state = world.github.lock().expect("github state");
+    match state.owner(&owner) {
+        Some(owner) => json_response(StatusCode::OK, owner_json(owner)),
+        None => not_found(),
+    }
+}
+
+async fn list_repos(
+    State(world): State<Arc<World>>,
+    Path(owner): Path<String>,
+    Query(query): Query<PageQuery>,
+    request: axum::extract::OriginalUri,
+) -> Response {
+    let state = world.github.lock().expect("github state");
+    let Some(owner_state) = state.owner(&owner) else {
+        return not_found();
+    };
+    let items: Vec<Value> = state
+        .repos
+        .iter()
+        .filter(|r| r.owner.eq_ignore_ascii_case(&owner))
+        .map(|r| repo_json(&world, r, Some(owner_state)))
+        .collect();
+    page(&world, request.path(), &query, items, |items, _| {
+        Value::Array(items)
+    })
+}
+
+async fn get_repo(
+    State(world): State<Arc<World>>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Response {
+    let state = world.github.lock().expect("github state");
+    match state.repo(&owner, &repo) {
+        Some(r) => json_response(StatusCode::OK, repo_json(&world, r, state.owner(&owner))),
+        None => not_found(),
+    }
+}
+
+fn file_json(path: &str, file: &File) -> Value {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(file.text.as_bytes());
+    // GitHub wraps the base64 content at 60 characters.
+    let wrapped: Vec<String> = encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    json!({
+        "type": "file",
+        "name": path.rsplit('/').next(),
+        "path": path,
+        "sha": file.sha,
+        "size": file.text.len(),
+        "encoding": "base64",
+        "content": wrapped.join("\n") + "\n",
+    })
+}
+
+async fn get_contents(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ContentsRead) {
+        return refusal;
+    }
+    let state = world.github.lock().expect("github state");
+    let Some(repo) = state.repo(&owner, &repo) else {
+        return not_found();
+    };
+    if query
+        .reference
+        .as_ref()
+        .is_some_and(|r| *r != repo.default_branch)
+    {
+        return error(StatusCode::NOT_FOUND, "No commit found for the ref");
+    }
+    let path = path.trim_matches('/');
+    if let Some(file) = repo.files.get(path) {
+        return json_response(StatusCode::OK, file_json(path, file));
+    }
+    let prefix = format!("{path}/");
+    let mut entries: Vec<Value> = Vec::new();
+    let mut dirs: Vec<String> = Vec::new();
+    for (file_path, file) in repo.files.range(prefix.clone()..) {
+        let Some(rest) = file_path.strip_prefix(&prefix) else {
+            break;
+        };
+        match rest.split_once('/') {
+            None => entries.push(json!({"type": "file", "name": rest, "path": file_path, "sha": file.sha, "size": file.text.len()})),
+            Some((dir, _)) if !dirs.iter().any(|d| d == dir) => {
+                dirs.push(dir.to_owned());
+                entries.push(json!({"type": "dir", "name": dir, "path": format!("{prefix}{dir}")}));
+            }
+            Some(_) => {}
+        }
+    }
+    if entries.is_empty() {
+        return not_found();
+    }
+    json_response(StatusCode::OK, Value::Array(entries))
+}
+
+#[derive(Deserialize)]
+struct PutFile {
+    message: String,
+    content: String,
+    sha: Option<String>,
+    branch: Option<String>,
+}
+
+async fn put_contents(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    Json(body): Json<PutFile>,
+) -> Response {
+    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
+        return refusal;
+    }
+    let path = path.trim_matches('/').to_owned();
+    let is_workflow = path.starts_with(".github/workflows/");
+    if is_workflow && !caller.perms.contains(&Perm::WorkflowsWrite) {
+        // A classic token without `workflow` gets a 404 here; a fine-grained one a 403.
+        if caller.classic {
+            return not_found();
+        }
+        return error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by personal access token (refusing to allow a Personal Access Token to create or update workflow without `workflows` permission)",
+        );
+    }
+    let mut state = world.github.lock().expect("github state");
+    let Some(repo) = state.repo_mut(&owner, &repo) else {
+        return not_found();
+    };
+    if repo.archived {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Repository was archived so is read-only.",
+        );
+    }
+    if body
+        .branch
+        .as_ref()
+        .is_some_and(|b| *b != repo.default_branch)
+    {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Branch not found");
+    }
+    let Ok(bytes) =
+        base64::engine::general_purpose::STANDARD.decode(body.content.replace('\n', ""))
+    else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content is not valid Base64",
+        );
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content is not UTF-8 text",
+        );
+    };
+    let status = match (repo.files.get(&path), &body.sha) {
+        (Some(_), None) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid request.\n\n\"sha\" wasn't supplied.",
+            )
+        }
+        (Some(existing), Some(sha)) if existing.sha != *sha => {
+            return error(
+                StatusCode::CONFLICT,
+                &format!("{path} does not match {sha}"),
+            )
+        }
+        (Some(_), Some(_)) => StatusCode::OK,
+        (None, _) => StatusCode::CREATED,
+    };
+    let file = File::new(text);
+    let answer = json!({
+        "content": {"name": path.rsplit('/').next(), "path": path, "sha": file.sha},
+        "commit": {"sha": file.sha, "message": body.message},
+    });
+    repo.files.insert(path, file);
+    json_response(status, answer)
+}

@@ -1,0 +1,555 @@
+//! The GitHub world as it changes: repositories, files, secrets at three levels (each level with
+//! its own X25519 key pair), workflow runs and their jobs, tokens and their budgets.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+use crypto_box::aead::OsRng;
+use sha2::{Digest, Sha256};
+
+use crate::scenario::{OwnerKind, RepoSpec, Scenario, TokenSpec};
+use crate::time;
+
+/// A scope's sealed-box key pair, as GitHub keeps one per repository, environment and organization.
+pub struct KeyPair {
+    pub key_id: String,
+    pub secret: crypto_box::SecretKey,
+}
+
+impl KeyPair {
+    fn generate() -> KeyPair {
+        let secret = crypto_box::SecretKey::generate(&mut OsRng);
+        let key_id = format!(
+            "{}",
+            rand::random::<u64>() % 9_000_000_000_000_000_000 + 1_000_000_000_000_000_000
+        );
+        KeyPair { key_id, secret }
+    }
+
+    pub fn public_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.secret.public_key().as_bytes())
+    }
+
+    /// Opens a sealed box sent with `key_id`; `Err` names what GitHub would answer 422 for.
+    pub fn unseal(&self, key_id: &str, encrypted_value: &str) -> Result<String, &'static str> {
+        if key_id != self.key_id {
+            return Err("key_id does not match the public key of this scope");
+        }
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(encrypted_value)
+            .map_err(|_| "encrypted_value is not base64")?;
+        let plain = self
+            .secret
+            .unseal(&sealed)
+            .map_err(|_| "encrypted_value cannot be opened with this scope's key")?;
+        String::from_utf8(plain).map_err(|_| "the secret is not UTF-8 text")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub value: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub struct Environment {
+    pub name: String,
+    pub secrets: BTreeMap<String, Stored>,
+    pub keys: KeyPair,
+    pub requires_approval: bool,
+}
+
+pub struct File {
+    pub text: String,
+    pub sha: String,
+}
+
+impl File {
+    pub fn new(text: String) -> File {
+        let sha = hex::encode(Sha256::digest(
+            format!("blob {}\0{text}", text.len()).as_bytes(),
+        ))[..40]
+            .to_owned();
+        File { text, sha }
+    }
+}
+
+pub struct Repo {
+    pub id: u64,
+    pub owner: String,
+    pub name: String,
+    pub default_branch: String,
+    pub private: bool,
+    pub archived: bool,
+    pub files: BTreeMap<String, File>,
+    pub secrets: BTreeMap<String, Stored>,
+    pub keys: KeyPair,
+    pub environments: BTreeMap<String, Environment>,
+    pub variables: BTreeMap<String, String>,
+}
+
+impl Repo {
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Workflow files, in path order, with the ids GitHub gives them.
+    pub fn workflows(&self) -> Vec<(u64, &str, &File)> {
+        self.files
+            .iter()
+            .filter(|(path, _)| {
+                path.starts_with(".github/workflows/")
+                    && (path.ends_with(".yml") || path.ends_with(".yaml"))
+            })
+            .enumerate()
+            .map(|(i, (path, file))| (self.id * 1000 + i as u64 + 1, path.as_str(), file))
+            .collect()
+    }
+
+    /// A workflow by id, file name or path.
+    pub fn workflow(&self, reference: &str) -> Option<(u64, String)> {
+        self.workflows()
+            .into_iter()
+            .find(|(id, path, _)| {
+                id.to_string() == reference
+                    || *path == reference
+                    || path.rsplit('/').next() == Some(reference)
+            })
+            .map(|(id, path, _)| (id, path.to_owned()))
+    }
+}
+
+pub struct OrgSecret {
+    pub stored: Stored,
+    pub visibility: String,
+    pub selected: BTreeSet<u64>,
+}
+
+pub struct Owner {
+    pub id: u64,
+    pub login: String,
+    pub kind: OwnerKind,
+    pub secrets: BTreeMap<String, OrgSecret>,
+    pub keys: KeyPair,
+    pub variables: BTreeMap<String, String>,
+}
+
+impl Owner {
+    /// Whether an organization secret reaches a repository.
+    pub fn secret_visible_to(&self, secret: &OrgSecret, repo: &Repo) -> bool {
+        match secret.visibility.as_str() {
+            "all" => true,
+            "private" => repo.private,
+            _ => secret.selected.contains(&repo.id),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Perm {
+    Metadata,
+    ContentsRead,
+    ContentsWrite,
+    WorkflowsWrite,
+    ActionsRead,
+    ActionsWrite,
+    SecretsRead,
+    SecretsWrite,
+    EnvironmentsRead,
+    EnvironmentsWrite,
+    OrgSecretsRead,
+    OrgSecretsWrite,
+}
+
+impl Perm {
+    /// The `x-accepted-github-permissions` value GitHub sends with a 403.
+    pub fn accepted_header(self) -> &'static str {
+        match self {
+            Perm::Metadata => "metadata=read",
+            Perm::ContentsRead => "contents=read",
+            Perm::ContentsWrite => "contents=write",
+            Perm::WorkflowsWrite => "workflows=write",
+            Perm::ActionsRead => "actions=read",
+            Perm::ActionsWrite => "actions=write",
+            Perm::SecretsRead => "secrets=read",
+            Perm::SecretsWrite => "secrets=write",
+            Perm::EnvironmentsRead => "environments=read",
+            Perm::EnvironmentsWrite => "environments=write",
+            Perm::OrgSecretsRead => "organization_secrets=read",
+            Perm::OrgSecretsWrite => "organization_secrets=write",
+        }
+    }
+
+    fn from_fine_grained(text: &str) -> Vec<Perm> {
+        let (name, level) = text.split_once(':').unwrap_or((text, "read"));
+        let write = level == "write";
+        let pair = |read, wr| if write { vec![read, wr] } else { vec![read] };
+        match name {
+            "metadata" => vec![Perm::Metadata],
+            "contents" => pair(Perm::ContentsRead, Perm::ContentsWrite),
+            "workflows" => vec![Perm::WorkflowsWrite],
+            "actions" => pair(Perm::ActionsRead, Perm::ActionsWrite),
+            "secrets" => pair(Perm::SecretsRead, Perm::SecretsWrite),
+            "environments" => pair(Perm::EnvironmentsRead, Perm::EnvironmentsWrite),
+            "organization_secrets" => pair(Perm::OrgSecretsRead, Perm::OrgSecretsWrite),
+            _ => Vec::new(),
+        }
+    }
+
+    fn from_classic(scope: &str) -> Vec<Perm> {
+        match scope {
+            "repo" => vec![
+                Perm::Metadata,
+                Perm::ContentsRead,
+                Perm::ContentsWrite,
+                Perm::ActionsRead,
+                Perm::ActionsWrite,
+                Perm::SecretsRead,
+                Perm::SecretsWrite,
+                Perm::EnvironmentsRead,
+                Perm::EnvironmentsWrite,
+            ],
+            "workflow" => vec![Perm::WorkflowsWrite],
+            "admin:org" => vec![Perm::OrgSecretsRead, Perm::OrgSecretsWrite],
+            _ => Vec::new(),
+        }
+    }
+}
+
+pub struct Token {
+    pub name: String,
+    pub value: String,
+    pub classic: bool,
+    pub perms: BTreeSet<Perm>,
+    pub remaining: u64,
+}
+
+impl Token {
+    fn from_spec(spec: &TokenSpec, budget: u64) -> Token {
+        let mut perms: BTreeSet<Perm> = spec
+            .permissions
+            .iter()
+            .flat_map(|p| Perm::from_fine_grained(p))
+            .collect();
+        perms.extend(spec.scopes.iter().flat_map(|s| Perm::from_classic(s)));
+        if !spec.is_classic() {
+            // Every fine-grained token can read metadata.
+            perms.insert(Perm::Metadata);
+        }
+        Token {
+            name: spec.name.clone(),
+            value: spec.value(),
+            classic: spec.is_classic(),
+            perms,
+            remaining: budget,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Queued,
+    InProgress,
+    Waiting,
+    Completed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::InProgress => "in_progress",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Completed => "completed",
+        }
+    }
+}
+
+pub struct Run {
+    pub id: u64,
+    pub repo_id: u64,
+    pub workflow_id: u64,
+    pub workflow_path: String,
+    pub name: String,
+    pub display_title: String,
+    pub run_number: u64,
+    pub run_attempt: u32,
+    pub event: String,
+    pub actor: String,
+    pub from_fork: bool,
+    pub head_branch: String,
+    pub status: RunStatus,
+    pub conclusion: Option<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// Inputs of a `workflow_dispatch` run.
+    pub inputs: BTreeMap<String, String>,
+}
+
+pub struct Step {
+    pub name: String,
+    pub status: RunStatus,
+    pub conclusion: Option<String>,
+}
+
+pub struct Job {
+    pub id: u64,
+    pub run_id: u64,
+    pub run_attempt: u32,
+    pub name: String,
+    pub status: RunStatus,
+    pub conclusion: Option<String>,
+    pub steps: Vec<Step>,
+    pub log: String,
+    pub started_at: u64,
+    pub completed_at: Option<u64>,
+}
+
+/// A pre-signed log URL: valid for about a minute, for one job.
+pub struct Presigned {
+    pub job_id: u64,
+    pub expires_at: u64,
+}
+
+pub struct GithubState {
+    pub owners: Vec<Owner>,
+    pub repos: Vec<Repo>,
+    pub runs: Vec<Run>,
+    pub jobs: Vec<Job>,
+    pub tokens: Vec<Token>,
+    pub presigned: BTreeMap<String, Presigned>,
+    pub rate_reset: u64,
+    /// Secret writes in the current minute: (minute, count).
+    pub writes: (u64, u32),
+}
+
+const PAST: &str = "2026-01-15T10:00:00Z";
+
+fn stored(value: String, updated_at: Option<&String>) -> Stored {
+    Stored {
+        value,
+        created_at: PAST.to_owned(),
+        updated_at: updated_at.cloned().unwrap_or_else(|| PAST.to_owned()),
+    }
+}
+
+impl GithubState {
+    pub fn new(scenario: &Scenario) -> GithubState {
+        let mut owners: Vec<Owner> = scenario
+            .owners
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Owner {
+                id: 9000 + i as u64,
+                login: o.login.clone(),
+                kind: o.kind,
+                secrets: BTreeMap::new(),
+                keys: KeyPair::generate(),
+                variables: o.variables.clone(),
+            })
+            .collect();
+        let repos: Vec<Repo> = scenario
+            .expanded_repos()
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| repo_from_spec(scenario, spec, 100_000 + i as u64))
+            .collect();
+        // Owners named only by repositories are organizations with nothing of their own.
+        for repo in &repos {
+            if !owners
+                .iter()
+                .any(|o| o.login.eq_ignore_ascii_case(&repo.owner))
+            {
+                owners.push(Owner {
+                    id: 9000 + owners.len() as u64,
+                    login: repo.owner.clone(),
+                    kind: OwnerKind::Organization,
+                    secrets: BTreeMap::new(),
+                    keys: KeyPair::generate(),
+                    variables: BTreeMap::new(),
+                });
+            }
+        }
+        for spec in &scenario.owners {
+            let selected_ids = |names: &[String]| -> BTreeSet<u64> {
+                repos
+                    .iter()
+                    .filter(|r| {
+                        r.owner.eq_ignore_ascii_case(&spec.login) && names.contains(&r.name)
+                    })
+                    .map(|r| r.id)
+                    .collect()
+            };
+            let owner = owners
+                .iter_mut()
+                .find(|o| o.login == spec.login)
+                .expect("declared owner");
+            for secret in &spec.secrets {
+                owner.secrets.insert(
+                    secret.secret.name.to_ascii_uppercase(),
+                    OrgSecret {
+                        stored: stored(
+                            scenario.secret_value(&secret.secret),
+                            secret.secret.updated_at.as_ref(),
+                        ),
+                        visibility: secret.visibility.clone(),
+                        selected: selected_ids(&secret.selected),
+                    },
+                );
+            }
+        }
+        let budget = scenario.github.rate_limit;
+        GithubState {
+            owners,
+            repos,
+            runs: Vec::new(),
+            jobs: Vec::new(),
+            tokens: scenario
+                .effective_tokens()
+                .iter()
+                .map(|t| Token::from_spec(t, budget))
+                .collect(),
+            presigned: BTreeMap::new(),
+            rate_reset: time::now_epoch_millis() / 1000 + 3600,
+            writes: (0, 0),
+        }
+    }
+
+    pub fn repo(&self, owner: &str, name: &str) -> Option<&Repo> {
+        self.repos
+            .iter()
+            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
+        self.repos
+            .iter_mut()
+            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn owner(&self, login: &str) -> Option<&Owner> {
+        self.owners
+            .iter()
+            .find(|o| o.login.eq_ignore_ascii_case(login))
+    }
+
+    pub fn owner_mut(&mut self, login: &str) -> Option<&mut Owner> {
+        self.owners
+            .iter_mut()
+            .find(|o| o.login.eq_ignore_ascii_case(login))
+    }
+
+    pub fn run(&self, id: u64) -> Option<&Run> {
+        self.runs.iter().find(|r| r.id == id)
+    }
+
+    pub fn run_mut(&mut self, id: u64) -> Option<&mut Run> {
+        self.runs.iter_mut().find(|r| r.id == id)
+    }
+
+    pub fn job_mut(&mut self, id: u64) -> Option<&mut Job> {
+        self.jobs.iter_mut().find(|j| j.id == id)
+    }
+
+    /// The secret a job gets for `name`: environment > repository > organization, or `None`.
+    pub fn resolve_secret(
+        &self,
+        repo: &Repo,
+        environment: Option<&str>,
+        name: &str,
+    ) -> Option<String> {
+        let name = name.to_ascii_uppercase();
+        if let Some(env) = environment.and_then(|e| repo.environments.get(e)) {
+            if let Some(s) = env.secrets.get(&name) {
+                return Some(s.value.clone());
+            }
+        }
+        if let Some(s) = repo.secrets.get(&name) {
+            return Some(s.value.clone());
+        }
+        let owner = self.owner(&repo.owner)?;
+        let secret = owner.secrets.get(&name)?;
+        owner
+            .secret_visible_to(secret, repo)
+            .then(|| secret.stored.value.clone())
+    }
+
+    /// A variable as `vars.NAME` reads it: repository first, then organization.
+    pub fn resolve_variable(&self, repo: &Repo, name: &str) -> Option<String> {
+        repo.variables
+            .get(name)
+            .cloned()
+            .or_else(|| self.owner(&repo.owner)?.variables.get(name).cloned())
+    }
+
+    pub fn next_run_id(&self) -> u64 {
+        self.runs
+            .iter()
+            .map(|r| r.id)
+            .max()
+            .unwrap_or(7_000_000_000)
+            + 1
+    }
+
+    pub fn next_job_id(&self) -> u64 {
+        self.jobs
+            .iter()
+            .map(|j| j.id)
+            .max()
+            .unwrap_or(30_000_000_000)
+            + 1
+    }
+}
+
+fn repo_from_spec(scenario: &Scenario, spec: &RepoSpec, id: u64) -> Repo {
+    Repo {
+        id,
+        owner: spec.owner.clone(),
+        name: spec.name.clone(),
+        default_branch: spec.default_branch.clone(),
+        private: spec.private,
+        archived: spec.archived,
+        files: spec
+            .files
+            .iter()
+            .map(|(p, t)| (p.clone(), File::new(t.clone())))
+            .collect(),
+        secrets: spec
+            .secrets
+            .iter()
+            .map(|s| {
+                (
+                    s.name.to_ascii_uppercase(),
+                    stored(scenario.secret_value(s), s.updated_at.as_ref()),
+                )
+            })
+            .collect(),
+        keys: KeyPair::generate(),
+        environments: spec
+            .environments
+            .iter()
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    Environment {
+                        name: e.name.clone(),
+                        secrets: e
+                            .secrets
+                            .iter()
+                            .map(|s| {
+                                (
+                                    s.name.to_ascii_uppercase(),
+                                    stored(scenario.secret_value(s), s.updated_at.as_ref()),
+                                )
+                            })
+                            .collect(),
+                        keys: KeyPair::generate(),
+                        requires_approval: e.requires_approval,
+                    },
+                )
+            })
+            .collect(),
+        variables: spec.variables.clone(),
+    }
+}

@@ -1,0 +1,751 @@
+//! Running workflows for real: `run:` steps are executed with bash, their `env:` expressions
+//! evaluated; `anthropics/claude-code-action` is emulated against the simulated Anthropic API;
+//! every line goes to the job log with GitHub's timestamp prefix, secrets masked as `***`.
+//!
+//! Simplifications: jobs run one after another in file order (`needs:` and `if:` are not
+//! evaluated); other `uses:` steps do nothing; expressions support the forms workflows use to
+//! pass values (`secrets.X`, `inputs.X`, `vars.X`, `env.X`, `github.*`, `a || b`, literals).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use github_actions_models::common::expr::LoE;
+use github_actions_models::common::{Env, Uses};
+use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Step as StepDef};
+use github_actions_models::workflow::{Job as JobDef, Workflow};
+
+use crate::github::state::{Job, Run, RunStatus, Step};
+use crate::scenario::ActionLog;
+use crate::time;
+use crate::World;
+
+/// The default model of Claude Code, used by the emulated action when the workflow names none.
+pub const ACTION_DEFAULT_MODEL: &str = "claude-sonnet-4-5";
+
+pub struct RunRequest {
+    pub owner: String,
+    pub repo: String,
+    pub workflow_path: String,
+    pub event: String,
+    pub actor: String,
+    pub from_fork: bool,
+    pub inputs: BTreeMap<String, String>,
+    pub created_at: u64,
+    pub attempts: u32,
+}
+
+/// Records a queued run and returns its id.
+fn create(world: &World, request: &RunRequest) -> Result<u64, String> {
+    let mut state = world.github.lock().expect("github state");
+    let repo = state
+        .repo(&request.owner, &request.repo)
+        .ok_or_else(|| format!("no repository {}/{}", request.owner, request.repo))?;
+    let (workflow_id, path) = repo
+        .workflow(&request.workflow_path)
+        .ok_or_else(|| format!("no workflow {}", request.workflow_path))?;
+    let text = &repo.files[&path].text;
+    let parsed: Option<yaml_serde::Value> = yaml_serde::from_str(text).ok();
+    let name = parsed
+        .as_ref()
+        .and_then(|v| v.get("name")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| path.clone());
+    let run_name = parsed
+        .as_ref()
+        .and_then(|v| v.get("run-name")?.as_str().map(str::to_owned));
+    let (repo_id, branch) = (repo.id, repo.default_branch.clone());
+    let id = state.next_run_id();
+    let run_number = state
+        .runs
+        .iter()
+        .filter(|r| r.workflow_id == workflow_id)
+        .count() as u64
+        + 1;
+    let display_title = match run_name {
+        Some(template) => evaluate(&template, &|path| {
+            path.strip_prefix("inputs.")
+                .and_then(|name| request.inputs.get(name).cloned())
+        }),
+        None => name.clone(),
+    };
+    state.runs.push(Run {
+        id,
+        repo_id,
+        workflow_id,
+        workflow_path: path,
+        name,
+        display_title,
+        run_number,
+        run_attempt: request.attempts,
+        event: request.event.clone(),
+        actor: request.actor.clone(),
+        from_fork: request.from_fork,
+        head_branch: branch,
+        status: RunStatus::Queued,
+        conclusion: None,
+        created_at: request.created_at,
+        updated_at: request.created_at,
+        inputs: request.inputs.clone(),
+    });
+    Ok(id)
+}
+
+/// Starts a run in the background: queued, then in progress, then completed.
+pub fn start(world: Arc<World>, request: RunRequest) -> Result<u64, String> {
+    let id = create(&world, &request)?;
+    let delay = Duration::from_millis(world.scenario.github.run_delay_ms);
+    tokio::spawn(execute(world, id, None, delay));
+    Ok(id)
+}
+
+/// Runs a past run to completion at once (at start-up, before serving).
+pub async fn run_now(world: Arc<World>, request: RunRequest) -> Result<u64, String> {
+    let id = create(&world, &request)?;
+    execute(world, id, None, Duration::ZERO).await;
+    Ok(id)
+}
+
+/// Re-runs the failed jobs of a completed run as a new attempt.
+pub fn rerun(world: Arc<World>, run_id: u64, failed_jobs: Vec<String>) {
+    {
+        let mut state = world.github.lock().expect("github state");
+        if let Some(run) = state.run_mut(run_id) {
+            run.run_attempt += 1;
+            run.status = RunStatus::Queued;
+            run.conclusion = None;
+            run.updated_at = time::now_epoch_millis();
+        }
+    }
+    let delay = Duration::from_millis(world.scenario.github.run_delay_ms);
+    tokio::spawn(execute(world, run_id, Some(failed_jobs), delay));
+}
+
+fn set_run(world: &World, run_id: u64, status: RunStatus, conclusion: Option<&str>) {
+    let mut state = world.github.lock().expect("github state");
+    if let Some(run) = state.run_mut(run_id) {
+        run.status = status;
+        run.conclusion = conclusion.map(str::to_owned);
+        run.updated_at = time::now_epoch_millis();
+    }
+}
+
+/// What a job needs to know of its run, read once.
+struct RunContext {
+    run_id: u64,
+    attempt: u32,
+    owner: String,
+    repo: String,
+    event: String,
+    actor: String,
+    no_secrets: bool,
+    inputs: BTreeMap<String, String>,
+    workflow_text: String,
+}
+
+fn run_context(world: &World, run_id: u64) -> Option<RunContext> {
+    let state = world.github.lock().expect("github state");
+    let run = state.run(run_id)?;
+    let repo = state.repos.iter().find(|r| r.id == run.repo_id)?;
+    Some(RunContext {
+        run_id,
+        attempt: run.run_attempt,
+        owner: repo.owner.clone(),
+        repo: repo.name.clone(),
+        event: run.event.clone(),
+        actor: run.actor.clone(),
+        no_secrets: run.from_fork || run.actor == "dependabot[bot]",
+        inputs: run.inputs.clone(),
+        workflow_text: repo.files.get(&run.workflow_path)?.text.clone(),
+    })
+}
+
+async fn execute(world: Arc<World>, run_id: u64, only: Option<Vec<String>>, delay: Duration) {
+    tokio::time::sleep(delay).await;
+    set_run(&world, run_id, RunStatus::InProgress, None);
+    let Some(context) = run_context(&world, run_id) else {
+        return;
+    };
+    let workflow: Workflow = match yaml_serde::from_str(&context.workflow_text) {
+        Ok(workflow) => workflow,
+        Err(_) => {
+            set_run(
+                &world,
+                run_id,
+                RunStatus::Completed,
+                Some("startup_failure"),
+            );
+            return;
+        }
+    };
+    let workflow_env = literal(&workflow.env);
+    for (job_key, job) in &workflow.jobs {
+        let JobDef::NormalJob(job) = job else {
+            continue;
+        };
+        let name = job.name.clone().unwrap_or_else(|| job_key.clone());
+        if only.as_ref().is_some_and(|names| !names.contains(&name)) {
+            continue;
+        }
+        let waiting = run_job(&world, &context, workflow_env, &name, job).await;
+        if waiting {
+            set_run(&world, run_id, RunStatus::Waiting, None);
+            return;
+        }
+    }
+    tokio::time::sleep(delay).await;
+    let failed = {
+        let state = world.github.lock().expect("github state");
+        crate::github::latest_jobs(&state, run_id)
+            .iter()
+            .any(|j| j.conclusion.as_deref() == Some("failure"))
+    };
+    let conclusion = if failed { "failure" } else { "success" };
+    set_run(&world, run_id, RunStatus::Completed, Some(conclusion));
+}
+
+fn literal<T>(value: &LoE<T>) -> Option<&T> {
+    match value {
+        LoE::Literal(value) => Some(value),
+        LoE::Expr(_) => None,
+    }
+}
+
+/// A job's log in the making: GitHub's timestamps, and masking of every secret value seen.
+struct JobLog {
+    text: String,
+    mask: BTreeSet<String>,
+}
+
+impl JobLog {
+    fn new() -> JobLog {
+        JobLog {
+            text: "\u{feff}".to_owned(),
+            mask: BTreeSet::new(),
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        let mut masked = line.to_owned();
+        for secret in self.mask.iter().rev() {
+            masked = masked.replace(secret.as_str(), "***");
+        }
+        self.text
+            .push_str(&time::log_stamp(time::now_epoch_millis()));
+        self.text.push(' ');
+        self.text.push_str(&masked);
+        self.text.push('\n');
+    }
+
+    fn lines(&mut self, text: &str) {
+        for line in text.lines() {
+            self.line(line);
+        }
+    }
+
+    fn hide(&mut self, value: &str) {
+        for part in value.lines().chain(std::iter::once(value)) {
+            if !part.trim().is_empty() {
+                self.mask.insert(part.to_owned());
+            }
+        }
+    }
+}
+
+/// Resolves expression paths for one job: secrets (recorded for masking), inputs, vars, env.
+struct Resolver<'a> {
+    world: &'a World,
+    context: &'a RunContext,
+    environment: Option<String>,
+    env: BTreeMap<String, String>,
+    seen_secrets: std::sync::Mutex<Vec<String>>,
+}
+
+impl Resolver<'_> {
+    fn lookup(&self, path: &str) -> Option<String> {
+        if let Some(name) = path.strip_prefix("secrets.") {
+            if self.context.no_secrets {
+                return None;
+            }
+            let state = self.world.github.lock().expect("github state");
+            let repo = state.repo(&self.context.owner, &self.context.repo)?;
+            let value = state.resolve_secret(repo, self.environment.as_deref(), name)?;
+            self.seen_secrets
+                .lock()
+                .expect("seen secrets")
+                .push(value.clone());
+            return Some(value);
+        }
+        if let Some(name) = path
+            .strip_prefix("inputs.")
+            .or_else(|| path.strip_prefix("github.event.inputs."))
+        {
+            return self.context.inputs.get(name).cloned();
+        }
+        if let Some(name) = path.strip_prefix("vars.") {
+            let state = self.world.github.lock().expect("github state");
+            let repo = state.repo(&self.context.owner, &self.context.repo)?;
+            return state.resolve_variable(repo, name);
+        }
+        if let Some(name) = path.strip_prefix("env.") {
+            return self.env.get(name).cloned();
+        }
+        match path {
+            "github.run_id" => Some(self.context.run_id.to_string()),
+            "github.run_attempt" => Some(self.context.attempt.to_string()),
+            "github.repository" => Some(format!("{}/{}", self.context.owner, self.context.repo)),
+            "github.event_name" => Some(self.context.event.clone()),
+            "github.actor" => Some(self.context.actor.clone()),
+            _ => None,
+        }
+    }
+
+    fn eval(&self, text: &str) -> String {
+        evaluate(text, &|path| self.lookup(path))
+    }
+
+    /// Evaluates an `env:` map on top of what is already set.
+    fn extend_env(&mut self, env: Option<&Env>) {
+        for (name, value) in env.into_iter().flatten() {
+            let value = self.eval(&value.to_string());
+            self.env.insert(name.clone(), value);
+        }
+    }
+}
+
+/// Replaces every `${{ … }}` in `text`; an expression that resolves to nothing becomes empty.
+pub fn evaluate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 3..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        out.push_str(&evaluate_expression(after[..end].trim(), lookup));
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn evaluate_expression(expression: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    expression
+        .split("||")
+        .map(str::trim)
+        .find_map(|alternative| {
+            let value = if let Some(literal) = alternative
+                .strip_prefix('\'')
+                .and_then(|a| a.strip_suffix('\''))
+            {
+                Some(literal.to_owned())
+            } else {
+                lookup(&normalize_path(alternative))
+            };
+            value.filter(|v| !v.is_empty())
+        })
+        .unwrap_or_default()
+}
+
+/// `secrets['NAME']` → `secrets.NAME`.
+fn normalize_path(path: &str) -> String {
+    match path.split_once('[') {
+        Some((head, tail)) => {
+            let key = tail
+                .trim_end_matches(']')
+                .trim()
+                .trim_matches(|c| c == '\'' || c == '"');
+            format!("{head}.{key}")
+        }
+        None => path.to_owned(),
+    }
+}
+
+fn environment_name(job: &NormalJob) -> Option<String> {
+    job.environment.as_ref().map(|e| match e {
+        DeploymentEnvironment::Name(name) => name.clone(),
+        DeploymentEnvironment::NameURL { name, .. } => name.clone(),
+    })
+}
+
+/// Runs one job; returns `true` when it waits for an environment approval.
+async fn run_job(
+    world: &World,
+    context: &RunContext,
+    workflow_env: Option<&Env>,
+    name: &str,
+    job: &NormalJob,
+) -> bool {
+    let environment = environment_name(job);
+    let job_id = {
+        let mut state = world.github.lock().expect("github state");
+        let id = state.next_job_id();
+        state.jobs.push(Job {
+            id,
+            run_id: context.run_id,
+            run_attempt: context.attempt,
+            name: name.to_owned(),
+            status: RunStatus::InProgress,
+            conclusion: None,
+            steps: Vec::new(),
+            log: String::new(),
+            started_at: time::now_epoch_millis(),
+            completed_at: None,
+        });
+        id
+    };
+    let needs_approval = {
+        let state = world.github.lock().expect("github state");
+        state
+            .repo(&context.owner, &context.repo)
+            .and_then(|r| environment.as_ref().and_then(|e| r.environments.get(e)))
+            .is_some_and(|e| e.requires_approval)
+    };
+    if needs_approval {
+        let mut state = world.github.lock().expect("github state");
+        if let Some(job) = state.job_mut(job_id) {
+            job.status = RunStatus::Waiting;
+        }
+        return true;
+    }
+    let mut resolver = Resolver {
+        world,
+        context,
+        environment,
+        env: BTreeMap::new(),
+        seen_secrets: Default::default(),
+    };
+    resolver.extend_env(workflow_env);
+    resolver.extend_env(literal(&job.env));
+    let mut log = JobLog::new();
+    log.line("Current runner version: '2.329.0' (simulated by keyfix-sim)");
+    log.line(&format!(
+        "Job {name}: event {}, attempt {}",
+        context.event, context.attempt
+    ));
+    let mut steps = Vec::new();
+    let mut failed = false;
+    for (index, step) in job.steps.iter().enumerate() {
+        let title = step_title(step, index);
+        if failed {
+            steps.push(Step {
+                name: title,
+                status: RunStatus::Completed,
+                conclusion: Some("skipped".to_owned()),
+            });
+            continue;
+        }
+        let ok = run_step(world, &mut resolver, &mut log, step, &title).await;
+        failed = !ok;
+        steps.push(Step {
+            name: title,
+            status: RunStatus::Completed,
+            conclusion: Some(if ok { "success" } else { "failure" }.to_owned()),
+        });
+    }
+    log.line("Cleaning up orphan processes");
+    let mut state = world.github.lock().expect("github state");
+    if let Some(job) = state.job_mut(job_id) {
+        job.status = RunStatus::Completed;
+        job.conclusion = Some(if failed { "failure" } else { "success" }.to_owned());
+        job.steps = steps;
+        job.log = log.text;
+        job.completed_at = Some(time::now_epoch_millis());
+    }
+    false
+}
+
+fn step_title(step: &StepDef, index: usize) -> String {
+    match step {
+        StepDef::Run(run) => run
+            .shared
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("Run {}", run.run.lines().next().unwrap_or_default())),
+        StepDef::Uses(uses) => uses
+            .shared
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("Run {}", uses_text(&uses.uses))),
+        _ => format!("Step {}", index + 1),
+    }
+}
+
+fn uses_text(uses: &Uses) -> String {
+    match uses {
+        Uses::Repository(r) => r.raw().to_owned(),
+        Uses::Local(l) => l.raw().to_owned(),
+        Uses::Docker(_) => "docker".to_owned(),
+    }
+}
+
+/// Runs one step; `false` when it failed.
+async fn run_step(
+    world: &World,
+    resolver: &mut Resolver<'_>,
+    log: &mut JobLog,
+    step: &StepDef,
+    title: &str,
+) -> bool {
+    let outer_env = resolver.env.clone();
+    let result = match step {
+        StepDef::Run(run) => {
+            resolver.extend_env(literal(&run.shared.env));
+            hide_seen(resolver, log);
+            run_bash(resolver, log, &run.run, title).await
+        }
+        StepDef::Uses(uses) => {
+            resolver.extend_env(literal(&uses.shared.env));
+            let with: BTreeMap<String, String> = literal(&uses.with)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), resolver.eval(&v.to_string())))
+                .collect();
+            hide_seen(resolver, log);
+            let text = uses_text(&uses.uses);
+            log.line(&format!("##[group]Run {text}"));
+            log.line("with:");
+            for (name, value) in &with {
+                log.line(&format!("  {name}: {value}"));
+            }
+            log.line("##[endgroup]");
+            if text
+                .to_ascii_lowercase()
+                .starts_with("anthropics/claude-code-action")
+            {
+                emulate_claude_action(world, resolver, log, &with)
+            } else {
+                log.line(&format!(
+                    "(keyfix-sim: {text} is not run; the step succeeds)"
+                ));
+                true
+            }
+        }
+        _ => true,
+    };
+    resolver.env = outer_env;
+    result
+}
+
+fn hide_seen(resolver: &Resolver<'_>, log: &mut JobLog) {
+    for value in resolver.seen_secrets.lock().expect("seen secrets").iter() {
+        log.hide(value);
+    }
+}
+
+async fn run_bash(resolver: &Resolver<'_>, log: &mut JobLog, script: &str, title: &str) -> bool {
+    let script = resolver.eval(script);
+    log.line(&format!("##[group]{title}"));
+    log.lines(&script);
+    log.line("shell: /usr/bin/bash --noprofile --norc -e -o pipefail {0}");
+    if !resolver.env.is_empty() {
+        log.line("env:");
+        for (name, value) in &resolver.env {
+            log.line(&format!("  {name}: {value}"));
+        }
+    }
+    log.line("##[endgroup]");
+    let dir = std::env::temp_dir().join(format!(
+        "keyfix-sim-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("step.sh");
+    if std::fs::write(&path, &script).is_err() {
+        log.line("##[error]keyfix-sim could not write the step's script");
+        return false;
+    }
+    let context = resolver.context;
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg("-c")
+        .arg("exec bash --noprofile --norc -eo pipefail \"$1\" 2>&1")
+        .arg("bash")
+        .arg(&path)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &dir)
+        .env("LANG", "C.UTF-8")
+        .env("CI", "true")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_RUN_ID", context.run_id.to_string())
+        .env("GITHUB_RUN_ATTEMPT", context.attempt.to_string())
+        .env(
+            "GITHUB_REPOSITORY",
+            format!("{}/{}", context.owner, context.repo),
+        )
+        .env("GITHUB_EVENT_NAME", &context.event)
+        .env("RUNNER_TEMP", &dir)
+        .envs(&resolver.env)
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    match output {
+        Ok(Ok(output)) => {
+            log.lines(&String::from_utf8_lossy(&output.stdout));
+            match output.status.code() {
+                Some(0) => true,
+                code => {
+                    log.line(&format!(
+                        "##[error]Process completed with exit code {}.",
+                        code.unwrap_or(1)
+                    ));
+                    false
+                }
+            }
+        }
+        Ok(Err(e)) => {
+            log.line(&format!("##[error]keyfix-sim could not start bash: {e}"));
+            false
+        }
+        Err(_) => {
+            log.line("##[error]The step timed out.");
+            false
+        }
+    }
+}
+
+/// The model the action would use, from its inputs and the step's environment.
+fn action_model(with: &BTreeMap<String, String>, env: &BTreeMap<String, String>) -> String {
+    let from_args = with.get("claude_args").and_then(|args| {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        words.iter().enumerate().find_map(|(i, w)| {
+            w.strip_prefix("--model=").map(str::to_owned).or_else(|| {
+                (*w == "--model")
+                    .then(|| words.get(i + 1).map(|m| m.to_string()))
+                    .flatten()
+            })
+        })
+    });
+    let from_settings = with.get("settings").and_then(|s| {
+        let v: serde_json::Value = serde_json::from_str(s).ok()?;
+        v["env"]["ANTHROPIC_MODEL"]
+            .as_str()
+            .or(v["model"].as_str())
+            .map(str::to_owned)
+    });
+    from_args
+        .or(from_settings)
+        .or_else(|| with.get("model").filter(|m| !m.is_empty()).cloned())
+        .or_else(|| {
+            env.get("ANTHROPIC_MODEL")
+                .filter(|m| !m.is_empty())
+                .cloned()
+        })
+        .unwrap_or_else(|| ACTION_DEFAULT_MODEL.to_owned())
+}
+
+/// The action: validate its inputs, call the Messages API with the key, log the result the way
+/// the action version of the scenario does, and fail the step on an error.
+fn emulate_claude_action(
+    world: &World,
+    resolver: &Resolver<'_>,
+    log: &mut JobLog,
+    with: &BTreeMap<String, String>,
+) -> bool {
+    let key = with
+        .get("anthropic_api_key")
+        .filter(|k| !k.is_empty())
+        .cloned();
+    let oauth = with
+        .get("claude_code_oauth_token")
+        .filter(|k| !k.is_empty());
+    let Some(key) = key.or_else(|| oauth.cloned()) else {
+        log.line("##[error]Action failed with error: Environment variable validation failed:");
+        log.line("  - Either ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN is required when using direct Anthropic API.");
+        return false;
+    };
+    let model = action_model(with, &resolver.env);
+    log.line("Running Claude Code via SDK...");
+    let started = Instant::now();
+    let (status, body) =
+        crate::anthropic::emulated_messages(world, key.trim_end_matches(['\r', '\n']), &model);
+    let duration_ms = started.elapsed().as_millis() as u64 + world.scenario.anthropic.latency_ms;
+    let is_error = !(200..300).contains(&status);
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    match world.scenario.github.action_log {
+        ActionLog::Summary => {
+            let cost = if is_error { serde_json::json!(0) } else { serde_json::json!(0.0184) };
+            let summary = serde_json::json!({
+                "type": "result",
+                "subtype": "success",
+                "is_error": is_error,
+                "duration_ms": if is_error { duration_ms } else { duration_ms + 4200 },
+                "duration_api_ms": if is_error { 0 } else { duration_ms + 3900 },
+                "num_turns": 1,
+                "total_cost_usd": cost,
+                "session_id": format!("{:08x}-sim", rand::random::<u32>()),
+            });
+            log.line(&summary.to_string());
+        }
+        ActionLog::Text if is_error => {
+            let text = if message.to_lowercase().contains("credit balance is too low") {
+                "Credit balance is too low".to_owned()
+            } else if status == 401 {
+                "Invalid API key · Fix external API key".to_owned()
+            } else {
+                message.clone()
+            };
+            log.line(&format!(
+                "SDK execution error: Error: Claude Code returned an error result: {text}"
+            ));
+        }
+        ActionLog::Text => log.line("Claude Code finished."),
+    }
+    if is_error {
+        log.line("##[error]Action failed with error: Claude Code execution failed");
+    }
+    !is_error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_are_evaluated() {
+        let lookup = |path: &str| match path {
+            "secrets.KEY" => Some("s3cret".to_owned()),
+            "inputs.nonce" => Some("n1".to_owned()),
+            _ => None,
+        };
+        assert_eq!(evaluate("${{ secrets.KEY }}", &lookup), "s3cret");
+        assert_eq!(evaluate("${{ secrets['KEY'] }}", &lookup), "s3cret");
+        assert_eq!(evaluate("a-${{inputs.nonce}}-b", &lookup), "a-n1-b");
+        assert_eq!(
+            evaluate("${{ vars.URL || 'https://api.anthropic.com' }}", &lookup),
+            "https://api.anthropic.com"
+        );
+        assert_eq!(evaluate("${{ secrets.MISSING }}", &lookup), "");
+    }
+
+    #[test]
+    fn masking_hides_every_secret_value() {
+        let mut log = JobLog::new();
+        log.hide("sk-ant-api03-abc");
+        log.line("key is sk-ant-api03-abc here");
+        assert!(log.text.contains("key is *** here"));
+        assert!(log.text.starts_with('\u{feff}'));
+    }
+
+    #[test]
+    fn the_action_model_comes_from_its_inputs() {
+        let mut with = BTreeMap::new();
+        with.insert(
+            "claude_args".to_owned(),
+            "--max-turns 3 --model claude-opus-4-1".to_owned(),
+        );
+        assert_eq!(action_model(&with, &BTreeMap::new()), "claude-opus-4-1");
+        assert_eq!(
+            action_model(&BTreeMap::new(), &BTreeMap::new()),
+            ACTION_DEFAULT_MODEL
+        );
+    }
+}
