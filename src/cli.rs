@@ -48,6 +48,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "MODEL")]
     pub model: Option<String>,
 
+    /// GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3
+    #[arg(
+        long,
+        global = true,
+        env = "GITHUB_API_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub github_api_url: Option<String>,
+
     /// Anthropic API base URL, without /v1
     #[arg(
         long,
@@ -64,6 +74,32 @@ pub enum Command {
     /// Classify a key directly against the Anthropic API (no GitHub involved)
     #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
+    /// List the repositories of a user or organization that use claude-code-action
+    #[command(after_help = SCAN_HELP)]
+    Scan(ScanArgs),
+}
+
+const SCAN_HELP: &str = "\
+For every repository whose default branch has a workflow using anthropics/claude-code-action:
+the secret each Claude step reads, the scope it resolves to (environment > repository >
+organization) and the copies it shadows, the model, and the last run with its failure signature.
+Read-only: it dispatches nothing and writes nothing.
+
+Examples:
+  keyfix scan acme
+  keyfix scan acme --json | jq '.repos[] | select(.last_run.signature == \"preflight_refusal\")'
+
+Token: GH_TOKEN, GITHUB_TOKEN or `gh auth token`; it needs Metadata, Contents, Actions, Secrets
+and Environments read (fine-grained) or the repo scope (classic).";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The user or organization
+    pub owner: String,
+
+    /// Requests in flight at once (1 to 8)
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub concurrency: u8,
 }
 
 const VALIDATE_HELP: &str = "\

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         interactivity: Interactivity::decide(cli.global.no_input, cli.global.json),
         progress: Progress::new(cli.global.quiet > 0),
         anthropic: anthropic::Config::new(cli.global.anthropic_base_url.clone()),
+        github: keyfix::github::Config::new(cli.global.github_api_url.clone()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -47,6 +48,15 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
             commands::validate::run(options, ctx)
                 .await
                 .unwrap_or_else(|failure| Outcome::failed(CommandName::Validate, failure))
+        }
+        Command::Scan(args) => {
+            let options = commands::scan::ScanOptions {
+                owner: args.owner,
+                concurrency: usize::from(args.concurrency),
+            };
+            commands::scan::run(options, ctx)
+                .await
+                .unwrap_or_else(|failure| Outcome::failed(CommandName::Scan, failure))
         }
     }
 }

@@ -1,6 +1,11 @@
 //! What every command returns, and the one place that turns it into an exit code.
 
+use serde::Serialize;
+
 use crate::diagnosis::Diagnosis;
+use crate::github::runs::Signature;
+use crate::github::secrets::Scope;
+use crate::github::workflows::{Credential, ModelSource};
 use crate::key::{Defect, Key, KeyKind};
 
 /// The kinds of failure that end a command before it could finish its work (`cli.md`).
@@ -66,6 +71,25 @@ impl From<crate::input::Error> for Failure {
     }
 }
 
+impl From<crate::github::Error> for Failure {
+    fn from(error: crate::github::Error) -> Failure {
+        use crate::github::Error as E;
+        let kind = match &error {
+            e if e.is_access() => FailureKind::GithubAccess,
+            E::InvalidApiUrl { .. } => FailureKind::Usage,
+            E::Unreachable { .. } | E::Client(_) => FailureKind::Network,
+            _ => FailureKind::Api,
+        };
+        Failure::new(kind, error)
+    }
+}
+
+impl From<crate::github::names::NameError> for Failure {
+    fn from(error: crate::github::names::NameError) -> Failure {
+        Failure::new(FailureKind::Usage, error)
+    }
+}
+
 impl From<crate::anthropic::Error> for Failure {
     fn from(error: crate::anthropic::Error) -> Failure {
         use crate::anthropic::Error as E;
@@ -102,14 +126,61 @@ impl KeySummary {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommandName {
     Validate,
+    Scan,
 }
 
 impl CommandName {
     pub fn name(self) -> &'static str {
         match self {
             CommandName::Validate => "validate",
+            CommandName::Scan => "scan",
         }
     }
+}
+
+/// One repository of `scan`: its Claude workflows and its last run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RepoReport {
+    pub repo: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+    pub workflows: Vec<WorkflowReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// One Claude step, with where its secret resolves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkflowReport {
+    pub path: String,
+    pub job: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The scope the job reads; absent when the secret is defined nowhere it can see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadows: Vec<Scope>,
+    pub model: String,
+    pub model_source: ModelSource,
+    pub credential: Credential,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    pub id: u64,
+    pub workflow: String,
+    pub event: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The result of a command: what it found, and what stopped it if anything did.
@@ -119,6 +190,8 @@ pub struct Outcome {
     pub key: Option<KeySummary>,
     pub model: Option<String>,
     pub diagnosis: Option<Diagnosis>,
+    /// `scan`'s repositories.
+    pub repos: Option<Vec<RepoReport>>,
     pub error: Option<Failure>,
 }
 
@@ -129,6 +202,7 @@ impl Outcome {
             key: None,
             model: None,
             diagnosis: None,
+            repos: None,
             error: None,
         }
     }

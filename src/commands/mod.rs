@@ -2,10 +2,13 @@
 //! the I/O modules, and returns an [`Outcome`](crate::outcome::Outcome). Nothing here prints a
 //! result or exits.
 
+pub mod scan;
 pub mod validate;
 
 use crate::anthropic;
+use crate::github;
 use crate::input::Interactivity;
+use crate::outcome::Failure;
 use crate::output::Progress;
 
 /// What every command needs from the command line and the environment.
@@ -13,4 +16,17 @@ pub struct Context {
     pub interactivity: Interactivity,
     pub progress: Progress,
     pub anthropic: anthropic::Config,
+    pub github: github::Config,
+}
+
+impl Context {
+    /// A GitHub client with the token found where `gh` would find it (exit 4 without one).
+    pub fn github_client(&self) -> Result<github::Client, Failure> {
+        let token = github::token::discover(&self.github.api_url).ok_or_else(|| {
+            github::Error::NoToken {
+                host: github::token::enterprise_host(&self.github.api_url),
+            }
+        })?;
+        Ok(github::Client::new(self.github.clone(), token)?)
+    }
 }

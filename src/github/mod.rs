@@ -4,7 +4,11 @@
 pub mod access;
 pub mod client;
 pub mod names;
+pub mod repos;
 pub mod retry;
+pub mod runs;
+pub mod secrets;
+pub mod survey;
 pub mod token;
 pub mod workflows;
 
@@ -16,8 +20,11 @@ pub use token::Token;
 /// Why a GitHub request did not give keyfix what it needed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no GitHub token: set GH_TOKEN (or GITHUB_TOKEN), or log in with `gh auth login`")]
-    NoToken,
+    #[error("no GitHub token{}", match .host {
+        Some(host) => format!(" for {host}: set GH_ENTERPRISE_TOKEN (or GITHUB_ENTERPRISE_TOKEN), or log in with `gh auth login --hostname {host}`"),
+        None => ": set GH_TOKEN (or GITHUB_TOKEN), or log in with `gh auth login`".to_owned(),
+    })]
+    NoToken { host: Option<String> },
     #[error("GitHub rejected the token from {source_name} (401 Bad credentials): it is expired, revoked or mistyped; make a new one")]
     BadCredentials { source_name: &'static str },
     #[error("the token cannot {doing}: it needs {fine_grained} (fine-grained token or GitHub App), or the {classic} scope (classic token)")]
@@ -58,7 +65,7 @@ impl Error {
     pub fn is_access(&self) -> bool {
         matches!(
             self,
-            Error::NoToken
+            Error::NoToken { .. }
                 | Error::BadCredentials { .. }
                 | Error::Permission { .. }
                 | Error::NotFound { .. }

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use crate::diagnosis::{Cause, Diagnosis, EvidenceItem, Source};
-use crate::outcome::{KeySummary, Outcome};
+use crate::github::runs::Signature;
+use crate::github::workflows::Credential;
+use crate::outcome::{KeySummary, Outcome, RepoReport};
 
 use super::Style;
 
@@ -19,7 +21,134 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     if let Some(diagnosis) = &outcome.diagnosis {
         render_diagnosis(&mut out, diagnosis, style);
     }
+    if let Some(repos) = &outcome.repos {
+        render_scan(&mut out, repos, style);
+    }
     out
+}
+
+/// `scan`'s table: one row per Claude step, then what to look at.
+fn render_scan(out: &mut String, repos: &[RepoReport], style: Style) {
+    if repos.is_empty() {
+        let _ = writeln!(out, "No repository uses anthropics/claude-code-action.");
+        return;
+    }
+    let header = [
+        "REPOSITORY",
+        "WORKFLOW",
+        "SECRET",
+        "SCOPE",
+        "MODEL",
+        "LAST RUN",
+    ]
+    .map(String::from);
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    for repo in repos {
+        let last = repo.last_run.as_ref().map_or_else(
+            || "no runs".to_owned(),
+            |run| {
+                let conclusion = run
+                    .conclusion
+                    .clone()
+                    .unwrap_or_else(|| "in progress".to_owned());
+                match run.signature {
+                    Some(signature) => format!(
+                        "{conclusion}: {}",
+                        serde_json::to_value(signature)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or_default()
+                    ),
+                    None => conclusion,
+                }
+            },
+        );
+        for (i, wf) in repo.workflows.iter().enumerate() {
+            let file = wf.path.rsplit('/').next().unwrap_or(&wf.path);
+            let secret = wf
+                .secret
+                .clone()
+                .unwrap_or_else(|| format!("({})", credential_name(wf.credential)));
+            let mut scope = match (&wf.scope, &wf.secret) {
+                (Some(scope), _) => scope.to_string(),
+                (None, Some(_)) => "MISSING".to_owned(),
+                (None, None) => "-".to_owned(),
+            };
+            if !wf.shadows.is_empty() {
+                let shadows: Vec<String> = wf.shadows.iter().map(ToString::to_string).collect();
+                scope.push_str(&format!(" (shadows {})", shadows.join(", ")));
+            }
+            let name = if i == 0 {
+                repo.repo.clone()
+            } else {
+                String::new()
+            };
+            let last = if i == 0 { last.clone() } else { String::new() };
+            rows.push([
+                name,
+                format!("{file} ({})", wf.job),
+                secret,
+                scope,
+                wf.model.clone(),
+                last,
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String; 6]| {
+        let mut text = String::new();
+        for (c, cell) in cells.iter().enumerate() {
+            if c == 5 {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let _ = writeln!(out, "{}", style.bold(&line(&header)));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row));
+    }
+    let refused: Vec<&str> = repos
+        .iter()
+        .filter(|r| {
+            r.last_run
+                .as_ref()
+                .is_some_and(|run| run.signature == Some(Signature::PreflightRefusal))
+        })
+        .map(|r| r.repo.as_str())
+        .collect();
+    let count = match repos.len() {
+        1 => "1 repository uses".to_owned(),
+        n => format!("{n} repositories use"),
+    };
+    let _ = writeln!(out, "\n{count} claude-code-action.");
+    for repo in refused {
+        let _ = writeln!(
+            out,
+            "{repo}: the last run was refused before any work (a key or billing refusal); run `keyfix check {repo}`."
+        );
+    }
+}
+
+fn credential_name(credential: Credential) -> &'static str {
+    match credential {
+        Credential::ApiKey | Credential::ApiKeyAndOauthToken => "api key",
+        Credential::OauthToken => "oauth token",
+        Credential::Bedrock => "bedrock",
+        Credential::Vertex => "vertex",
+        Credential::Foundry => "foundry",
+        Credential::None => "no credential",
+    }
 }
 
 fn describe_key(key: &KeySummary) -> String {

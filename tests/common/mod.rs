@@ -51,6 +51,29 @@ pub fn validate_json(sim: &Sim, name: &str, args: &[&str]) -> (serde_json::Value
     (doc, code)
 }
 
+/// A scenario from TOML text, with ordinary 429s retried at once and runs that take no time.
+pub fn scenario(toml: &str) -> Scenario {
+    let mut scenario = Scenario::from_toml(toml).expect("the test scenario is valid");
+    scenario.anthropic.retry_after_secs = 0;
+    scenario.github.run_delay_ms = 0;
+    scenario
+}
+
+/// Runs keyfix with `args` and `--json`; returns the document and the exit code.
+pub fn json_of(cmd: &mut Command) -> (serde_json::Value, i32) {
+    let output = cmd.arg("--json").output().expect("keyfix runs");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON document ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let code = output.status.code().expect("exited");
+    assert_eq!(doc["exit_code"], code, "the document states the exit code");
+    (doc, code)
+}
+
 /// Every 12-character piece of `key` that holds at least one character past its public prefix.
 pub fn secret_pieces(key: &str) -> Vec<&str> {
     let prefix = ["sk-ant-api03-", "sk-ant-admin01-", "sk-ant-oat01-"]

@@ -2,6 +2,9 @@
 //! keyfix depends on. Tests start it in-process with [`Sim::start`]; people run
 //! `keyfix-sim serve --scenario FILE`.
 
+// Handlers refuse with the ready HTTP answer; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod anthropic;
 pub mod github;
 pub mod runner;
@@ -50,6 +53,8 @@ pub struct World {
     started: Instant,
     next_id: AtomicU64,
     github_url: OnceLock<String>,
+    /// GitHub requests being served now, and the most there ever were at once.
+    in_flight: (AtomicU64, AtomicU64),
 }
 
 impl World {
@@ -70,6 +75,7 @@ impl World {
             started: Instant::now(),
             next_id: AtomicU64::new(1),
             github_url: OnceLock::new(),
+            in_flight: (AtomicU64::new(0), AtomicU64::new(0)),
         }
     }
 
@@ -152,6 +158,11 @@ impl World {
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.log.lock().expect("request log").clone()
     }
+
+    /// The most GitHub requests that were ever in flight at once.
+    pub fn max_in_flight(&self) -> u64 {
+        self.in_flight.1.load(Ordering::SeqCst)
+    }
 }
 
 /// Who a request came from, by name: the scenario key (Anthropic) or token (GitHub).
@@ -188,7 +199,15 @@ async fn log_request(
         .map(|p| p.to_string())
         .unwrap_or_default();
     let caller = caller_name(&world, service, request.headers());
+    let counted = service == "github" && !path.starts_with("/_sim/");
+    if counted {
+        let now = world.in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+        world.in_flight.1.fetch_max(now, Ordering::SeqCst);
+    }
     let response = next.run(request).await;
+    if counted {
+        world.in_flight.0.fetch_sub(1, Ordering::SeqCst);
+    }
     world.record(service, &method, &path, response.status().as_u16(), caller);
     response
 }
@@ -322,13 +341,20 @@ impl Sim {
         self.world.requests()
     }
 
-    /// The environment that points keyfix at this simulator, with its first token.
+    /// The most GitHub requests that were ever in flight at once.
+    pub fn max_in_flight(&self) -> u64 {
+        self.world.max_in_flight()
+    }
+
+    /// The environment that points keyfix at this simulator, with its first token. The
+    /// simulator's host is not github.com, so keyfix reads the token as an Enterprise Server
+    /// host's, `GH_ENTERPRISE_TOKEN`.
     pub fn env(&self) -> Vec<(String, String)> {
         let token = self.world.scenario.effective_tokens()[0].value();
         vec![
             ("ANTHROPIC_BASE_URL".to_owned(), self.anthropic_base_url()),
             ("GITHUB_API_URL".to_owned(), self.github_api_url()),
-            ("GH_TOKEN".to_owned(), token),
+            ("GH_ENTERPRISE_TOKEN".to_owned(), token),
         ]
     }
 

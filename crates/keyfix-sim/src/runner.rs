@@ -672,7 +672,11 @@ fn emulate_claude_action(
         .to_owned();
     match world.scenario.github.action_log {
         ActionLog::Summary => {
-            let cost = if is_error { serde_json::json!(0) } else { serde_json::json!(0.0184) };
+            let cost = if is_error {
+                serde_json::json!(0)
+            } else {
+                serde_json::json!(0.0184)
+            };
             let summary = serde_json::json!({
                 "type": "result",
                 "subtype": "success",

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::diagnosis::{Cause, Diagnosis, EvidenceItem};
 use crate::key::{Defect, KeyKind};
-use crate::outcome::{Failure, KeySummary, Outcome};
+use crate::outcome::{Failure, KeySummary, Outcome, RepoReport};
 
 pub const SCHEMA: &str = "keyfix/v1";
 
@@ -19,6 +19,8 @@ pub struct Document<'a> {
     pub model: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<DiagnosisDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repos: Option<&'a [RepoReport]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDoc<'a>>,
     pub exit_code: u8,
@@ -59,6 +61,7 @@ impl<'a> Document<'a> {
             key: outcome.key.as_ref().map(KeyDoc::of),
             model: outcome.model.as_deref(),
             diagnosis: outcome.diagnosis.as_ref().map(DiagnosisDoc::of),
+            repos: outcome.repos.as_deref(),
             error: outcome.error.as_ref().map(ErrorDoc::of),
             exit_code: outcome.exit_code(),
         }

@@ -164,7 +164,7 @@ fn runs_page(
                 && matches_filters(run, query)
         })
         .collect();
-    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    runs.sort_by_key(|run| std::cmp::Reverse(run.id));
     let items = runs
         .iter()
         .map(|run| run_json(world, &state, run))

@@ -1,0 +1,125 @@
+//! `keyfix scan OWNER`: every repository of a user or organization that uses
+//! claude-code-action, with its secrets, their scopes, and the last run. Read-only.
+
+use futures::stream::{self, StreamExt};
+
+use crate::github::repos::{self, Repository};
+use crate::github::runs::{self, LogReading};
+use crate::github::survey::Survey;
+use crate::github::{names, Client, Error};
+use crate::outcome::{CommandName, Failure, Outcome, RepoReport, RunReport, WorkflowReport};
+
+use super::Context;
+
+pub struct ScanOptions {
+    pub owner: String,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+pub async fn run(options: ScanOptions, ctx: &Context) -> Result<Outcome, Failure> {
+    let owner = names::parse_owner(&options.owner)?;
+    let client = ctx.github_client()?;
+    let owner = repos::owner(&client, &owner).await?;
+    let listed = repos::list_for_owner(&client, &owner).await?;
+    ctx.progress.step(&format!(
+        "Scanning {} repositories of {} …",
+        listed.len(),
+        owner.login
+    ));
+    // Each repository is read one request at a time, so at most `concurrency` are in flight.
+    let results: Vec<Result<Option<RepoReport>, Error>> = stream::iter(listed)
+        .map(|repository| report(&client, repository))
+        .buffered(options.concurrency.max(1))
+        .collect()
+        .await;
+    let mut reports = Vec::new();
+    for result in results {
+        if let Some(report) = result? {
+            for warning in &report.warnings {
+                ctx.progress
+                    .step(&format!("warning: {}: {warning}", report.repo));
+            }
+            reports.push(report);
+        }
+    }
+    ctx.progress.step(&format!(
+        "{} of them use claude-code-action ({} GitHub requests).",
+        reports.len(),
+        client.requests_sent()
+    ));
+    Ok(Outcome {
+        repos: Some(reports),
+        ..Outcome::new(CommandName::Scan)
+    })
+}
+
+async fn report(client: &Client, repository: Repository) -> Result<Option<RepoReport>, Error> {
+    let archived = repository.archived;
+    let Some(survey) = Survey::of(client, repository, 1).await? else {
+        return Ok(None);
+    };
+    let workflows = survey
+        .analysis
+        .steps
+        .iter()
+        .map(|step| {
+            let resolution = survey.resolution(step);
+            let model = survey.model_of(step);
+            WorkflowReport {
+                path: step.workflow_path.clone(),
+                job: step.job_id.clone(),
+                secret: step.api_key_secret.clone(),
+                environment: step.environment.clone(),
+                scope: resolution.as_ref().and_then(|r| r.reads.clone()),
+                shadows: resolution.map(|r| r.shadows).unwrap_or_default(),
+                model: model.model,
+                model_source: model.source,
+                credential: step.credential,
+            }
+        })
+        .collect();
+    let last_run = last_run(client, &survey).await?;
+    Ok(Some(RepoReport {
+        repo: survey.repository.full_name.clone(),
+        archived,
+        workflows,
+        last_run,
+        warnings: survey
+            .analysis
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.path, w.message))
+            .collect(),
+    }))
+}
+
+/// The newest run of the repository's Claude workflows, with its signature when it failed (or
+/// passed with a refusal in its log, as some action versions let it).
+async fn last_run(client: &Client, survey: &Survey) -> Result<Option<RunReport>, Error> {
+    let repo = survey.repo_name();
+    let mut newest: Option<runs::WorkflowRun> = None;
+    for path in survey.analysis.workflow_paths() {
+        if let Some(run) = runs::latest(client, &repo, &path, false).await? {
+            if newest.as_ref().is_none_or(|n| run.id > n.id) {
+                newest = Some(run);
+            }
+        }
+    }
+    let Some(run) = newest else {
+        return Ok(None);
+    };
+    let reading = if run.is_completed() {
+        runs::read_logs(client, &repo, run.id).await?
+    } else {
+        LogReading::default()
+    };
+    Ok(Some(RunReport {
+        id: run.id,
+        workflow: run.path.clone().unwrap_or_default(),
+        event: run.event.clone(),
+        conclusion: run.conclusion.clone(),
+        signature: runs::signature(&run, &reading),
+        url: run.html_url.clone(),
+    }))
+}

@@ -1,0 +1,509 @@
+//! Workflow runs: the failed run to diagnose, its log signature, re-running its failed jobs and
+//! watching the new attempt to the end.
+
+use std::time::{Duration, Instant};
+
+use http::header::HeaderName;
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::{Access, Client, Error, RepoName};
+use crate::diagnosis::NoSecretsReason;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Login {
+    pub login: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RepoRef {
+    #[serde(default)]
+    pub full_name: Option<String>,
+}
+
+/// A run as the API lists it; the fields GitHub may send as null are optional.
+#[derive(Clone, Debug, Deserialize)]
+pub struct WorkflowRun {
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub display_title: Option<String>,
+    #[serde(default = "one")]
+    pub run_attempt: u32,
+    pub event: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub actor: Option<Login>,
+    #[serde(default)]
+    pub triggering_actor: Option<Login>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub head_repository: Option<RepoRef>,
+    #[serde(default)]
+    pub repository: Option<RepoRef>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl WorkflowRun {
+    pub fn is_completed(&self) -> bool {
+        self.status.as_deref() == Some("completed")
+    }
+
+    /// Why GitHub gave this run no Actions secrets, if it gave none.
+    pub fn no_secrets_reason(&self) -> Option<NoSecretsReason> {
+        let by_dependabot = [&self.actor, &self.triggering_actor]
+            .iter()
+            .any(|a| a.as_ref().is_some_and(|a| a.login == "dependabot[bot]"));
+        if by_dependabot {
+            return Some(NoSecretsReason::Dependabot);
+        }
+        let head = self
+            .head_repository
+            .as_ref()
+            .and_then(|r| r.full_name.as_deref());
+        let base = self
+            .repository
+            .as_ref()
+            .and_then(|r| r.full_name.as_deref());
+        let from_fork =
+            self.event == "pull_request" && head.is_some() && base.is_some() && head != base;
+        from_fork.then_some(NoSecretsReason::ForkPullRequest)
+    }
+}
+
+#[derive(Deserialize)]
+struct RunList {
+    workflow_runs: Vec<WorkflowRun>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct JobInfo {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+}
+
+/// What a run's log says, read from the claude-code-action step's output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LogReading {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_cost_usd: Option<f64>,
+    /// "Credit balance is too low" in the older action's error line.
+    pub credit_text: bool,
+    /// The action found no key at all ("Either ANTHROPIC_API_KEY or … is required").
+    pub no_key: bool,
+}
+
+/// A refusal before any work is answered in well under this.
+const PREFLIGHT_MAX_MS: u64 = 1500;
+
+impl LogReading {
+    /// `is_error`, nothing billed and a short run, or the older credit text: the API refused
+    /// before any work was done.
+    pub fn preflight_refusal(&self) -> bool {
+        let summary = self.is_error == Some(true)
+            && self.total_cost_usd == Some(0.0)
+            && self.duration_ms.is_some_and(|ms| ms < PREFLIGHT_MAX_MS);
+        summary || self.credit_text
+    }
+
+    /// Reads a job log: strips the byte-order mark and the timestamps, then looks for the
+    /// action's summary fields and error text.
+    pub fn of(log: &str) -> LogReading {
+        let text: String = log
+            .trim_start_matches('\u{feff}')
+            .lines()
+            .map(strip_timestamp)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let lower = text.to_lowercase();
+        LogReading {
+            is_error: json_field(&text, "is_error").and_then(|v| v.parse().ok()),
+            duration_ms: json_field(&text, "duration_ms").and_then(|v| v.parse().ok()),
+            total_cost_usd: json_field(&text, "total_cost_usd").and_then(|v| v.parse().ok()),
+            credit_text: lower.contains("credit balance is too low"),
+            no_key: lower.contains("anthropic_api_key or claude_code_oauth_token is required"),
+        }
+    }
+}
+
+/// `2026-11-23T22:49:09.1234567Z text` → `text`.
+fn strip_timestamp(line: &str) -> &str {
+    match line.split_once(' ') {
+        Some((stamp, rest))
+            if stamp.len() >= 20 && stamp.as_bytes()[4] == b'-' && stamp.ends_with('Z') =>
+        {
+            rest
+        }
+        _ => line,
+    }
+}
+
+/// The raw value after `"key":` in JSON text, whether on one line or pretty-printed.
+fn json_field<'t>(text: &'t str, key: &str) -> Option<&'t str> {
+    let quoted = format!("\"{key}\"");
+    let start = text.rfind(&quoted)? + quoted.len();
+    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| c == ',' || c == '}' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// How a run failed, in the names of `cli.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signature {
+    PreflightRefusal,
+    NoSecrets,
+}
+
+/// The signature of a run from its facts and its Claude log.
+pub fn signature(run: &WorkflowRun, log: &LogReading) -> Option<Signature> {
+    if run.no_secrets_reason().is_some() {
+        return Some(Signature::NoSecrets);
+    }
+    log.preflight_refusal()
+        .then_some(Signature::PreflightRefusal)
+}
+
+fn workflow_file(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The newest run of `workflow_path`, failed ones only when `failed_only`.
+pub async fn latest(
+    client: &Client,
+    repo: &RepoName,
+    workflow_path: &str,
+    failed_only: bool,
+) -> Result<Option<WorkflowRun>, Error> {
+    let filter = if failed_only { "&status=failure" } else { "" };
+    let url = format!(
+        "/repos/{repo}/actions/workflows/{}/runs?per_page=1{filter}",
+        workflow_file(workflow_path)
+    );
+    let list: Option<RunList> = client
+        .get_optional(&url, Access::Read, &format!("the runs of {workflow_path}"))
+        .await?;
+    Ok(list.and_then(|l| l.workflow_runs.into_iter().next()))
+}
+
+/// The newest failed run among the given workflows.
+pub async fn latest_failed(
+    client: &Client,
+    repo: &RepoName,
+    workflow_paths: &[String],
+) -> Result<Option<WorkflowRun>, Error> {
+    let mut newest: Option<WorkflowRun> = None;
+    for path in workflow_paths {
+        if let Some(run) = latest(client, repo, path, true).await? {
+            if newest.as_ref().is_none_or(|n| {
+                run.created_at > n.created_at || (run.created_at == n.created_at && run.id > n.id)
+            }) {
+                newest = Some(run);
+            }
+        }
+    }
+    Ok(newest)
+}
+
+pub async fn get(client: &Client, repo: &RepoName, id: u64) -> Result<WorkflowRun, Error> {
+    client
+        .get(
+            &format!("/repos/{repo}/actions/runs/{id}"),
+            Access::Read,
+            &format!("run {id} of {repo}"),
+        )
+        .await
+}
+
+pub async fn jobs(client: &Client, repo: &RepoName, run_id: u64) -> Result<Vec<JobInfo>, Error> {
+    client
+        .get_all(
+            &format!("/repos/{repo}/actions/runs/{run_id}/jobs"),
+            Some("jobs"),
+            Access::Read,
+            &format!("the jobs of run {run_id}"),
+        )
+        .await
+}
+
+/// A job's log: the API answers 302 to a pre-signed URL, fetched without the token.
+pub async fn job_log(client: &Client, repo: &RepoName, job_id: u64) -> Result<String, Error> {
+    let what = format!("the log of job {job_id}");
+    let answer = client
+        .send(
+            Method::GET,
+            &format!("/repos/{repo}/actions/jobs/{job_id}/logs"),
+            None,
+            &[],
+        )
+        .await?;
+    let location = match answer.status {
+        301 | 302 | 303 | 307 | 308 => answer.header("location").map(str::to_owned),
+        200 => return Ok(String::from_utf8_lossy(&answer.body).into_owned()),
+        _ => return Err(client.error_for(&answer, Access::Read, &what)),
+    };
+    let location = location.ok_or_else(|| Error::Unexpected {
+        status: answer.status,
+        what: what.clone(),
+        message: "a redirect without a Location".to_owned(),
+    })?;
+    let bytes = client.fetch_presigned(&location).await?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The log reading of a run's failed jobs (all jobs when none failed, as for a green refusal).
+pub async fn read_logs(client: &Client, repo: &RepoName, run_id: u64) -> Result<LogReading, Error> {
+    let jobs = jobs(client, repo, run_id).await?;
+    let failed: Vec<&JobInfo> = jobs
+        .iter()
+        .filter(|j| j.conclusion.as_deref() == Some("failure"))
+        .collect();
+    let chosen: Vec<&JobInfo> = if failed.is_empty() {
+        jobs.iter().collect()
+    } else {
+        failed
+    };
+    let mut text = String::new();
+    for job in chosen {
+        text.push_str(&job_log(client, repo, job.id).await?);
+        text.push('\n');
+    }
+    Ok(LogReading::of(&text))
+}
+
+/// Why GitHub would not re-run a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error("run {0} is still in progress: wait for it to finish, then re-run it")]
+    InProgress(u64),
+    #[error("run {0} is older than 30 days, and GitHub re-runs only newer runs: start a new run instead")]
+    TooOld(u64),
+    #[error("run {0} has been re-run 50 times, GitHub's limit: start a new run instead")]
+    TooManyAttempts(u64),
+    #[error("run {0} has no failed jobs to re-run")]
+    NothingFailed(u64),
+    #[error(transparent)]
+    Github(#[from] Error),
+}
+
+/// Asks GitHub once to re-run the failed jobs (never repeated: a repeat would start twice).
+pub async fn rerun_failed_jobs(
+    client: &Client,
+    repo: &RepoName,
+    run_id: u64,
+) -> Result<(), RerunError> {
+    let path = format!("/repos/{repo}/actions/runs/{run_id}/rerun-failed-jobs");
+    let answer = client.send(Method::POST, &path, None, &[]).await?;
+    if answer.is_success() {
+        return Ok(());
+    }
+    let message = answer.message().to_lowercase();
+    if answer.status == 403 && !message.contains("not accessible") {
+        if message.contains("already running") || message.contains("in progress") {
+            return Err(RerunError::InProgress(run_id));
+        }
+        if message.contains("month") || message.contains("30 days") {
+            return Err(RerunError::TooOld(run_id));
+        }
+        if message.contains("maximum") || message.contains("50") {
+            return Err(RerunError::TooManyAttempts(run_id));
+        }
+        if message.contains("no failed jobs") {
+            return Err(RerunError::NothingFailed(run_id));
+        }
+    }
+    Err(client
+        .error_for(
+            &answer,
+            Access::WriteActions,
+            &format!("re-running run {run_id}"),
+        )
+        .into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("run {run_id} was still {status} after {waited} s: see {url}")]
+    TimedOut {
+        run_id: u64,
+        status: String,
+        waited: u64,
+        url: String,
+    },
+    #[error(transparent)]
+    Github(#[from] Error),
+}
+
+/// Polls a run until an attempt after `after_attempt` completes: first look within a second,
+/// intervals growing to 5 s, conditional requests so an unchanged run costs a 304.
+pub async fn watch(
+    client: &Client,
+    repo: &RepoName,
+    run_id: u64,
+    after_attempt: u32,
+    timeout: Duration,
+    mut on_change: impl FnMut(&WorkflowRun),
+) -> Result<WorkflowRun, WatchError> {
+    let started = Instant::now();
+    let path = format!("/repos/{repo}/actions/runs/{run_id}");
+    let what = format!("run {run_id} of {repo}");
+    let mut interval = Duration::from_millis(250);
+    let mut etag: Option<String> = None;
+    let mut last: Option<WorkflowRun> = None;
+    loop {
+        let headers: Vec<(HeaderName, String)> = etag
+            .iter()
+            .map(|e| (http::header::IF_NONE_MATCH, e.clone()))
+            .collect();
+        let answer = client.send(Method::GET, &path, None, &headers).await?;
+        if answer.status != 304 {
+            if !answer.is_success() {
+                return Err(client.error_for(&answer, Access::Read, &what).into());
+            }
+            etag = answer.header("etag").map(str::to_owned);
+            let run: WorkflowRun = answer.json(&what)?;
+            let changed = last
+                .as_ref()
+                .is_none_or(|l| l.status != run.status || l.run_attempt != run.run_attempt);
+            if changed {
+                on_change(&run);
+            }
+            if run.run_attempt > after_attempt && run.is_completed() {
+                return Ok(run);
+            }
+            last = Some(run);
+        }
+        if started.elapsed() + interval > timeout {
+            let last = last.unwrap_or_else(|| unreachable_run(run_id));
+            return Err(WatchError::TimedOut {
+                run_id,
+                status: last.status.unwrap_or_else(|| "queued".to_owned()),
+                waited: started.elapsed().as_secs(),
+                url: last.html_url.unwrap_or_default(),
+            });
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+fn unreachable_run(id: u64) -> WorkflowRun {
+    WorkflowRun {
+        id,
+        name: None,
+        display_title: None,
+        run_attempt: 0,
+        event: String::new(),
+        status: None,
+        conclusion: None,
+        path: None,
+        actor: None,
+        triggering_actor: None,
+        created_at: None,
+        html_url: None,
+        head_repository: None,
+        repository: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUMMARY_LOG: &str = "\u{feff}2026-11-23T22:49:09.1230000Z Running Claude Code via SDK...\n\
+2026-11-23T22:49:09.3100000Z {\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"duration_ms\":187,\"num_turns\":1,\"total_cost_usd\":0,\"session_id\":\"x\"}\n\
+2026-11-23T22:49:09.3200000Z ##[error]Action failed with error: Claude Code execution failed\n";
+
+    const PRETTY_SUMMARY: &str = "2026-11-23T22:49:09.1Z {\n2026-11-23T22:49:09.1Z   \"is_error\": true,\n2026-11-23T22:49:09.1Z   \"duration_ms\": 412,\n2026-11-23T22:49:09.1Z   \"total_cost_usd\": 0\n2026-11-23T22:49:09.1Z }\n";
+
+    const TEXT_LOG: &str = "2026-06-01T10:00:00.0000000Z SDK execution error: Error: Claude Code returned an error result: Credit balance is too low\n";
+
+    #[test]
+    fn both_log_formats_are_a_preflight_refusal() {
+        for log in [SUMMARY_LOG, PRETTY_SUMMARY, TEXT_LOG] {
+            assert!(LogReading::of(log).preflight_refusal(), "{log}");
+        }
+        let reading = LogReading::of(SUMMARY_LOG);
+        assert_eq!(reading.duration_ms, Some(187));
+        assert_eq!(reading.is_error, Some(true));
+    }
+
+    #[test]
+    fn real_work_is_not_a_refusal() {
+        let worked = SUMMARY_LOG
+            .replace("\"duration_ms\":187", "\"duration_ms\":48210")
+            .replace("\"total_cost_usd\":0", "\"total_cost_usd\":0.42");
+        assert!(!LogReading::of(&worked).preflight_refusal());
+        let ok = SUMMARY_LOG.replace("\"is_error\":true", "\"is_error\":false");
+        assert!(!LogReading::of(&ok).preflight_refusal());
+        assert!(!LogReading::of("2026-11-23T22:49:09.1Z all good\n").preflight_refusal());
+    }
+
+    fn run(event: &str, actor: &str, head: &str) -> WorkflowRun {
+        WorkflowRun {
+            event: event.to_owned(),
+            actor: Some(Login {
+                login: actor.to_owned(),
+            }),
+            head_repository: Some(RepoRef {
+                full_name: Some(head.to_owned()),
+            }),
+            repository: Some(RepoRef {
+                full_name: Some("acme/app".to_owned()),
+            }),
+            ..unreachable_run(1)
+        }
+    }
+
+    #[test]
+    fn forks_and_dependabot_get_no_secrets() {
+        assert_eq!(
+            run("pull_request", "eve", "eve/app").no_secrets_reason(),
+            Some(NoSecretsReason::ForkPullRequest)
+        );
+        assert_eq!(
+            run("pull_request", "alice", "acme/app").no_secrets_reason(),
+            None
+        );
+        assert_eq!(
+            run("pull_request_target", "eve", "eve/app").no_secrets_reason(),
+            None
+        );
+        assert_eq!(
+            run("push", "dependabot[bot]", "acme/app").no_secrets_reason(),
+            Some(NoSecretsReason::Dependabot)
+        );
+        let fork = run("pull_request", "eve", "eve/app");
+        assert_eq!(
+            signature(&fork, &LogReading::of(SUMMARY_LOG)),
+            Some(Signature::NoSecrets)
+        );
+        let own = run("issue_comment", "alice", "acme/app");
+        assert_eq!(
+            signature(&own, &LogReading::of(SUMMARY_LOG)),
+            Some(Signature::PreflightRefusal)
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! What keyfix learns of one repository before it acts: its Claude steps, where each step's
+//! secret resolves, and the model each runs. `scan`, `check`, `repo` and `rotate` all start here.
+
+use super::repos::{self, Repository};
+use super::secrets::{Resolution, ScopeIndex};
+use super::workflows::{self, Analysis, ClaudeStep, ModelChoice};
+use super::{Client, Error, RepoName};
+
+pub struct Survey {
+    pub repository: Repository,
+    pub analysis: Analysis,
+    pub scopes: ScopeIndex,
+    /// The model of the repository's `.claude/settings.json`, read only when a step names none.
+    pub settings_model: Option<String>,
+}
+
+impl Survey {
+    /// Reads the repository, its workflows, and the secret lists its Claude steps need; `None`
+    /// when no workflow uses claude-code-action.
+    pub async fn read(
+        client: &Client,
+        repo: &RepoName,
+        concurrency: usize,
+    ) -> Result<Option<Survey>, Error> {
+        let repository = repos::get(client, repo).await?;
+        Survey::of(client, repository, concurrency).await
+    }
+
+    /// As [`Survey::read`], for a repository already listed.
+    pub async fn of(
+        client: &Client,
+        repository: Repository,
+        concurrency: usize,
+    ) -> Result<Option<Survey>, Error> {
+        let name = repository.repo_name();
+        let files =
+            repos::workflow_files(client, &name, &repository.default_branch, concurrency).await?;
+        let analysis = workflows::analyze(&files);
+        if analysis.steps.is_empty() && analysis.warnings.is_empty() {
+            return Ok(None);
+        }
+        let mut environments: Vec<String> = Vec::new();
+        for env in analysis.steps.iter().filter_map(|s| s.environment.clone()) {
+            if !environments.contains(&env) {
+                environments.push(env);
+            }
+        }
+        let scopes = if analysis.steps.is_empty() {
+            ScopeIndex::default()
+        } else {
+            ScopeIndex::read(client, &name, &environments).await?
+        };
+        let settings_model = if analysis.steps.iter().any(|s| s.model.is_none()) {
+            repos::settings_model(client, &name, &repository.default_branch).await?
+        } else {
+            None
+        };
+        Ok(Some(Survey {
+            repository,
+            analysis,
+            scopes,
+            settings_model,
+        }))
+    }
+
+    pub fn repo_name(&self) -> RepoName {
+        self.repository.repo_name()
+    }
+
+    pub fn model_of(&self, step: &ClaudeStep) -> ModelChoice {
+        step.effective_model(self.settings_model.as_deref())
+    }
+
+    /// Where `step`'s API-key secret resolves, for its job.
+    pub fn resolution(&self, step: &ClaudeStep) -> Option<Resolution> {
+        let name = step.api_key_secret.as_deref()?;
+        Some(self.scopes.resolve(name, step.environment.as_deref()))
+    }
+}
