@@ -44,9 +44,17 @@ pub struct GlobalArgs {
     #[arg(short = 'q', long = "quiet", action = ArgAction::Count, global = true)]
     pub quiet: u8,
 
-    /// Model to validate with [validate: claude-haiku-4-5]
+    /// Model to validate with [default: the Claude step's; validate: claude-haiku-4-5]
     #[arg(long, global = true, value_name = "MODEL")]
     pub model: Option<String>,
+
+    /// The secret to check or set [default: the one the failed run's Claude step reads]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub secret: Option<String>,
+
+    /// The failed run to diagnose [default: the latest failed run of a Claude workflow]
+    #[arg(long, global = true, value_name = "RUN_ID")]
+    pub run: Option<u64>,
 
     /// GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3
     #[arg(
@@ -74,9 +82,73 @@ pub enum Command {
     /// Classify a key directly against the Anthropic API (no GitHub involved)
     #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
+    /// Diagnose the key behind a failing Claude workflow; changes no secret
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
     /// List the repositories of a user or organization that use claude-code-action
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
+    /// Print or install the probe workflow that tests a stored secret from inside Actions
+    #[command(subcommand)]
+    Probe(ProbeCommand),
+}
+
+const CHECK_HELP: &str = "\
+keyfix reads the repository's Claude workflows and the secret scopes, finds the failed run, and
+runs its probe workflow (.github/workflows/keyfix-probe.yml), which tests the stored secret from
+inside Actions and reports salted fingerprints, never the key. Then it names the cause.
+
+Examples:
+  keyfix check acme/app --install-probe
+  keyfix check acme/app --reference-key-env FRESH_KEY     tell an orphaned key from no credit
+  keyfix check acme/app --json --run 7012345678
+
+Exit codes: 0 the key works; 10 replace the key; 11 billing; 12 model; 13 transient;
+14 undetermined (give a reference key); 18 the probe run gave no answer; 2, 3, 4 as usual.";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The repository, OWNER/REPO
+    pub repo: String,
+    #[command(flatten)]
+    pub probe: ProbeRunArgs,
+    /// Read a second key of the organization that should pay from standard input
+    #[arg(long, conflicts_with = "reference_key_env")]
+    pub reference_key_stdin: bool,
+    /// Read a second key of the organization that should pay from the environment variable VAR
+    #[arg(long, value_name = "VAR")]
+    pub reference_key_env: Option<String>,
+}
+
+/// How keyfix may run its probe.
+#[derive(Debug, Args, Clone)]
+pub struct ProbeRunArgs {
+    /// Install or update the probe workflow without asking (a commit on the default branch)
+    #[arg(long)]
+    pub install_probe: bool,
+    /// Seconds to wait for the probe run (or a re-run)
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Print the probe workflow keyfix would install (for OWNER/REPO, or a generic one)
+    #[command(
+        after_help = "Examples:\n  keyfix probe print > .github/workflows/keyfix-probe.yml\n  keyfix probe print acme/app --secret CLAUDE_KEY"
+    )]
+    Print {
+        /// The repository whose Claude workflows decide the secret names and environments
+        repo: Option<String>,
+    },
+    /// Commit the probe workflow to the default branch of OWNER/REPO
+    #[command(
+        after_help = "Example:\n  keyfix probe install acme/app\n\nNeeds Contents and Workflows write (fine-grained) or the workflow scope (classic)."
+    )]
+    Install {
+        /// The repository, OWNER/REPO
+        repo: String,
+    },
 }
 
 const SCAN_HELP: &str = "\

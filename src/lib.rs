@@ -11,4 +11,5 @@ pub mod input;
 pub mod key;
 pub mod outcome;
 pub mod output;
+pub mod probe;
 pub mod retry;

@@ -49,6 +49,36 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 .await
                 .unwrap_or_else(|failure| Outcome::failed(CommandName::Validate, failure))
         }
+        Command::Check(args) => {
+            let options = commands::check::CheckOptions {
+                repo: args.repo,
+                secret: global.secret.clone(),
+                model: global.model.clone(),
+                run: global.run,
+                probe: args.probe,
+                reference: cli::KeyInputArgs {
+                    key_stdin: args.reference_key_stdin,
+                    key_env: args.reference_key_env,
+                },
+            };
+            commands::check::run(options, ctx)
+                .await
+                .unwrap_or_else(|failure| Outcome::failed(CommandName::Check, failure))
+        }
+        Command::Probe(cli::ProbeCommand::Print { repo }) => {
+            match commands::probe::print(repo, global.secret.clone(), ctx).await {
+                Ok(text) => Outcome {
+                    file_to_commit: Some(text),
+                    ..Outcome::new(CommandName::Probe)
+                },
+                Err(failure) => Outcome::failed(CommandName::Probe, failure),
+            }
+        }
+        Command::Probe(cli::ProbeCommand::Install { repo }) => {
+            commands::probe::install(repo, global.secret.clone(), ctx)
+                .await
+                .unwrap_or_else(|failure| Outcome::failed(CommandName::Probe, failure))
+        }
         Command::Scan(args) => {
             let options = commands::scan::ScanOptions {
                 owner: args.owner,

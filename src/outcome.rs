@@ -21,6 +21,8 @@ pub enum FailureKind {
     Network,
     /// An API answered in a way keyfix does not understand: exit 1.
     Api,
+    /// A workflow run keyfix started or watched gave no answer: exit 18.
+    Run,
 }
 
 impl FailureKind {
@@ -31,6 +33,7 @@ impl FailureKind {
             FailureKind::GithubAccess => "github_access",
             FailureKind::Network => "network",
             FailureKind::Api => "api",
+            FailureKind::Run => "run",
         }
     }
 
@@ -40,6 +43,7 @@ impl FailureKind {
             FailureKind::InputNeeded => 3,
             FailureKind::GithubAccess => 4,
             FailureKind::Network | FailureKind::Api => 1,
+            FailureKind::Run => 18,
         }
     }
 }
@@ -49,6 +53,8 @@ impl FailureKind {
 pub struct Failure {
     pub kind: FailureKind,
     pub message: String,
+    /// A file the user can commit by hand where keyfix could not (the probe workflow).
+    pub file_to_commit: Option<String>,
 }
 
 impl Failure {
@@ -56,6 +62,14 @@ impl Failure {
         Failure {
             kind,
             message: message.to_string(),
+            file_to_commit: None,
+        }
+    }
+
+    pub fn with_file(self, text: String) -> Failure {
+        Failure {
+            file_to_commit: Some(text),
+            ..self
         }
     }
 }
@@ -87,6 +101,15 @@ impl From<crate::github::Error> for Failure {
 impl From<crate::github::names::NameError> for Failure {
     fn from(error: crate::github::names::NameError) -> Failure {
         Failure::new(FailureKind::Usage, error)
+    }
+}
+
+impl From<crate::probe::run::ProbeError> for Failure {
+    fn from(error: crate::probe::run::ProbeError) -> Failure {
+        match error {
+            crate::probe::run::ProbeError::Github(e) => e.into(),
+            other => Failure::new(FailureKind::Run, other),
+        }
     }
 }
 
@@ -127,6 +150,8 @@ impl KeySummary {
 pub enum CommandName {
     Validate,
     Scan,
+    Check,
+    Probe,
 }
 
 impl CommandName {
@@ -134,6 +159,8 @@ impl CommandName {
         match self {
             CommandName::Validate => "validate",
             CommandName::Scan => "scan",
+            CommandName::Check => "check",
+            CommandName::Probe => "probe",
         }
     }
 }
@@ -183,10 +210,57 @@ pub struct RunReport {
     pub url: Option<String>,
 }
 
+/// The secret a diagnosis is about, and where the job reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretSummary {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadows: Vec<Scope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkflowSummary {
+    pub path: String,
+    pub job: String,
+    pub model: String,
+    pub model_source: ModelSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailedRunSummary {
+    pub id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub event: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+}
+
+/// What a command did, in order (`actions` in JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    ProbeInstalled { path: String, updated: bool },
+    ProbeRun { run_id: u64, url: String },
+}
+
 /// The result of a command: what it found, and what stopped it if anything did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub command: CommandName,
+    pub repo: Option<String>,
+    pub secret: Option<SecretSummary>,
+    pub workflow: Option<WorkflowSummary>,
+    pub failed_run: Option<FailedRunSummary>,
+    pub actions: Vec<Action>,
+    /// A workflow file for the user to commit (the probe, when keyfix may not write it).
+    pub file_to_commit: Option<String>,
     pub key: Option<KeySummary>,
     pub model: Option<String>,
     pub diagnosis: Option<Diagnosis>,
@@ -199,6 +273,12 @@ impl Outcome {
     pub fn new(command: CommandName) -> Outcome {
         Outcome {
             command,
+            repo: None,
+            secret: None,
+            workflow: None,
+            failed_run: None,
+            actions: Vec::new(),
+            file_to_commit: None,
             key: None,
             model: None,
             diagnosis: None,
@@ -209,6 +289,7 @@ impl Outcome {
 
     pub fn failed(command: CommandName, failure: Failure) -> Outcome {
         Outcome {
+            file_to_commit: failure.file_to_commit.clone(),
             error: Some(failure),
             ..Outcome::new(command)
         }

@@ -455,6 +455,7 @@ fn a_rerun_after_the_upload_is_watched_to_success() {
             Duration::from_secs(20),
             |run| {
                 seen.push(run.status.clone().unwrap_or_default());
+                true
             },
         )
         .await

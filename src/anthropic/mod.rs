@@ -130,11 +130,11 @@ impl Client {
         })
     }
 
-    /// Finds the Admin API record whose `partial_key_hint` is `hint`, paging to the end.
+    /// Finds the Admin API record whose `partial_key_hint` satisfies `matches`, paging to the end.
     pub async fn find_admin_record(
         &self,
         admin_key: &Key,
-        hint: &str,
+        matches: impl Fn(&str) -> bool,
     ) -> Result<AdminLookup, Error> {
         let mut after: Option<String> = None;
         loop {
@@ -166,7 +166,7 @@ impl Client {
             if let Some(found) = page
                 .data
                 .iter()
-                .find(|k| k.partial_key_hint.as_deref() == Some(hint))
+                .find(|k| k.partial_key_hint.as_deref().is_some_and(&matches))
             {
                 return Ok(AdminLookup::Found(found.record()));
             }

@@ -2,6 +2,8 @@
 //! the I/O modules, and returns an [`Outcome`](crate::outcome::Outcome). Nothing here prints a
 //! result or exits.
 
+pub mod check;
+pub mod probe;
 pub mod scan;
 pub mod validate;
 

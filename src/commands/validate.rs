@@ -44,9 +44,9 @@ pub async fn run(options: ValidateOptions, ctx: &Context) -> Result<Outcome, Fai
         fingerprint: None,
         calls,
     };
-    let admin = match admin_key {
-        Some(admin_key) if needs_admin_view(&stored) => {
-            admin_record(&client, &admin_key, &key, ctx).await?
+    let admin = match (admin_key, key.admin_hint()) {
+        (Some(admin_key), Some(hint)) if needs_admin_view(&stored) => {
+            admin_record(&client, &admin_key, ctx, |listed| listed == hint).await?
         }
         _ => None,
     };
@@ -86,14 +86,14 @@ pub async fn key_calls(
 }
 
 /// The Admin API only decides between the credit-text causes (row 15).
-fn needs_admin_view(stored: &KeyEvidence) -> bool {
+pub fn needs_admin_view(stored: &KeyEvidence) -> bool {
     stored
         .calls
         .iter()
         .any(|call| Verdict::of(call) == Verdict::CreditText)
 }
 
-fn admin_key_from_env() -> Result<Option<Key>, Failure> {
+pub fn admin_key_from_env() -> Result<Option<Key>, Failure> {
     let Some(value) = std::env::var_os(ADMIN_KEY_ENV) else {
         return Ok(None);
     };
@@ -104,18 +104,17 @@ fn admin_key_from_env() -> Result<Option<Key>, Failure> {
     Ok((!key.is_empty()).then_some(key))
 }
 
-async fn admin_record(
+/// The Admin API record whose `partial_key_hint` satisfies `matches`, saying on stderr what the
+/// lookup found; a refused admin key only loses this evidence.
+pub async fn admin_record(
     client: &Client,
     admin_key: &Key,
-    key: &Key,
     ctx: &Context,
+    matches: impl Fn(&str) -> bool,
 ) -> Result<Option<diagnosis::AdminRecord>, Failure> {
-    let Some(hint) = key.admin_hint() else {
-        return Ok(None);
-    };
     ctx.progress
         .step("Looking the key up in the Admin API (ANTHROPIC_ADMIN_KEY) …");
-    Ok(match client.find_admin_record(admin_key, &hint).await? {
+    Ok(match client.find_admin_record(admin_key, matches).await? {
         AdminLookup::Found(record) => Some(record),
         AdminLookup::NotFound => {
             ctx.progress

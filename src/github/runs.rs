@@ -352,19 +352,23 @@ pub enum WatchError {
         waited: u64,
         url: String,
     },
+    /// The caller stopped watching at this state of the run.
+    #[error("stopped watching run {}", .0.id)]
+    Stopped(Box<WorkflowRun>),
     #[error(transparent)]
     Github(#[from] Error),
 }
 
 /// Polls a run until an attempt after `after_attempt` completes: first look within a second,
 /// intervals growing to 5 s, conditional requests so an unchanged run costs a 304.
+/// `on_change` sees every new state; returning `false` stops the watch there.
 pub async fn watch(
     client: &Client,
     repo: &RepoName,
     run_id: u64,
     after_attempt: u32,
     timeout: Duration,
-    mut on_change: impl FnMut(&WorkflowRun),
+    mut on_change: impl FnMut(&WorkflowRun) -> bool,
 ) -> Result<WorkflowRun, WatchError> {
     let started = Instant::now();
     let path = format!("/repos/{repo}/actions/runs/{run_id}");
@@ -387,8 +391,8 @@ pub async fn watch(
             let changed = last
                 .as_ref()
                 .is_none_or(|l| l.status != run.status || l.run_attempt != run.run_attempt);
-            if changed {
-                on_change(&run);
+            if changed && !on_change(&run) {
+                return Err(WatchError::Stopped(Box::new(run)));
             }
             if run.run_attempt > after_attempt && run.is_completed() {
                 return Ok(run);

@@ -5,13 +5,20 @@ use std::fmt::Write;
 use crate::diagnosis::{Cause, Diagnosis, EvidenceItem, Source};
 use crate::github::runs::Signature;
 use crate::github::workflows::Credential;
-use crate::outcome::{KeySummary, Outcome, RepoReport};
+use crate::github::workflows::ModelSource;
+use crate::outcome::{Action, CommandName, KeySummary, Outcome, RepoReport};
 
 use super::Style;
 
 /// The text printed on stdout for an outcome that has one (failures go to stderr).
 pub fn render(outcome: &Outcome, style: Style) -> String {
+    if let (CommandName::Probe, None, Some(text)) =
+        (outcome.command, &outcome.error, &outcome.file_to_commit)
+    {
+        return text.clone();
+    }
     let mut out = String::new();
+    render_context(&mut out, outcome);
     if let Some(key) = &outcome.key {
         let _ = writeln!(out, "{:<10} {}", "Key", describe_key(key));
     }
@@ -24,7 +31,78 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     if let Some(repos) = &outcome.repos {
         render_scan(&mut out, repos, style);
     }
+    if let (Some(_), Some(text)) = (&outcome.error, &outcome.file_to_commit) {
+        let _ = write!(
+            out,
+            "Commit this file as {} yourself, then run keyfix again:\n\n{text}",
+            crate::probe::PATH
+        );
+    }
     out
+}
+
+/// What the diagnosis is about: repository, workflow, secret, failed run, probe.
+fn render_context(out: &mut String, outcome: &Outcome) {
+    if let Some(repo) = &outcome.repo {
+        let _ = writeln!(out, "{:<10} {repo}", "Repository");
+    }
+    if let Some(wf) = &outcome.workflow {
+        let assumed = if wf.model_source == ModelSource::Default {
+            " (Claude Code's default: the workflow names none)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {} (job {}), model {}{assumed}",
+            "Workflow", wf.path, wf.job, wf.model
+        );
+    }
+    if let Some(secret) = &outcome.secret {
+        let mut line = match &secret.scope {
+            Some(scope) => format!("{}, read from the {scope} secret", secret.name),
+            None => format!("{}, defined in no scope the job can see", secret.name),
+        };
+        if let Some(updated) = &secret.updated_at {
+            line.push_str(&format!(" (updated {updated})"));
+        }
+        if !secret.shadows.is_empty() {
+            let shadows: Vec<String> = secret.shadows.iter().map(ToString::to_string).collect();
+            line.push_str(&format!("; it shadows the {} copy", shadows.join(" and ")));
+        }
+        let _ = writeln!(out, "{:<10} {line}", "Secret");
+    }
+    if let Some(run) = &outcome.failed_run {
+        let by = run
+            .actor
+            .as_ref()
+            .map(|a| format!(" by {a}"))
+            .unwrap_or_default();
+        let signature = match run.signature {
+            Some(Signature::PreflightRefusal) => " — refused before any work",
+            Some(Signature::NoSecrets) => " — the run got no Actions secrets",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} run {} ({}{by}){signature}",
+            "Failed run", run.id, run.event
+        );
+    }
+    for action in &outcome.actions {
+        let line = match action {
+            Action::ProbeInstalled {
+                path,
+                updated: false,
+            } => format!("installed {path}"),
+            Action::ProbeInstalled {
+                path,
+                updated: true,
+            } => format!("updated {path}"),
+            Action::ProbeRun { run_id, .. } => format!("run {run_id} reported"),
+        };
+        let _ = writeln!(out, "{:<10} {line}", "Probe");
+    }
 }
 
 /// `scan`'s table: one row per Claude step, then what to look at.

@@ -53,6 +53,7 @@ pub struct World {
     started: Instant,
     next_id: AtomicU64,
     github_url: OnceLock<String>,
+    anthropic_url: OnceLock<String>,
     /// GitHub requests being served now, and the most there ever were at once.
     in_flight: (AtomicU64, AtomicU64),
 }
@@ -75,6 +76,7 @@ impl World {
             started: Instant::now(),
             next_id: AtomicU64::new(1),
             github_url: OnceLock::new(),
+            anthropic_url: OnceLock::new(),
             in_flight: (AtomicU64::new(0), AtomicU64::new(0)),
         }
     }
@@ -86,6 +88,11 @@ impl World {
             self.github_origin(),
             self.scenario.github.path_prefix.trim_end_matches('/')
         )
+    }
+
+    /// `http://127.0.0.1:PORT` of the simulated Anthropic API.
+    pub fn anthropic_url(&self) -> String {
+        self.anthropic_url.get().cloned().unwrap_or_default()
     }
 
     /// `http://127.0.0.1:PORT` of the GitHub listener, without the path prefix.
@@ -265,6 +272,7 @@ impl Sim {
         let anthropic_addr = anthropic_listener.local_addr()?;
         let github_addr = github_listener.local_addr()?;
         let _ = world.github_url.set(format!("http://{github_addr}"));
+        let _ = world.anthropic_url.set(format!("http://{anthropic_addr}"));
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread_world = world.clone();

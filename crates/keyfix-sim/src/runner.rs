@@ -161,10 +161,14 @@ fn run_context(world: &World, run_id: u64) -> Option<RunContext> {
 
 async fn execute(world: Arc<World>, run_id: u64, only: Option<Vec<String>>, delay: Duration) {
     tokio::time::sleep(delay).await;
-    set_run(&world, run_id, RunStatus::InProgress, None);
     let Some(context) = run_context(&world, run_id) else {
         return;
     };
+    if context.event == "workflow_dispatch" && world.scenario.github.cancel_dispatched_runs {
+        set_run(&world, run_id, RunStatus::Completed, Some("cancelled"));
+        return;
+    }
+    set_run(&world, run_id, RunStatus::InProgress, None);
     let workflow: Workflow = match yaml_serde::from_str(&context.workflow_text) {
         Ok(workflow) => workflow,
         Err(_) => {
@@ -284,7 +288,11 @@ impl Resolver<'_> {
         if let Some(name) = path.strip_prefix("vars.") {
             let state = self.world.github.lock().expect("github state");
             let repo = state.repo(&self.context.owner, &self.context.repo)?;
-            return state.resolve_variable(repo, name);
+            // The simulated runners have no network but loopback: where a workflow would reach
+            // api.anthropic.com, the simulator stands its own API in as the variable's value.
+            return state
+                .resolve_variable(repo, name)
+                .or_else(|| (name == "ANTHROPIC_BASE_URL").then(|| self.world.anthropic_url()));
         }
         if let Some(name) = path.strip_prefix("env.") {
             return self.env.get(name).cloned();
@@ -558,6 +566,7 @@ async fn run_bash(resolver: &Resolver<'_>, log: &mut JobLog, script: &str, title
         return false;
     }
     let context = resolver.context;
+    let path_var = runner_path(resolver.world, &dir);
     let mut command = tokio::process::Command::new("bash");
     command
         .arg("-c")
@@ -565,7 +574,7 @@ async fn run_bash(resolver: &Resolver<'_>, log: &mut JobLog, script: &str, title
         .arg("bash")
         .arg(&path)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", &path_var)
         .env("HOME", &dir)
         .env("LANG", "C.UTF-8")
         .env("CI", "true")
@@ -607,6 +616,33 @@ async fn run_bash(resolver: &Resolver<'_>, log: &mut JobLog, script: &str, title
             false
         }
     }
+}
+
+/// The runner's `PATH`: the machine's, with the tools the scenario says are missing hidden
+/// behind stubs that fail the way a missing command does.
+fn runner_path(world: &World, dir: &std::path::Path) -> std::ffi::OsString {
+    let system = std::env::var_os("PATH").unwrap_or_default();
+    let missing = &world.scenario.github.missing_tools;
+    if missing.is_empty() {
+        return system;
+    }
+    let stubs = dir.join("missing-tools");
+    let _ = std::fs::create_dir_all(&stubs);
+    for tool in missing {
+        let stub = stubs.join(tool);
+        let _ = std::fs::write(
+            &stub,
+            format!("#!/bin/sh\necho \"bash: {tool}: command not found\" >&2\nexit 127\n"),
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    let mut paths = vec![stubs];
+    paths.extend(std::env::split_paths(&system));
+    std::env::join_paths(paths).unwrap_or(system)
 }
 
 /// The model the action would use, from its inputs and the step's environment.

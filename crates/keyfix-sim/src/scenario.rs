@@ -232,6 +232,12 @@ pub struct GithubSettings {
     /// of GitHub Enterprise Server 3.19 to `return_run_details`.
     #[serde(default)]
     pub dispatch: DispatchMode,
+    /// Cancel every dispatched run while it is queued (someone pressed "Cancel run").
+    #[serde(default)]
+    pub cancel_dispatched_runs: bool,
+    /// Runner tools that are not installed (`python3`, `jq`): steps that need them fail.
+    #[serde(default)]
+    pub missing_tools: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -254,6 +260,8 @@ impl Default for GithubSettings {
             secondary_retry_after_secs: 1,
             path_prefix: String::new(),
             dispatch: DispatchMode::default(),
+            cancel_dispatched_runs: false,
+            missing_tools: Vec::new(),
         }
     }
 }

@@ -5,7 +5,10 @@ use serde::Serialize;
 
 use crate::diagnosis::{Cause, Diagnosis, EvidenceItem};
 use crate::key::{Defect, KeyKind};
-use crate::outcome::{Failure, KeySummary, Outcome, RepoReport};
+use crate::outcome::{
+    Action, FailedRunSummary, Failure, KeySummary, Outcome, RepoReport, SecretSummary,
+    WorkflowSummary,
+};
 
 pub const SCHEMA: &str = "keyfix/v1";
 
@@ -14,13 +17,26 @@ pub struct Document<'a> {
     pub schema: &'static str,
     pub command: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a SecretSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<&'a WorkflowSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_run: Option<&'a FailedRunSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<KeyDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<DiagnosisDoc<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub actions: &'a [Action],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repos: Option<&'a [RepoReport]>,
+    /// The probe workflow (`probe print`, or a file to commit by hand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDoc<'a>>,
     pub exit_code: u8,
@@ -48,6 +64,12 @@ pub struct DiagnosisDoc<'a> {
 }
 
 #[derive(Debug, Serialize)]
+pub struct ProbeDoc<'a> {
+    pub path: &'static str,
+    pub workflow: &'a str,
+}
+
+#[derive(Debug, Serialize)]
 pub struct ErrorDoc<'a> {
     pub kind: &'static str,
     pub message: &'a str,
@@ -58,6 +80,15 @@ impl<'a> Document<'a> {
         Document {
             schema: SCHEMA,
             command: outcome.command.name(),
+            repo: outcome.repo.as_deref(),
+            secret: outcome.secret.as_ref(),
+            workflow: outcome.workflow.as_ref(),
+            failed_run: outcome.failed_run.as_ref(),
+            actions: &outcome.actions,
+            probe: outcome.file_to_commit.as_deref().map(|workflow| ProbeDoc {
+                path: crate::probe::PATH,
+                workflow,
+            }),
             key: outcome.key.as_ref().map(KeyDoc::of),
             model: outcome.model.as_deref(),
             diagnosis: outcome.diagnosis.as_ref().map(DiagnosisDoc::of),

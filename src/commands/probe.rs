@@ -1,0 +1,85 @@
+//! `keyfix probe print` and `keyfix probe install`: the probe workflow, shown or committed.
+
+use crate::github::survey::Survey;
+use crate::github::workflows::DEFAULT_SECRET;
+use crate::github::{names, RepoName};
+use crate::outcome::{Action, CommandName, Failure, Outcome};
+use crate::probe::{self, run::Installed, ProbeSpec};
+
+use super::Context;
+
+/// The probe for `repo` (its Claude steps' secrets and environments), or a generic one for
+/// `secret` (default `ANTHROPIC_API_KEY`) when no repository is named.
+async fn spec_for(
+    repo: Option<&RepoName>,
+    secret: Option<&str>,
+    ctx: &Context,
+) -> Result<(ProbeSpec, Option<String>), Failure> {
+    let secret = secret.map(names::parse_secret_name).transpose()?;
+    let Some(repo) = repo else {
+        return Ok((
+            ProbeSpec::single(secret.as_deref().unwrap_or(DEFAULT_SECRET)),
+            None,
+        ));
+    };
+    let client = ctx.github_client()?;
+    let survey = Survey::read(&client, repo, 4).await?;
+    let (spec, branch) = match &survey {
+        Some(survey) => (
+            ProbeSpec::for_survey(survey, secret.as_deref()),
+            survey.repository.default_branch.clone(),
+        ),
+        None => {
+            let repository = crate::github::repos::get(&client, repo).await?;
+            (
+                ProbeSpec::single(secret.as_deref().unwrap_or(DEFAULT_SECRET)),
+                repository.default_branch,
+            )
+        }
+    };
+    Ok((spec, Some(branch)))
+}
+
+/// The workflow text, to stdout.
+pub async fn print(
+    repo: Option<String>,
+    secret: Option<String>,
+    ctx: &Context,
+) -> Result<String, Failure> {
+    let repo = repo.as_deref().map(RepoName::parse).transpose()?;
+    let (spec, _) = spec_for(repo.as_ref(), secret.as_deref(), ctx).await?;
+    Ok(probe::render(&spec))
+}
+
+/// Commits the probe to the default branch, or leaves an up-to-date one alone.
+pub async fn install(
+    repo: String,
+    secret: Option<String>,
+    ctx: &Context,
+) -> Result<Outcome, Failure> {
+    let repo = RepoName::parse(&repo)?;
+    let (spec, branch) = spec_for(Some(&repo), secret.as_deref(), ctx).await?;
+    let branch = branch.expect("a repository was named");
+    let text = probe::render(&spec);
+    let client = ctx.github_client()?;
+    let state = probe::run::installed(&client, &repo, &branch, &text).await?;
+    let mut outcome = Outcome {
+        repo: Some(repo.to_string()),
+        ..Outcome::new(CommandName::Probe)
+    };
+    if state == Installed::UpToDate {
+        ctx.progress
+            .step(&format!("{} on {repo} is up to date.", probe::PATH));
+        return Ok(outcome);
+    }
+    probe::run::install(&client, &repo, &branch, &text, &state)
+        .await
+        .map_err(|e| Failure::from(e).with_file(text))?;
+    ctx.progress
+        .step(&format!("Committed {} to {repo}:{branch}.", probe::PATH));
+    outcome.actions.push(Action::ProbeInstalled {
+        path: probe::PATH.to_owned(),
+        updated: state != Installed::Missing,
+    });
+    Ok(outcome)
+}
