@@ -82,6 +82,9 @@ pub enum Command {
     /// Classify a key directly against the Anthropic API (no GitHub involved)
     #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
+    /// Diagnose a failing Claude workflow and, where a new key fixes it, fix it: upload, verify, re-run
+    #[command(after_help = REPO_HELP)]
+    Repo(RepoArgs),
     /// Diagnose the key behind a failing Claude workflow; changes no secret
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
@@ -91,6 +94,44 @@ pub enum Command {
     /// Print or install the probe workflow that tests a stored secret from inside Actions
     #[command(subcommand)]
     Probe(ProbeCommand),
+}
+
+const REPO_HELP: &str = "\
+keyfix diagnoses as `keyfix check` does. Only where a new key fixes the cause (or the cause is
+undetermined) does it take a new key: it validates the key on the workflow's model, uploads it
+(sealed) to the scope the failing job reads, proves with the probe that the secret now holds that
+key, then re-runs the failed jobs and watches them. Where a new key cannot help (no credit, spend
+limits, model access, outages) it uploads nothing and says why, unless --force.
+
+Examples:
+  keyfix repo acme/app                                   prompts for the new key
+  keyfix repo acme/app --install-probe --key-env NEW_KEY --json
+  op read op://ci/anthropic | keyfix repo acme/app --key-stdin --yes
+
+Exit codes: 0 fixed and the re-run passed (or the stored key works); 10/11/12/13/14 the cause,
+nothing changed; 15 the new key was rejected; 17 uploaded but verification or the re-run failed;
+18 a run gave no answer; 1 a failure part-way (the message says what state things are in).";
+
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    /// The repository, OWNER/REPO
+    pub repo: String,
+    #[command(flatten)]
+    pub probe: ProbeRunArgs,
+    #[command(flatten)]
+    pub key: KeyInputArgs,
+    /// Upload even where the diagnosis says a new key cannot help
+    #[arg(long)]
+    pub force: bool,
+    /// Do not re-run the failed jobs
+    #[arg(long)]
+    pub no_rerun: bool,
+    /// Re-run the failed jobs but do not wait for them
+    #[arg(long)]
+    pub no_watch: bool,
+    /// Also write the stale copies shadowed by the scope the job reads
+    #[arg(long)]
+    pub include_shadowed: bool,
 }
 
 const CHECK_HELP: &str = "\

@@ -23,6 +23,8 @@ pub enum Error {
     #[error(
         "a key is needed and keyfix may not prompt ({why}): pass --key-stdin or --key-env VAR"
     )]
+    KeyNeeded { why: &'static str },
+    #[error("keyfix needs an answer and may not ask ({why})")]
     InputNeeded { why: &'static str },
     #[error("the prompt failed: {0}")]
     Prompt(String),
@@ -31,7 +33,7 @@ pub enum Error {
 impl Error {
     /// Exit 3 when input was needed but not allowed; exit 2 for everything the caller got wrong.
     pub fn is_input_needed(&self) -> bool {
-        matches!(self, Error::InputNeeded { .. })
+        matches!(self, Error::InputNeeded { .. } | Error::KeyNeeded { .. })
     }
 }
 
@@ -85,7 +87,7 @@ pub fn read_key(
         key
     } else {
         match interactivity {
-            Interactivity::Refused(why) => return Err(Error::InputNeeded { why }),
+            Interactivity::Refused(why) => return Err(Error::KeyNeeded { why }),
             Interactivity::Allowed => prompt_hidden(prompt)?,
         }
     };
@@ -107,4 +109,26 @@ fn prompt_hidden(prompt: &str) -> Result<Key, Error> {
         .interact()
         .map_err(|e| Error::Prompt(e.to_string()))?;
     Ok(Key::from_input(text))
+}
+
+/// Asks a yes/no question on the terminal; the answer defaults to no. `--yes` answers it only
+/// where `yes_may_answer` (never for a key, a commit of the probe, or writes beyond the scope
+/// the job reads). Without a terminal the question cannot be asked: `Err` names why.
+pub fn confirm(
+    interactivity: Interactivity,
+    yes: bool,
+    yes_may_answer: bool,
+    question: &str,
+) -> Result<bool, Error> {
+    if yes && yes_may_answer {
+        return Ok(true);
+    }
+    match interactivity {
+        Interactivity::Refused(why) => Err(Error::InputNeeded { why }),
+        Interactivity::Allowed => dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .map_err(|e| Error::Prompt(e.to_string())),
+    }
 }

@@ -49,6 +49,27 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 .await
                 .unwrap_or_else(|failure| Outcome::failed(CommandName::Validate, failure))
         }
+        Command::Repo(args) => {
+            let options = commands::repo::RepoOptions {
+                check: commands::check::CheckOptions {
+                    repo: args.repo,
+                    secret: global.secret.clone(),
+                    model: global.model.clone(),
+                    run: global.run,
+                    probe: args.probe,
+                    reference: cli::KeyInputArgs::default(),
+                },
+                key: args.key,
+                force: args.force,
+                no_rerun: args.no_rerun,
+                no_watch: args.no_watch,
+                include_shadowed: args.include_shadowed,
+                yes: global.yes,
+            };
+            commands::repo::run(options, ctx)
+                .await
+                .unwrap_or_else(|failure| Outcome::failed(CommandName::Repo, failure))
+        }
         Command::Check(args) => {
             let options = commands::check::CheckOptions {
                 repo: args.repo,

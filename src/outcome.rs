@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use crate::diagnosis::Diagnosis;
+use crate::diagnosis::{Cause, CauseClass, Diagnosis};
 use crate::github::runs::Signature;
-use crate::github::secrets::Scope;
+use crate::github::secrets::{Scope, Written};
 use crate::github::workflows::{Credential, ModelSource};
 use crate::key::{Defect, Key, KeyKind};
 
@@ -152,6 +152,7 @@ pub enum CommandName {
     Scan,
     Check,
     Probe,
+    Repo,
 }
 
 impl CommandName {
@@ -161,6 +162,7 @@ impl CommandName {
             CommandName::Scan => "scan",
             CommandName::Check => "check",
             CommandName::Probe => "probe",
+            CommandName::Repo => "repo",
         }
     }
 }
@@ -246,8 +248,73 @@ pub struct FailedRunSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
-    ProbeInstalled { path: String, updated: bool },
-    ProbeRun { run_id: u64, url: String },
+    ProbeInstalled {
+        path: String,
+        updated: bool,
+    },
+    ProbeRun {
+        run_id: u64,
+        url: String,
+    },
+    KeyValidated {
+        key: String,
+        model: String,
+    },
+    SecretUpdated {
+        secret: String,
+        scope: Scope,
+        written: Written,
+    },
+    Verified {
+        run_id: u64,
+        fingerprint_matches: bool,
+    },
+    RerunRequested {
+        run_id: u64,
+    },
+    RerunRefused {
+        run_id: u64,
+        reason: String,
+    },
+    RerunFinished {
+        run_id: u64,
+        attempt: u32,
+        conclusion: String,
+    },
+}
+
+/// How `repo` ended, which decides its exit code (`cli.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RepoEnd {
+    /// The stored key works: nothing uploaded.
+    StoredKeyWorks,
+    /// A new key cannot help (the diagnosis's cause says why): nothing uploaded.
+    NotFixable(Cause),
+    /// The person declined, or stopped at the prompt: nothing uploaded.
+    Declined,
+    /// The new key failed validation for a reason of its own: nothing uploaded.
+    NewKeyRejected(Cause),
+    /// Uploaded and verified; the re-run passed, was skipped, or GitHub refused it.
+    Fixed,
+    /// Uploaded, but the probe or the re-run still fails.
+    VerificationFailed,
+}
+
+impl RepoEnd {
+    fn exit_code(&self) -> u8 {
+        match self {
+            RepoEnd::StoredKeyWorks | RepoEnd::Fixed => 0,
+            RepoEnd::NotFixable(cause) => cause.exit_code(),
+            RepoEnd::Declined => 10,
+            RepoEnd::NewKeyRejected(cause) => match cause.class() {
+                CauseClass::Billing | CauseClass::Undetermined => 11,
+                CauseClass::Model => 12,
+                CauseClass::Transient => 13,
+                CauseClass::Works | CauseClass::KeyMustBeReplaced => 15,
+            },
+            RepoEnd::VerificationFailed => 17,
+        }
+    }
 }
 
 /// The result of a command: what it found, and what stopped it if anything did.
@@ -264,6 +331,8 @@ pub struct Outcome {
     pub key: Option<KeySummary>,
     pub model: Option<String>,
     pub diagnosis: Option<Diagnosis>,
+    /// How `repo` ended.
+    pub repo_end: Option<RepoEnd>,
     /// `scan`'s repositories.
     pub repos: Option<Vec<RepoReport>>,
     pub error: Option<Failure>,
@@ -282,6 +351,7 @@ impl Outcome {
             key: None,
             model: None,
             diagnosis: None,
+            repo_end: None,
             repos: None,
             error: None,
         }
@@ -295,8 +365,11 @@ impl Outcome {
         }
     }
 
-    /// The exit code of `cli.md`: a failure's, else the diagnosis's.
+    /// The exit code of `cli.md`: how `repo` ended, else a failure's, else the diagnosis's.
     pub fn exit_code(&self) -> u8 {
+        if let Some(end) = &self.repo_end {
+            return end.exit_code();
+        }
         if let Some(failure) = &self.error {
             return failure.kind.exit_code();
         }

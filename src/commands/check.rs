@@ -269,13 +269,13 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// Installs the probe if it must (and may), dispatches it, and takes its report as the stored
-/// key's evidence.
-async fn run_probe(
+/// key's evidence. Returns the probe run's id.
+pub async fn run_probe(
     client: &Client,
     findings: &mut Findings,
     args: &ProbeRunArgs,
     ctx: &Context,
-) -> Result<(), Failure> {
+) -> Result<u64, Failure> {
     let repo = findings.repo.clone();
     let branch = findings.default_branch.clone();
     let text = probe::render(&findings.probe_spec);
@@ -331,7 +331,7 @@ async fn run_probe(
     findings.evidence.stored = report.evidence();
     findings.nonce = Some(nonce);
     findings.hint_fingerprint = report.hint_fingerprint.clone();
-    Ok(())
+    Ok(run_id)
 }
 
 /// The probe is a commit on the default branch: only `--install-probe` or a person's yes
@@ -353,23 +353,17 @@ fn ensure_may_install(
         "keyfix's probe workflow {what} on {repo}'s default branch. Commit {} now?",
         probe::PATH
     );
-    match ctx.interactivity {
-        crate::input::Interactivity::Allowed => {
-            let yes = dialoguer::Confirm::new()
-                .with_prompt(question)
-                .default(false)
-                .interact()
-                .map_err(|e| Failure::new(FailureKind::InputNeeded, format!("the prompt failed: {e}")))?;
-            if yes {
-                Ok(())
-            } else {
-                Err(Failure::new(FailureKind::InputNeeded, "the probe was not installed; nothing was changed (commit it yourself: `keyfix probe print OWNER/REPO`)"))
-            }
-        }
-        crate::input::Interactivity::Refused(why) => Err(Failure::new(
+    match input::confirm(ctx.interactivity, false, false, &question) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::new(
+            FailureKind::InputNeeded,
+            format!("the probe was not installed and nothing was changed; commit the output of `keyfix probe print {repo}` yourself, or pass --install-probe"),
+        )),
+        Err(input::Error::InputNeeded { why }) => Err(Failure::new(
             FailureKind::InputNeeded,
             format!("keyfix's probe workflow {what} on {repo} and keyfix may not ask ({why}): pass --install-probe to commit {}, or commit the output of `keyfix probe print {repo}` yourself", probe::PATH),
         )),
+        Err(other) => Err(other.into()),
     }
 }
 

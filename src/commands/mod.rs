@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod probe;
+pub mod repo;
 pub mod scan;
 pub mod validate;
 

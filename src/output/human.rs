@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::diagnosis::{Cause, Diagnosis, EvidenceItem, Source};
 use crate::github::runs::Signature;
+use crate::github::secrets::Written;
 use crate::github::workflows::Credential;
 use crate::github::workflows::ModelSource;
 use crate::outcome::{Action, CommandName, KeySummary, Outcome, RepoReport};
@@ -28,6 +29,7 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     if let Some(diagnosis) = &outcome.diagnosis {
         render_diagnosis(&mut out, diagnosis, style);
     }
+    render_fix(&mut out, outcome, style);
     if let Some(repos) = &outcome.repos {
         render_scan(&mut out, repos, style);
     }
@@ -90,18 +92,80 @@ fn render_context(out: &mut String, outcome: &Outcome) {
         );
     }
     for action in &outcome.actions {
-        let line = match action {
-            Action::ProbeInstalled {
-                path,
-                updated: false,
-            } => format!("installed {path}"),
-            Action::ProbeInstalled {
-                path,
-                updated: true,
-            } => format!("updated {path}"),
-            Action::ProbeRun { run_id, .. } => format!("run {run_id} reported"),
-        };
-        let _ = writeln!(out, "{:<10} {line}", "Probe");
+        if let Some(line) = probe_action(action) {
+            let _ = writeln!(out, "{:<10} {line}", "Probe");
+        }
+    }
+}
+
+fn probe_action(action: &Action) -> Option<String> {
+    match action {
+        Action::ProbeInstalled {
+            path,
+            updated: false,
+        } => Some(format!("installed {path}")),
+        Action::ProbeInstalled {
+            path,
+            updated: true,
+        } => Some(format!("updated {path}")),
+        Action::ProbeRun { run_id, .. } => Some(format!("run {run_id} reported")),
+        _ => None,
+    }
+}
+
+/// What `repo` did after the diagnosis, one line each.
+fn render_fix(out: &mut String, outcome: &Outcome, style: Style) {
+    let lines: Vec<String> = outcome
+        .actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::KeyValidated { key, model } => {
+                Some(format!("validated the new key {key} on {model}"))
+            }
+            Action::SecretUpdated {
+                secret,
+                scope,
+                written,
+            } => {
+                let how = match written {
+                    Written::Created => "created",
+                    Written::Updated => "updated",
+                };
+                Some(format!("{how} {secret} ({scope})"))
+            }
+            Action::Verified {
+                run_id,
+                fingerprint_matches,
+            } => Some(if *fingerprint_matches {
+                format!("verified: probe run {run_id} saw the new key working")
+            } else {
+                format!("not verified: probe run {run_id} did not see the new key")
+            }),
+            Action::RerunRequested { run_id } => {
+                Some(format!("re-ran the failed jobs of run {run_id}"))
+            }
+            Action::RerunRefused { reason, .. } => Some(format!("no re-run: {reason}")),
+            Action::RerunFinished {
+                run_id,
+                attempt,
+                conclusion,
+            } => {
+                let painted = if conclusion == "success" {
+                    style.good(conclusion)
+                } else {
+                    style.bad(conclusion)
+                };
+                Some(format!("run {run_id} attempt {attempt}: {painted}"))
+            }
+            _ => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", style.bold("Done"));
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
     }
 }
 
