@@ -93,10 +93,15 @@ pub async fn run(options: RepoOptions, ctx: &Context) -> Result<Outcome, Failure
         outcome.repo_end = Some(RepoEnd::Declined);
         return Ok(outcome);
     }
-    let mut scopes = vec![target];
+    let mut scopes = vec![target.clone()];
     scopes.extend(shadowed_to_write(&findings, &options, ctx)?);
     for scope in scopes {
         upload(&client, &findings, &scope, &key, ctx, &mut outcome).await?;
+    }
+    // A secret that was defined nowhere now is, where the job reads it.
+    findings.resolution.reads = Some(target);
+    if let Some(workflow) = &mut findings.evidence.workflow {
+        workflow.defined_in_visible_scope = Some(true);
     }
 
     if !verify(
@@ -318,7 +323,11 @@ async fn verify(
     };
     findings.evidence.reference = None;
     findings.evidence.admin = None;
+    let already = findings.actions.len();
     let run_id = run_probe(client, findings, &args, ctx).await?;
+    outcome
+        .actions
+        .extend(findings.actions[already..].iter().cloned());
     let nonce = findings.nonce.clone().unwrap_or_default();
     let holds_new_key = findings
         .evidence

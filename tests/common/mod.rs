@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use keyfix_sim::scenario::Fault;
 use keyfix_sim::{Scenario, Sim};
 
 /// The shipped scenario of keys in every state, with ordinary 429s retried at once.
@@ -93,4 +94,57 @@ pub fn assert_no_piece_of(key: &str, text: &str, what: &str) {
             "{what} holds a piece of the key: {piece:?}"
         );
     }
+}
+
+pub const WORKFLOW: &str = r#"
+name: Claude Code
+on:
+  issue_comment:
+    types: [created]
+jobs:
+  claude:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: anthropics/claude-code-action@v1
+        with:
+          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}
+          claude_args: --model MODEL
+"#;
+
+/// A repository `acme/NAME` whose secret holds `secret` (a scenario key name, or `value:…` for
+/// a literal) and whose Claude step runs `model`.
+pub fn case(name: &str, secret: Option<&str>, model: &str) -> String {
+    let secrets = match secret {
+        None => String::new(),
+        Some(literal) if literal.starts_with("value:") => {
+            format!(
+                "secrets = [{{ name = \"ANTHROPIC_API_KEY\", value = {:?} }}]",
+                &literal[6..]
+            )
+        }
+        Some(key) => format!("secrets = [{{ name = \"ANTHROPIC_API_KEY\", key = \"{key}\" }}]"),
+    };
+    format!(
+        "[[repos]]\nowner = \"acme\"\nname = \"{name}\"\n{secrets}\nruns = [{{ workflow = \".github/workflows/claude.yml\", actor = \"alice\" }}]\nfiles = {{ \".github/workflows/claude.yml\" = '''{}''' }}\n",
+        WORKFLOW.replace("MODEL", model)
+    )
+}
+
+/// The shipped keys scenario plus one repository per case.
+pub fn world(cases: &[String], extra: &str) -> Sim {
+    let keys = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/keys.toml"))
+        .unwrap();
+    let toml = format!(
+        "{keys}\n[[owners]]\nlogin = \"acme\"\n{}\n{extra}",
+        cases.join("\n")
+    );
+    let mut s = scenario(&toml);
+    s.faults.push(Fault {
+        path: "/v1/messages".into(),
+        key: Some("fresh".into()),
+        model: Some("claude-opus-4-1".into()),
+        status: Some(529),
+        ..Fault::default()
+    });
+    start(s)
 }

@@ -46,6 +46,8 @@ pub struct LoggedRequest {
 /// The served world: the scenario and what has happened to it so far.
 pub struct World {
     pub scenario: Scenario,
+    /// Faults added while running (tests and the demo add them between commands).
+    extra_faults: Mutex<Vec<(Fault, u32)>>,
     pub github: Mutex<github::state::GithubState>,
     keys_by_value: HashMap<String, usize>,
     fault_hits: Mutex<Vec<u32>>,
@@ -68,6 +70,7 @@ impl World {
             .collect();
         let fault_hits = Mutex::new(vec![0; scenario.faults.len()]);
         World {
+            extra_faults: Mutex::new(Vec::new()),
             github: Mutex::new(github::state::GithubState::new(&scenario)),
             scenario,
             keys_by_value,
@@ -126,29 +129,44 @@ impl World {
             .map(|&i| &self.scenario.keys[i])
     }
 
+    /// Adds a fault from now on, after the scenario's own.
+    pub fn add_fault(&self, fault: Fault) {
+        self.extra_faults.lock().expect("faults").push((fault, 0));
+    }
+
     /// The first fault that matches and still has hits left; counts the hit.
-    fn take_fault(
+    pub fn take_fault(
         &self,
         method: &str,
         path: &str,
         key: Option<&str>,
         model: Option<&str>,
     ) -> Option<Fault> {
-        let mut hits = self.fault_hits.lock().expect("fault counters");
-        for (i, fault) in self.scenario.faults.iter().enumerate() {
-            let matches = path.starts_with(&fault.path)
+        let matches = |fault: &Fault, hits: u32| {
+            let path_matches = match fault.path.strip_suffix('$') {
+                Some(exact) => path == exact,
+                None => path.starts_with(&fault.path),
+            };
+            path_matches
                 && fault
                     .method
                     .as_deref()
                     .is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && fault.key.as_deref().is_none_or(|k| Some(k) == key)
-                && fault.model.as_deref().is_none_or(|m| Some(m) == model);
-            if matches && fault.times.is_none_or(|t| hits[i] < t) {
+                && fault.model.as_deref().is_none_or(|m| Some(m) == model)
+                && fault.times.is_none_or(|t| hits < t)
+        };
+        let mut hits = self.fault_hits.lock().expect("fault counters");
+        for (i, fault) in self.scenario.faults.iter().enumerate() {
+            if matches(fault, hits[i]) {
                 hits[i] += 1;
                 return Some(fault.clone());
             }
         }
-        None
+        let mut extra = self.extra_faults.lock().expect("faults");
+        let (fault, hit) = extra.iter_mut().find(|(fault, hit)| matches(fault, *hit))?;
+        *hit += 1;
+        Some(fault.clone())
     }
 
     /// A `req_…` id as the real API writes them.

@@ -697,9 +697,14 @@ fn emulate_claude_action(
     };
     let model = action_model(with, &resolver.env);
     log.line("Running Claude Code via SDK...");
+    if key.trim() != key || key.chars().any(char::is_control) {
+        // An HTTP client refuses such a header value before anything is sent.
+        log.line("TypeError: Headers.append: the value of header 'x-api-key' is invalid");
+        log.line("##[error]Action failed with error: Claude Code execution failed");
+        return false;
+    }
     let started = Instant::now();
-    let (status, body) =
-        crate::anthropic::emulated_messages(world, key.trim_end_matches(['\r', '\n']), &model);
+    let (status, body) = crate::anthropic::emulated_messages(world, &key, &model);
     let duration_ms = started.elapsed().as_millis() as u64 + world.scenario.anthropic.latency_ms;
     let is_error = !(200..300).contains(&status);
     let message = body["error"]["message"]

@@ -447,7 +447,8 @@ impl TokenSpec {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    /// Matches requests whose path starts with this (`/v1/messages`).
+    /// Matches requests whose path starts with this (`/v1/messages`); ending in `$`, only
+    /// that exact path.
     pub path: String,
     #[serde(default)]
     pub method: Option<String>,
