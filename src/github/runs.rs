@@ -373,7 +373,6 @@ pub async fn watch(
     let started = Instant::now();
     let path = format!("/repos/{repo}/actions/runs/{run_id}");
     let what = format!("run {run_id} of {repo}");
-    let mut interval = Duration::from_millis(250);
     let mut etag: Option<String> = None;
     let mut last: Option<WorkflowRun> = None;
     loop {
@@ -399,6 +398,7 @@ pub async fn watch(
             }
             last = Some(run);
         }
+        let interval = poll_interval(started.elapsed());
         if started.elapsed() + interval > timeout {
             let last = last.unwrap_or_else(|| unreachable_run(run_id));
             return Err(WatchError::TimedOut {
@@ -409,8 +409,20 @@ pub async fn watch(
             });
         }
         tokio::time::sleep(interval).await;
-        interval = (interval * 3 / 2).min(Duration::from_secs(5));
     }
+}
+
+/// How long to wait before the next look at a run, `elapsed` after the watch began: often while
+/// a short run may end any moment (an unchanged run costs a 304, which GitHub does not count
+/// against the hourly budget), then backing off to 5 s for long runs.
+pub fn poll_interval(elapsed: Duration) -> Duration {
+    const QUICK: Duration = Duration::from_millis(200);
+    const QUICK_PHASE: Duration = Duration::from_secs(5);
+    if elapsed < QUICK_PHASE {
+        return QUICK;
+    }
+    let beyond = (elapsed - QUICK_PHASE).as_secs_f64();
+    Duration::from_secs_f64((0.2 * 1.5f64.powf(beyond / 2.0)).min(5.0))
 }
 
 fn unreachable_run(id: u64) -> WorkflowRun {
@@ -443,6 +455,15 @@ mod tests {
     const PRETTY_SUMMARY: &str = "2026-11-23T22:49:09.1Z {\n2026-11-23T22:49:09.1Z   \"is_error\": true,\n2026-11-23T22:49:09.1Z   \"duration_ms\": 412,\n2026-11-23T22:49:09.1Z   \"total_cost_usd\": 0\n2026-11-23T22:49:09.1Z }\n";
 
     const TEXT_LOG: &str = "2026-06-01T10:00:00.0000000Z SDK execution error: Error: Claude Code returned an error result: Credit balance is too low\n";
+
+    #[test]
+    fn polls_are_quick_at_first_and_never_more_than_5_s_apart() {
+        assert_eq!(poll_interval(Duration::ZERO), Duration::from_millis(200));
+        assert_eq!(poll_interval(Duration::from_secs(4)), Duration::from_millis(200));
+        let later = poll_interval(Duration::from_secs(12));
+        assert!(later > Duration::from_millis(200) && later < Duration::from_secs(5), "{later:?}");
+        assert_eq!(poll_interval(Duration::from_secs(600)), Duration::from_secs(5));
+    }
 
     #[test]
     fn both_log_formats_are_a_preflight_refusal() {

@@ -1,5 +1,6 @@
 //! `keyfix-sim`: serve a scenario on loopback, or run the offline demo against one.
 
+mod bench;
 mod demo;
 
 use std::path::PathBuf;
@@ -37,12 +38,29 @@ enum Command {
         /// A scenario file to use instead of the built-in one
         scenario: Option<PathBuf>,
     },
+    /// Time keyfix against the simulator (docs/benchmarks.md)
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// `keyfix repo` from start to a watched, passing re-run, at several simulated run delays
+    Repo {
+        /// Simulated delays of each run phase (queued, in progress), in milliseconds
+        #[arg(long, value_delimiter = ',', default_value = "0,500,1000,2000")]
+        delays_ms: Vec<u64>,
+        /// Runs per delay; the median is reported
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { scenario, port } => serve(&scenario, port),
         Command::Demo { scenario } => demo::run(scenario.as_deref()),
+        Command::Bench(Bench::Repo { delays_ms, repeat }) => bench::repo(&demo::keyfix_binary()?, &delays_ms, repeat.max(1)),
     }
 }
 
