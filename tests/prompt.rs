@@ -33,9 +33,11 @@ fn secret(sim: &Sim) -> Option<String> {
 fn a_key_typed_at_the_hidden_prompt_and_confirmed_fixes_the_repository() {
     let sim = world(&[case("app", Some("orphaned"), "claude-haiku-4-5")], "");
     let mut p = session(&sim);
-    p.exp_string("New Anthropic API key for ANTHROPIC_API_KEY").unwrap();
+    p.exp_string("New Anthropic API key for ANTHROPIC_API_KEY")
+        .unwrap();
     p.send_line(&sim.key("fresh")).unwrap();
-    p.exp_string("Replace ANTHROPIC_API_KEY (repository secret of acme/app)").unwrap();
+    p.exp_string("Replace ANTHROPIC_API_KEY (repository secret of acme/app)")
+        .unwrap();
     p.send("y").unwrap();
     p.flush().unwrap();
     let rest = p.exp_eof().unwrap();
@@ -81,5 +83,8 @@ fn ctrl_c_at_the_prompt_changes_nothing() {
     let _ = p.exp_eof();
     let _ = p.process().wait();
     assert_eq!(secret(&sim), Some(sim.key("orphaned")));
-    assert!(sim.requests().iter().all(|r| !(r.method == "PUT" && r.path.contains("/secrets/"))));
+    assert!(sim
+        .requests()
+        .iter()
+        .all(|r| !(r.method == "PUT" && r.path.contains("/secrets/"))));
 }

@@ -459,10 +459,19 @@ mod tests {
     #[test]
     fn polls_are_quick_at_first_and_never_more_than_5_s_apart() {
         assert_eq!(poll_interval(Duration::ZERO), Duration::from_millis(200));
-        assert_eq!(poll_interval(Duration::from_secs(4)), Duration::from_millis(200));
+        assert_eq!(
+            poll_interval(Duration::from_secs(4)),
+            Duration::from_millis(200)
+        );
         let later = poll_interval(Duration::from_secs(12));
-        assert!(later > Duration::from_millis(200) && later < Duration::from_secs(5), "{later:?}");
-        assert_eq!(poll_interval(Duration::from_secs(600)), Duration::from_secs(5));
+        assert!(
+            later > Duration::from_millis(200) && later < Duration::from_secs(5),
+            "{later:?}"
+        );
+        assert_eq!(
+            poll_interval(Duration::from_secs(600)),
+            Duration::from_secs(5)
+        );
     }
 
     #[test]

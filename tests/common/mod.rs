@@ -33,21 +33,12 @@ pub fn keyfix(sim: &Sim) -> Command {
 
 /// Runs `keyfix validate --key-env KEY --json` with the scenario key `name`, plus `args`.
 pub fn validate_json(sim: &Sim, name: &str, args: &[&str]) -> (serde_json::Value, i32) {
-    let output = keyfix(sim)
-        .args(["validate", "--json", "--key-env", "KEY"])
-        .args(args)
-        .env("KEY", sim.key(name))
-        .output()
-        .expect("keyfix runs");
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is one JSON document ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let code = output.status.code().expect("exited");
-    assert_eq!(doc["exit_code"], code, "the document states the exit code");
+    let (doc, code) = json_of(
+        keyfix(sim)
+            .args(["validate", "--key-env", "KEY"])
+            .args(args)
+            .env("KEY", sim.key(name)),
+    );
     assert_eq!(doc["schema"], "keyfix/v1");
     (doc, code)
 }

@@ -39,7 +39,15 @@ fn one(keyfix: &Path, delay_ms: u64) -> anyhow::Result<f64> {
     let sim = Sim::start(scenario)?;
     let started = Instant::now();
     let output = Command::new(keyfix)
-        .args(["repo", "acme/app", "--install-probe", "--key-env", "NEW_KEY", "--json", "-q"])
+        .args([
+            "repo",
+            "acme/app",
+            "--install-probe",
+            "--key-env",
+            "NEW_KEY",
+            "--json",
+            "-q",
+        ])
         .envs(sim.env())
         .env("NEW_KEY", sim.key("fresh"))
         .output()

@@ -57,7 +57,13 @@ pub fn run(scenario: Option<&Path>) -> anyhow::Result<()> {
             let sim = start(Scenario::from_path(path)?)?;
             for repo in sim.scenario().expanded_repos() {
                 let full = format!("{}/{}", repo.owner, repo.name);
-                show(&keyfix, &sim, "", &["check", &full, "--install-probe"], None)?;
+                show(
+                    &keyfix,
+                    &sim,
+                    "",
+                    &["check", &full, "--install-probe"],
+                    None,
+                )?;
             }
         }
     }
@@ -76,7 +82,13 @@ fn start(scenario: Scenario) -> anyhow::Result<Sim> {
 }
 
 /// Runs one keyfix command against the simulator and prints it as a transcript.
-fn show(keyfix: &Path, sim: &Sim, note: &str, args: &[&str], new_key: Option<&str>) -> anyhow::Result<()> {
+fn show(
+    keyfix: &Path,
+    sim: &Sim,
+    note: &str,
+    args: &[&str],
+    new_key: Option<&str>,
+) -> anyhow::Result<()> {
     if !note.is_empty() {
         println!("\n# {note}");
     }
@@ -98,15 +110,22 @@ pub fn keyfix_binary() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("KEYFIX_BIN") {
         return Ok(PathBuf::from(path));
     }
-    let beside = std::env::current_exe()?.with_file_name(format!("keyfix{}", std::env::consts::EXE_SUFFIX));
+    let beside =
+        std::env::current_exe()?.with_file_name(format!("keyfix{}", std::env::consts::EXE_SUFFIX));
     if beside.exists() {
         return Ok(beside);
     }
     let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("keyfix")).find(|p| p.exists()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("keyfix"))
+                .find(|p| p.exists())
+        })
         .unwrap_or_default();
     match on_path {
         Some(path) => Ok(path),
-        None => bail!("keyfix is not built: run `cargo build --workspace` first, or set KEYFIX_BIN"),
+        None => {
+            bail!("keyfix is not built: run `cargo build --workspace` first, or set KEYFIX_BIN")
+        }
     }
 }

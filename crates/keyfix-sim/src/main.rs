@@ -60,7 +60,9 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { scenario, port } => serve(&scenario, port),
         Command::Demo { scenario } => demo::run(scenario.as_deref()),
-        Command::Bench(Bench::Repo { delays_ms, repeat }) => bench::repo(&demo::keyfix_binary()?, &delays_ms, repeat.max(1)),
+        Command::Bench(Bench::Repo { delays_ms, repeat }) => {
+            bench::repo(&demo::keyfix_binary()?, &delays_ms, repeat.max(1))
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::state::{GithubState, Job, Perm, Presigned, Run, RunStatus};
-use super::{error, json_response, not_found, page, Caller, PageQuery};
+use super::{counted_page, error, json_response, not_found, Caller, PageQuery};
 use crate::runner::{self, RunRequest};
 use crate::World;
 
@@ -81,13 +81,7 @@ async fn list_workflows(
         .into_iter()
         .map(|(id, path, file)| json!({"id": id, "name": workflow_name(&file.text, path), "path": path, "state": "active"}))
         .collect();
-    page(
-        &world,
-        uri.path(),
-        &query,
-        items,
-        |workflows, total| json!({"total_count": total, "workflows": workflows}),
-    )
+    counted_page(&world, uri.path(), &query, items, "workflows")
 }
 
 pub fn run_json(world: &World, state: &GithubState, run: &Run) -> Value {
@@ -169,13 +163,7 @@ fn runs_page(
         .iter()
         .map(|run| run_json(world, &state, run))
         .collect();
-    page(
-        world,
-        path,
-        query,
-        items,
-        |runs, total| json!({"total_count": total, "workflow_runs": runs}),
-    )
+    counted_page(world, path, query, items, "workflow_runs")
 }
 
 async fn list_runs(
@@ -294,13 +282,7 @@ async fn list_jobs(
         .into_iter()
         .map(|j| job_json(&world, j, &full))
         .collect();
-    page(
-        &world,
-        uri.path(),
-        &query,
-        items,
-        |jobs, total| json!({"total_count": total, "jobs": jobs}),
-    )
+    counted_page(&world, uri.path(), &query, items, "jobs")
 }
 
 async fn rerun_failed_jobs(

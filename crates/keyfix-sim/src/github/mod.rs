@@ -131,6 +131,23 @@ pub fn page(
     response
 }
 
+/// One page of a list GitHub wraps as `{"total_count": N, FIELD: [...]}`.
+pub fn counted_page(
+    world: &World,
+    path: &str,
+    query: &PageQuery,
+    items: Vec<Value>,
+    field: &str,
+) -> Response {
+    page(
+        world,
+        path,
+        query,
+        items,
+        |items, total| json!({"total_count": total, field: items}),
+    )
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct PageQuery {
     pub per_page: Option<usize>,

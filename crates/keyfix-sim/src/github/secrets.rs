@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::repos::repo_json;
 use super::state::{KeyPair, OrgSecret, Perm, Stored};
-use super::{error, json_response, not_found, page, Caller, PageQuery};
+use super::{counted_page, error, json_response, not_found, Caller, PageQuery};
 use crate::World;
 
 pub fn routes() -> Router<Arc<World>> {
@@ -72,13 +72,7 @@ fn secret_json(name: &str, stored: &Stored) -> Value {
 }
 
 fn list(world: &World, path: &str, query: &PageQuery, items: Vec<Value>) -> Response {
-    page(
-        world,
-        path,
-        query,
-        items,
-        |secrets, total| json!({"total_count": total, "secrets": secrets}),
-    )
+    counted_page(world, path, query, items, "secrets")
 }
 
 #[derive(Deserialize)]
@@ -440,13 +434,7 @@ async fn org_selected(
         .filter(|r| s.selected.contains(&r.id))
         .map(|r| repo_json(&world, r, Some(o)))
         .collect();
-    page(
-        &world,
-        uri.path(),
-        &query,
-        items,
-        |repos, total| json!({"total_count": total, "repositories": repos}),
-    )
+    counted_page(&world, uri.path(), &query, items, "repositories")
 }
 
 async fn org_put(
