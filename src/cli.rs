@@ -88,6 +88,9 @@ pub enum Command {
     /// Diagnose the key behind a failing Claude workflow; changes no secret
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Put one validated key into the secret of many repositories: planned, canaried, paced, resumable
+    #[command(after_help = ROTATE_HELP)]
+    Rotate(RotateArgs),
     /// List the repositories of a user or organization that use claude-code-action
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
@@ -132,6 +135,65 @@ pub struct RepoArgs {
     /// Also write the stale copies shadowed by the scope the job reads
     #[arg(long)]
     pub include_shadowed: bool,
+}
+
+const ROTATE_HELP: &str = "\
+keyfix resolves, for every target, the scope its Claude jobs read (environment > repository >
+organization) and plans one write per distinct scope (one for an organization secret however many
+repositories read it; its visibility and selection kept). It validates the key once per model,
+writes a canary and verifies it with the probe, then writes the rest one at a time,
+--write-interval apart, journaling every step so that --resume finishes an interrupted run.
+
+Examples:
+  keyfix rotate --owner acme --dry-run
+  op read op://ci/anthropic | keyfix rotate --owner acme --key-stdin --install-probe --yes
+  keyfix rotate acme/app acme/api --key-env NEW_KEY --no-canary --json
+  keyfix rotate --resume ~/.local/state/keyfix/rotate/20261123-224909-1a2b.jsonl --key-env NEW_KEY
+
+Exit codes: 0 every target rotated; 16 some failed or were skipped (see the table or JSON);
+15 the key was rejected; 11 no credit; 17 the canary failed; 130 stopped by Ctrl-C.";
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Repositories, OWNER/REPO
+    pub targets: Vec<String>,
+    /// Every repository of a user or organization that uses claude-code-action
+    #[arg(long, value_name = "OWNER")]
+    pub owner: Option<String>,
+    /// One OWNER/REPO a line; # comments and blank lines ignored
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub key: KeyInputArgs,
+    /// Print the plan and stop: no key needed, nothing written
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The repository whose write is verified with the probe before the rest
+    #[arg(long, value_name = "OWNER/REPO", conflicts_with = "no_canary")]
+    pub canary: Option<String>,
+    /// Write everything without verifying a canary first
+    #[arg(long)]
+    pub no_canary: bool,
+    #[command(flatten)]
+    pub probe: ProbeRunArgs,
+    /// Where to write the journal [default: $XDG_STATE_HOME/keyfix/rotate/DATE-TIME.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<std::path::PathBuf>,
+    /// Finish the rotation a journal describes
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["targets", "owner", "targets_file", "journal", "dry_run"])]
+    pub resume: Option<std::path::PathBuf>,
+    /// Least seconds between the starts of two writes [default: 1]
+    #[arg(long, value_name = "SECS")]
+    pub write_interval: Option<f64>,
+    /// Reads in flight at once, 1 to 16 [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub concurrency: Option<u8>,
+    /// Also write the stale copies shadowed by the scope each job reads
+    #[arg(long)]
+    pub include_shadowed: bool,
+    /// Write even where the key fails on a target's model
+    #[arg(long)]
+    pub force: bool,
 }
 
 const CHECK_HELP: &str = "\

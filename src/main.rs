@@ -70,6 +70,29 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 .await
                 .unwrap_or_else(|failure| Outcome::failed(CommandName::Repo, failure))
         }
+        Command::Rotate(args) => {
+            let options = commands::rotate::RotateOptions {
+                targets: args.targets,
+                owner: args.owner,
+                targets_file: args.targets_file,
+                secret: global.secret.clone(),
+                key: args.key,
+                dry_run: args.dry_run,
+                canary: args.canary,
+                no_canary: args.no_canary,
+                probe: args.probe,
+                journal: args.journal,
+                resume: args.resume,
+                write_interval: args.write_interval,
+                concurrency: args.concurrency.map(usize::from),
+                include_shadowed: args.include_shadowed,
+                force: args.force,
+                yes: global.yes,
+            };
+            commands::rotate::run(options, ctx)
+                .await
+                .unwrap_or_else(|failure| Outcome::failed(CommandName::Rotate, failure))
+        }
         Command::Check(args) => {
             let options = commands::check::CheckOptions {
                 repo: args.repo,

@@ -55,6 +55,8 @@ pub struct Failure {
     pub message: String,
     /// A file the user can commit by hand where keyfix could not (the probe workflow).
     pub file_to_commit: Option<String>,
+    /// The exit code, where the contract gives this failure its own (a rejected new key: 15).
+    pub exit: Option<u8>,
 }
 
 impl Failure {
@@ -63,6 +65,14 @@ impl Failure {
             kind,
             message: message.to_string(),
             file_to_commit: None,
+            exit: None,
+        }
+    }
+
+    pub fn with_exit(self, exit: u8) -> Failure {
+        Failure {
+            exit: Some(exit),
+            ..self
         }
     }
 
@@ -153,6 +163,7 @@ pub enum CommandName {
     Check,
     Probe,
     Repo,
+    Rotate,
 }
 
 impl CommandName {
@@ -163,6 +174,7 @@ impl CommandName {
             CommandName::Check => "check",
             CommandName::Probe => "probe",
             CommandName::Repo => "repo",
+            CommandName::Rotate => "rotate",
         }
     }
 }
@@ -283,6 +295,55 @@ pub enum Action {
     },
 }
 
+/// One target and secret name of `rotate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    pub repo: String,
+    pub secret: String,
+    pub scope: Scope,
+    /// `rotated`, `skipped`, `failed` or `pending`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RotationReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
+    /// Writes done (in this run and, on resume, before it).
+    pub writes: usize,
+    pub planned_writes: usize,
+    pub github_requests: u64,
+    pub secondary_limit_waits: u64,
+    pub validated_models: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
+}
+
+/// How `rotate` ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotateEnd {
+    DryRun,
+    AllRotated,
+    /// Some targets failed or were skipped.
+    Incomplete,
+    /// Ctrl-C: stopped after the write in flight.
+    Interrupted,
+    CanaryFailed(String),
+}
+
+impl RotateEnd {
+    fn exit_code(&self) -> u8 {
+        match self {
+            RotateEnd::DryRun | RotateEnd::AllRotated => 0,
+            RotateEnd::Incomplete => 16,
+            RotateEnd::CanaryFailed(_) => 17,
+            RotateEnd::Interrupted => 130,
+        }
+    }
+}
+
 /// How `repo` ended, which decides its exit code (`cli.md`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RepoEnd {
@@ -333,6 +394,10 @@ pub struct Outcome {
     pub diagnosis: Option<Diagnosis>,
     /// How `repo` ended.
     pub repo_end: Option<RepoEnd>,
+    /// `rotate`'s targets, its figures, and how it ended.
+    pub targets: Option<Vec<TargetReport>>,
+    pub rotation: Option<RotationReport>,
+    pub rotate_end: Option<RotateEnd>,
     /// `scan`'s repositories.
     pub repos: Option<Vec<RepoReport>>,
     pub error: Option<Failure>,
@@ -352,6 +417,9 @@ impl Outcome {
             model: None,
             diagnosis: None,
             repo_end: None,
+            targets: None,
+            rotation: None,
+            rotate_end: None,
             repos: None,
             error: None,
         }
@@ -370,8 +438,11 @@ impl Outcome {
         if let Some(end) = &self.repo_end {
             return end.exit_code();
         }
+        if let Some(end) = &self.rotate_end {
+            return end.exit_code();
+        }
         if let Some(failure) = &self.error {
-            return failure.kind.exit_code();
+            return failure.exit.unwrap_or_else(|| failure.kind.exit_code());
         }
         self.diagnosis
             .as_ref()

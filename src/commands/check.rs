@@ -10,7 +10,7 @@ use crate::diagnosis::{
     self, Diagnosis, Evidence, KeyEvidence, Outcome as CallOutcome, RunFacts, Source, WorkflowFacts,
 };
 use crate::github::runs::{self, LogReading, WorkflowRun};
-use crate::github::secrets::{Resolution, ScopeIndex};
+use crate::github::secrets::Resolution;
 use crate::github::survey::Survey;
 use crate::github::workflows::{ClaudeStep, Credential, ModelChoice, ModelSource, DEFAULT_SECRET};
 use crate::github::{names, Client, RepoName};
@@ -246,20 +246,6 @@ pub async fn gather(
         add_admin_view(&mut findings, ctx).await?;
     }
     Ok(findings)
-}
-
-impl Survey {
-    /// A repository without Claude workflows, probed for a secret named on the command line.
-    async fn bare(client: &Client, repo: &RepoName) -> Result<Survey, Failure> {
-        let repository = crate::github::repos::get(client, repo).await?;
-        let scopes = ScopeIndex::read(client, repo, &[]).await?;
-        Ok(Survey {
-            repository,
-            analysis: Default::default(),
-            scopes,
-            settings_model: None,
-        })
-    }
 }
 
 fn random_hex(bytes: usize) -> String {

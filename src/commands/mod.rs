@@ -5,6 +5,7 @@
 pub mod check;
 pub mod probe;
 pub mod repo;
+pub mod rotate;
 pub mod scan;
 pub mod validate;
 

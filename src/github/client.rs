@@ -121,6 +121,7 @@ pub struct Client {
     token_source: &'static str,
     policy: RetryPolicy,
     requests: AtomicU64,
+    secondary_waits: AtomicU64,
     budget: Mutex<Option<Budget>>,
 }
 
@@ -172,6 +173,7 @@ impl Client {
             token_source: token.source,
             policy: config.retry,
             requests: AtomicU64::new(0),
+            secondary_waits: AtomicU64::new(0),
             budget: Mutex::new(None),
         })
     }
@@ -179,6 +181,11 @@ impl Client {
     /// How many requests this client has sent to the API (pre-signed fetches not counted).
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// How many times a secondary rate limit was waited out.
+    pub fn secondary_waits(&self) -> u64 {
+        self.secondary_waits.load(Ordering::Relaxed)
     }
 
     pub fn budget(&self) -> Option<Budget> {
@@ -216,6 +223,7 @@ impl Client {
             retries_done += 1;
             let secs = delay.as_secs_f64();
             if facts.secondary_limited() {
+                self.secondary_waits.fetch_add(1, Ordering::Relaxed);
                 warn!("GitHub's secondary rate limit: waiting {secs:.0} s before {method} {path}");
             } else if facts.primary_exhausted() {
                 warn!("GitHub's rate limit is used up: waiting {secs:.0} s for it to reset");

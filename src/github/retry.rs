@@ -35,6 +35,8 @@ impl AttemptFacts {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
     pub max_retries: u32,
+    /// Secondary-limit answers are waited out apart from `max_retries`: they are not failures.
+    pub max_secondary_waits: u32,
     pub backoff: Backoff,
     /// How long a read may wait for the hourly budget to come back before keyfix gives up.
     pub max_primary_wait: Duration,
@@ -46,6 +48,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_retries: 3,
+            max_secondary_waits: 30,
             backoff: Backoff {
                 base: Duration::from_millis(500),
                 max: Duration::from_secs(8),
@@ -66,21 +69,20 @@ impl RetryPolicy {
         now: u64,
         jitter: f64,
     ) -> Option<Duration> {
+        if facts.secondary_limited() {
+            // The request was refused, not carried out: sending it again repeats nothing.
+            let wait = facts
+                .retry_after_secs
+                .map(Duration::from_secs)
+                .unwrap_or(self.secondary_default_wait);
+            return (retries_done < self.max_secondary_waits).then_some(wait);
+        }
         if retries_done >= self.max_retries {
             return None;
         }
         if facts.primary_exhausted() {
             let wait = Duration::from_secs(facts.ratelimit_reset?.saturating_sub(now) + 1);
             return (idempotent && wait <= self.max_primary_wait).then_some(wait);
-        }
-        if facts.secondary_limited() {
-            // The request was refused, not carried out: sending it again repeats nothing.
-            return Some(
-                facts
-                    .retry_after_secs
-                    .map(Duration::from_secs)
-                    .unwrap_or(self.secondary_default_wait),
-            );
         }
         let transient = match facts.status {
             None => true,

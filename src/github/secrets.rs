@@ -36,6 +36,29 @@ impl Serialize for Scope {
     }
 }
 
+impl std::str::FromStr for Scope {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Scope, String> {
+        match text {
+            "repository" => Ok(Scope::Repository),
+            "organization" => Ok(Scope::Organization),
+            _ => text
+                .strip_prefix("environment:")
+                .map(|env| Scope::Environment(env.to_owned()))
+                .ok_or_else(|| format!("{text:?} is not a secret scope")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct SecretMeta {
     pub name: String,
@@ -273,36 +296,52 @@ async fn org_secret_settings(
     Ok(json!({"visibility": "selected", "selected_repository_ids": ids}))
 }
 
-/// Seals `key` with the public key of exactly `scope` and writes it under `name`. The write is
-/// sent once: a 5xx or a lost connection is reported as an unknown state, never repeated.
-pub async fn upload(
-    client: &Client,
-    repo: &RepoName,
-    scope: &Scope,
-    name: &str,
-    key: &Key,
-) -> Result<Written, UploadError> {
-    let (key_path, secret_path, read, write) = scope_paths(repo, scope, name);
+/// Everything a write needs but the key: the scope's public key, and for an organization
+/// secret its visibility and selection to send back unchanged. Fetched once per scope.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub repo: RepoName,
+    pub scope: Scope,
+    pub name: String,
+    key_id: String,
+    public_key: String,
+    settings: serde_json::Value,
+}
+
+/// Reads what a write to `scope` needs (reads only: safe to repeat).
+pub async fn prepare(client: &Client, repo: &RepoName, scope: &Scope, name: &str) -> Result<Prepared, Error> {
+    let (key_path, _, read, _) = scope_paths(repo, scope, name);
     let what = format!("secret {name} ({scope}) of {repo}");
-    let public: PublicKey = client
-        .get(&key_path, read, &what)
-        .await
-        .map_err(UploadError::Refused)?;
-    let mut body = match scope {
-        Scope::Organization => org_secret_settings(client, &repo.owner, name)
-            .await
-            .map_err(UploadError::Refused)?,
+    let public: PublicKey = client.get(&key_path, read, &what).await?;
+    let settings = match scope {
+        Scope::Organization => org_secret_settings(client, &repo.owner, name).await?,
         _ => json!({}),
     };
-    let sealed = seal(&public.key, key.expose_for_request().as_bytes()).map_err(|message| {
+    Ok(Prepared {
+        repo: repo.clone(),
+        scope: scope.clone(),
+        name: name.to_owned(),
+        key_id: public.key_id,
+        public_key: public.key,
+        settings,
+    })
+}
+
+/// Seals `key` and sends the write once: a 5xx or a lost connection is reported as an unknown
+/// state, never repeated.
+pub async fn put(client: &Client, prepared: &Prepared, key: &Key) -> Result<Written, UploadError> {
+    let (_, secret_path, _, write) = scope_paths(&prepared.repo, &prepared.scope, &prepared.name);
+    let what = format!("secret {} ({}) of {}", prepared.name, prepared.scope, prepared.repo);
+    let sealed = seal(&prepared.public_key, key.expose_for_request().as_bytes()).map_err(|message| {
         UploadError::Refused(Error::Unexpected {
             status: 200,
             what: what.clone(),
             message,
         })
     })?;
+    let mut body = prepared.settings.clone();
     body["encrypted_value"] = json!(sealed);
-    body["key_id"] = json!(public.key_id);
+    body["key_id"] = json!(prepared.key_id);
     let answer = client
         .send(Method::PUT, &secret_path, Some(&body), &[])
         .await
@@ -310,13 +349,15 @@ pub async fn upload(
     match answer.status {
         201 => Ok(Written::Created),
         204 | 200 => Ok(Written::Updated),
-        status if status >= 500 => Err(UploadError::Unknown(
-            client.error_for(&answer, write, &what),
-        )),
-        _ => Err(UploadError::Refused(
-            client.error_for(&answer, write, &what),
-        )),
+        status if status >= 500 => Err(UploadError::Unknown(client.error_for(&answer, write, &what))),
+        _ => Err(UploadError::Refused(client.error_for(&answer, write, &what))),
     }
+}
+
+/// Seals `key` with the public key of exactly `scope` and writes it under `name`.
+pub async fn upload(client: &Client, repo: &RepoName, scope: &Scope, name: &str, key: &Key) -> Result<Written, UploadError> {
+    let prepared = prepare(client, repo, scope, name).await.map_err(UploadError::Refused)?;
+    put(client, &prepared, key).await
 }
 
 #[cfg(test)]

@@ -63,6 +63,19 @@ impl Survey {
         }))
     }
 
+    /// A repository without Claude workflows, for a secret named on the command line: its
+    /// repository and organization secrets only.
+    pub async fn bare(client: &Client, repo: &RepoName) -> Result<Survey, Error> {
+        let repository = repos::get(client, repo).await?;
+        let scopes = ScopeIndex::read(client, repo, &[]).await?;
+        Ok(Survey {
+            repository,
+            analysis: Analysis::default(),
+            scopes,
+            settings_model: None,
+        })
+    }
+
     pub fn repo_name(&self) -> RepoName {
         self.repository.repo_name()
     }

@@ -7,7 +7,9 @@ use crate::github::runs::Signature;
 use crate::github::secrets::Written;
 use crate::github::workflows::Credential;
 use crate::github::workflows::ModelSource;
-use crate::outcome::{Action, CommandName, KeySummary, Outcome, RepoReport};
+use crate::outcome::{
+    Action, CommandName, KeySummary, Outcome, RepoReport, RotationReport, TargetReport,
+};
 
 use super::Style;
 
@@ -30,6 +32,9 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
         render_diagnosis(&mut out, diagnosis, style);
     }
     render_fix(&mut out, outcome, style);
+    if let (Some(targets), Some(rotation)) = (&outcome.targets, &outcome.rotation) {
+        render_rotation(&mut out, targets, rotation, style);
+    }
     if let Some(repos) = &outcome.repos {
         render_scan(&mut out, repos, style);
     }
@@ -169,6 +174,72 @@ fn render_fix(out: &mut String, outcome: &Outcome, style: Style) {
     }
 }
 
+/// `rotate`'s closing table: target, secret, scope, status, detail.
+fn render_rotation(out: &mut String, targets: &[TargetReport], rotation: &RotationReport, style: Style) {
+    let header = ["TARGET", "SECRET", "SCOPE", "STATUS", "DETAIL"].map(String::from);
+    let rows: Vec<[String; 5]> = targets
+        .iter()
+        .map(|t| {
+            let status = match t.status {
+                "rotated" => style.good(t.status),
+                "pending" => t.status.to_owned(),
+                other => style.bad(other),
+            };
+            [t.repo.clone(), t.secret.clone(), t.scope.to_string(), status, t.error.clone().unwrap_or_default()]
+        })
+        .collect();
+    let _ = write!(out, "{}", table(&header, &rows, style));
+    let rotated = targets.iter().filter(|t| t.status == "rotated").count();
+    let _ = writeln!(
+        out,
+        "\n{rotated} of {} targets rotated with {} of {} writes; {} GitHub requests, {} secondary-limit waits.",
+        targets.len(),
+        rotation.writes,
+        rotation.planned_writes,
+        rotation.github_requests,
+        rotation.secondary_limit_waits
+    );
+    if let Some(journal) = &rotation.journal {
+        let _ = writeln!(out, "Journal: {journal}");
+    }
+}
+
+/// Left-aligned columns, the last one free; the header in bold.
+fn table<const N: usize>(header: &[String; N], rows: &[[String; N]], style: Style) -> String {
+    let visible = |text: &str| {
+        let mut plain = String::new();
+        let mut in_escape = false;
+        for c in text.chars() {
+            match (in_escape, c) {
+                (false, '\x1b') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (false, c) => plain.push(c),
+                _ => {}
+            }
+        }
+        plain.chars().count()
+    };
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| visible(&r[c])).chain([header[c].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String; N]| {
+        let mut text = String::new();
+        for (c, cell) in cells.iter().enumerate() {
+            text.push_str(cell);
+            if c + 1 < N {
+                text.push_str(&" ".repeat(widths[c] - visible(cell) + 2));
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let mut out = format!("{}\n", style.bold(&line(header)));
+    for row in rows {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}
+
 /// `scan`'s table: one row per Claude step, then what to look at.
 fn render_scan(out: &mut String, repos: &[RepoReport], style: Style) {
     if repos.is_empty() {
@@ -236,30 +307,7 @@ fn render_scan(out: &mut String, repos: &[RepoReport], style: Style) {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String; 6]| {
-        let mut text = String::new();
-        for (c, cell) in cells.iter().enumerate() {
-            if c == 5 {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[c]));
-            }
-        }
-        text.trim_end().to_owned()
-    };
-    let _ = writeln!(out, "{}", style.bold(&line(&header)));
-    for row in &rows {
-        let _ = writeln!(out, "{}", line(row));
-    }
+    let _ = write!(out, "{}", table(&header, &rows, style));
     let refused: Vec<&str> = repos
         .iter()
         .filter(|r| {

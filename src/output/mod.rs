@@ -59,6 +59,10 @@ impl Progress {
         Progress { quiet }
     }
 
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub fn step(&self, text: &str) {
         if !self.quiet {
             eprintln!("{text}");

@@ -77,6 +77,10 @@ fn yes() -> bool {
     true
 }
 
+fn sixty() -> u64 {
+    60
+}
+
 fn four() -> u8 {
     4
 }
@@ -219,12 +223,16 @@ pub struct GithubSettings {
     /// The hourly request budget of each token.
     #[serde(default = "default_rate_limit")]
     pub rate_limit: u64,
-    /// Secret writes allowed per minute before the secondary limit answers 403 (0: no limit).
+    /// Writes allowed per window before the secondary limit answers 403 (0: no limit).
     #[serde(default)]
     pub writes_per_minute: u32,
-    /// The `retry-after` of a secondary-limit answer, in seconds.
-    #[serde(default = "one")]
-    pub secondary_retry_after_secs: u64,
+    /// The window of that limit, in seconds (GitHub's is a minute).
+    #[serde(default = "sixty")]
+    pub write_window_secs: u64,
+    /// The `retry-after` of a secondary-limit answer, in seconds; absent, the time until the
+    /// window lets a write through again.
+    #[serde(default)]
+    pub secondary_retry_after_secs: Option<u64>,
     /// A path under which the API is served, as GitHub Enterprise Server's `/api/v3`.
     #[serde(default)]
     pub path_prefix: String,
@@ -257,7 +265,8 @@ impl Default for GithubSettings {
             action_log: ActionLog::default(),
             rate_limit: default_rate_limit(),
             writes_per_minute: 0,
-            secondary_retry_after_secs: 1,
+            write_window_secs: 60,
+            secondary_retry_after_secs: None,
             path_prefix: String::new(),
             dispatch: DispatchMode::default(),
             cancel_dispatched_runs: false,

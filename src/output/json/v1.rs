@@ -6,8 +6,8 @@ use serde::Serialize;
 use crate::diagnosis::{Cause, Diagnosis, EvidenceItem};
 use crate::key::{Defect, KeyKind};
 use crate::outcome::{
-    Action, FailedRunSummary, Failure, KeySummary, Outcome, RepoReport, SecretSummary,
-    WorkflowSummary,
+    Action, FailedRunSummary, Failure, KeySummary, Outcome, RepoReport, RotationReport,
+    SecretSummary, TargetReport, WorkflowSummary,
 };
 
 pub const SCHEMA: &str = "keyfix/v1";
@@ -32,6 +32,10 @@ pub struct Document<'a> {
     pub diagnosis: Option<DiagnosisDoc<'a>>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub actions: &'a [Action],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<&'a [TargetReport]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<&'a RotationReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repos: Option<&'a [RepoReport]>,
     /// The probe workflow (`probe print`, or a file to commit by hand).
@@ -92,6 +96,8 @@ impl<'a> Document<'a> {
             key: outcome.key.as_ref().map(KeyDoc::of),
             model: outcome.model.as_deref(),
             diagnosis: outcome.diagnosis.as_ref().map(DiagnosisDoc::of),
+            targets: outcome.targets.as_deref(),
+            rotation: outcome.rotation.as_ref(),
             repos: outcome.repos.as_deref(),
             error: outcome.error.as_ref().map(ErrorDoc::of),
             exit_code: outcome.exit_code(),

@@ -264,28 +264,28 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
     response
 }
 
-/// GitHub's secondary limit on content-creating requests: 403 with `retry-after`.
+/// GitHub's secondary limit on content-creating requests: 403 with `retry-after` once the
+/// window holds its share of writes. A refused write is not carried out.
 fn secondary_limit(world: &World, state: &mut GithubState, method: &Method) -> Option<Response> {
-    let per_minute = world.scenario.github.writes_per_minute;
-    if per_minute == 0 || *method == Method::GET {
+    let settings = &world.scenario.github;
+    if settings.writes_per_minute == 0 || *method == Method::GET {
         return None;
     }
-    let minute = crate::time::now_epoch_millis() / 60_000;
-    if state.writes.0 != minute {
-        state.writes = (minute, 0);
+    let now = crate::time::now_epoch_millis();
+    let window = settings.write_window_secs * 1000;
+    while state.writes.front().is_some_and(|t| now.saturating_sub(*t) >= window) {
+        state.writes.pop_front();
     }
-    if state.writes.1 >= per_minute {
-        let mut response = error(
-            StatusCode::FORBIDDEN,
-            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
-        );
-        let retry_after = world.scenario.github.secondary_retry_after_secs.to_string();
-        response.headers_mut().insert(
-            "retry-after",
-            HeaderValue::from_str(&retry_after).expect("digits"),
-        );
-        return Some(response);
+    if state.writes.len() < settings.writes_per_minute as usize {
+        state.writes.push_back(now);
+        return None;
     }
-    state.writes.1 += 1;
-    None
+    let frees_in = state.writes.front().map_or(0, |oldest| (oldest + window).saturating_sub(now));
+    let retry_after = settings.secondary_retry_after_secs.unwrap_or(frees_in.div_ceil(1000).max(1));
+    let mut response = error(
+        StatusCode::FORBIDDEN,
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+    );
+    response.headers_mut().insert("retry-after", HeaderValue::from_str(&retry_after.to_string()).expect("digits"));
+    Some(response)
 }

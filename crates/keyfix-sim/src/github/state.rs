@@ -320,8 +320,8 @@ pub struct GithubState {
     pub tokens: Vec<Token>,
     pub presigned: BTreeMap<String, Presigned>,
     pub rate_reset: u64,
-    /// Secret writes in the current minute: (minute, count).
-    pub writes: (u64, u32),
+    /// When the writes of the secondary limit's window were made (epoch milliseconds).
+    pub writes: std::collections::VecDeque<u64>,
 }
 
 const PAST: &str = "2026-01-15T10:00:00Z";
@@ -412,7 +412,7 @@ impl GithubState {
                 .collect(),
             presigned: BTreeMap::new(),
             rate_reset: time::now_epoch_millis() / 1000 + 3600,
-            writes: (0, 0),
+            writes: Default::default(),
         }
     }
 
