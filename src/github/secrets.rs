@@ -309,7 +309,12 @@ pub struct Prepared {
 }
 
 /// Reads what a write to `scope` needs (reads only: safe to repeat).
-pub async fn prepare(client: &Client, repo: &RepoName, scope: &Scope, name: &str) -> Result<Prepared, Error> {
+pub async fn prepare(
+    client: &Client,
+    repo: &RepoName,
+    scope: &Scope,
+    name: &str,
+) -> Result<Prepared, Error> {
     let (key_path, _, read, _) = scope_paths(repo, scope, name);
     let what = format!("secret {name} ({scope}) of {repo}");
     let public: PublicKey = client.get(&key_path, read, &what).await?;
@@ -331,14 +336,18 @@ pub async fn prepare(client: &Client, repo: &RepoName, scope: &Scope, name: &str
 /// state, never repeated.
 pub async fn put(client: &Client, prepared: &Prepared, key: &Key) -> Result<Written, UploadError> {
     let (_, secret_path, _, write) = scope_paths(&prepared.repo, &prepared.scope, &prepared.name);
-    let what = format!("secret {} ({}) of {}", prepared.name, prepared.scope, prepared.repo);
-    let sealed = seal(&prepared.public_key, key.expose_for_request().as_bytes()).map_err(|message| {
-        UploadError::Refused(Error::Unexpected {
-            status: 200,
-            what: what.clone(),
-            message,
-        })
-    })?;
+    let what = format!(
+        "secret {} ({}) of {}",
+        prepared.name, prepared.scope, prepared.repo
+    );
+    let sealed =
+        seal(&prepared.public_key, key.expose_for_request().as_bytes()).map_err(|message| {
+            UploadError::Refused(Error::Unexpected {
+                status: 200,
+                what: what.clone(),
+                message,
+            })
+        })?;
     let mut body = prepared.settings.clone();
     body["encrypted_value"] = json!(sealed);
     body["key_id"] = json!(prepared.key_id);
@@ -349,14 +358,26 @@ pub async fn put(client: &Client, prepared: &Prepared, key: &Key) -> Result<Writ
     match answer.status {
         201 => Ok(Written::Created),
         204 | 200 => Ok(Written::Updated),
-        status if status >= 500 => Err(UploadError::Unknown(client.error_for(&answer, write, &what))),
-        _ => Err(UploadError::Refused(client.error_for(&answer, write, &what))),
+        status if status >= 500 => Err(UploadError::Unknown(
+            client.error_for(&answer, write, &what),
+        )),
+        _ => Err(UploadError::Refused(
+            client.error_for(&answer, write, &what),
+        )),
     }
 }
 
 /// Seals `key` with the public key of exactly `scope` and writes it under `name`.
-pub async fn upload(client: &Client, repo: &RepoName, scope: &Scope, name: &str, key: &Key) -> Result<Written, UploadError> {
-    let prepared = prepare(client, repo, scope, name).await.map_err(UploadError::Refused)?;
+pub async fn upload(
+    client: &Client,
+    repo: &RepoName,
+    scope: &Scope,
+    name: &str,
+    key: &Key,
+) -> Result<Written, UploadError> {
+    let prepared = prepare(client, repo, scope, name)
+        .await
+        .map_err(UploadError::Refused)?;
     put(client, &prepared, key).await
 }
 

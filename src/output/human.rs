@@ -175,7 +175,12 @@ fn render_fix(out: &mut String, outcome: &Outcome, style: Style) {
 }
 
 /// `rotate`'s closing table: target, secret, scope, status, detail.
-fn render_rotation(out: &mut String, targets: &[TargetReport], rotation: &RotationReport, style: Style) {
+fn render_rotation(
+    out: &mut String,
+    targets: &[TargetReport],
+    rotation: &RotationReport,
+    style: Style,
+) {
     let header = ["TARGET", "SECRET", "SCOPE", "STATUS", "DETAIL"].map(String::from);
     let rows: Vec<[String; 5]> = targets
         .iter()
@@ -185,7 +190,13 @@ fn render_rotation(out: &mut String, targets: &[TargetReport], rotation: &Rotati
                 "pending" => t.status.to_owned(),
                 other => style.bad(other),
             };
-            [t.repo.clone(), t.secret.clone(), t.scope.to_string(), status, t.error.clone().unwrap_or_default()]
+            [
+                t.repo.clone(),
+                t.secret.clone(),
+                t.scope.to_string(),
+                status,
+                t.error.clone().unwrap_or_default(),
+            ]
         })
         .collect();
     let _ = write!(out, "{}", table(&header, &rows, style));
@@ -220,7 +231,13 @@ fn table<const N: usize>(header: &[String; N], rows: &[[String; N]], style: Styl
         plain.chars().count()
     };
     let widths: Vec<usize> = (0..N)
-        .map(|c| rows.iter().map(|r| visible(&r[c])).chain([header[c].len()]).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| visible(&r[c]))
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: &[String; N]| {
         let mut text = String::new();

@@ -35,7 +35,9 @@ pub struct Header {
 
 impl Header {
     pub fn new(key: &Key, options: Options, plan: Plan) -> Header {
-        let salt: String = (0..16).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let salt: String = (0..16)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
         Header {
             journal: VERSION,
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -48,7 +50,8 @@ impl Header {
 
     /// Whether `key` is the key this journal started with (compared in constant time).
     pub fn same_key(&self, key: &Key) -> bool {
-        Fingerprint::parse(&self.key_fingerprint).is_some_and(|f| f.matches(&key.fingerprint(self.salt.as_bytes())))
+        Fingerprint::parse(&self.key_fingerprint)
+            .is_some_and(|f| f.matches(&key.fingerprint(self.salt.as_bytes())))
     }
 }
 
@@ -57,11 +60,24 @@ impl Header {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Entry {
     /// Written before the request is sent: without a later entry, its answer never came.
-    Sending { write: usize },
-    Done { write: usize, status: u16 },
-    Failed { write: usize, error: String },
-    Skipped { write: usize, reason: String },
-    CanaryPassed { write: usize },
+    Sending {
+        write: usize,
+    },
+    Done {
+        write: usize,
+        status: u16,
+    },
+    Failed {
+        write: usize,
+        error: String,
+    },
+    Skipped {
+        write: usize,
+        reason: String,
+    },
+    CanaryPassed {
+        write: usize,
+    },
 }
 
 impl Entry {
@@ -84,7 +100,10 @@ pub struct Journal {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot write the journal {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a keyfix rotation journal ({why})")]
     NotAJournal { path: PathBuf, why: String },
 }
@@ -104,16 +123,27 @@ impl Journal {
             .replace('T', "-")
             .trim_end_matches('Z')
             .to_owned();
-        base.join("keyfix/rotate").join(format!("{stamp}-{:04x}.jsonl", rand::random::<u16>()))
+        base.join("keyfix/rotate")
+            .join(format!("{stamp}-{:04x}.jsonl", rand::random::<u16>()))
     }
 
     pub fn create(path: &Path, header: &Header) -> Result<Journal, Error> {
-        let io = |source| Error::Io { path: path.to_owned(), source };
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = OpenOptions::new().create_new(true).write(true).open(path).map_err(io)?;
-        let mut journal = Journal { file, path: path.to_owned() };
+        let file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        let mut journal = Journal {
+            file,
+            path: path.to_owned(),
+        };
         journal.line(&serde_json::to_value(header).expect("the header serialises"))?;
         Ok(journal)
     }
@@ -124,15 +154,34 @@ impl Journal {
         let file = OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(|source| Error::Io { path: path.to_owned(), source })?;
-        Ok((Journal { file, path: path.to_owned() }, header, entries))
+            .map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok((
+            Journal {
+                file,
+                path: path.to_owned(),
+            },
+            header,
+            entries,
+        ))
     }
 
     pub fn load(path: &Path) -> Result<(Header, Vec<Entry>), Error> {
-        let not = |why: String| Error::NotAJournal { path: path.to_owned(), why };
-        let file = File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let not = |why: String| Error::NotAJournal {
+            path: path.to_owned(),
+            why,
+        };
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut lines = BufReader::new(file).lines();
-        let first = lines.next().ok_or_else(|| not("it is empty".into()))?.map_err(|e| not(e.to_string()))?;
+        let first = lines
+            .next()
+            .ok_or_else(|| not("it is empty".into()))?
+            .map_err(|e| not(e.to_string()))?;
         let header: Header = serde_json::from_str(&first).map_err(|e| not(e.to_string()))?;
         let mut entries = Vec::new();
         for line in lines {
@@ -153,7 +202,10 @@ impl Journal {
     }
 
     fn line(&mut self, value: &serde_json::Value) -> Result<(), Error> {
-        let io = |source| Error::Io { path: self.path.clone(), source };
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
         let mut text = serde_json::to_string(value).expect("JSON serialises");
         text.push('\n');
         self.file.write_all(text.as_bytes()).map_err(io)?;
@@ -206,7 +258,12 @@ mod tests {
         let header = Header::new(&key, options(), Plan::default());
         let mut journal = Journal::create(&path, &header).unwrap();
         journal.record(&Entry::Sending { write: 0 }).unwrap();
-        journal.record(&Entry::Done { write: 0, status: 204 }).unwrap();
+        journal
+            .record(&Entry::Done {
+                write: 0,
+                status: 204,
+            })
+            .unwrap();
         journal.record(&Entry::Sending { write: 1 }).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         for start in 13..raw.len() - 12 {
@@ -218,7 +275,10 @@ mod tests {
         assert!(!loaded.same_key(&Key::from_input(sample_api_key('K'))));
         let progress = Progress::of(&entries);
         assert_eq!(progress.done, [0], "write 1 was sent but never answered");
-        assert!(Journal::create(&path, &header).is_err(), "an existing journal is never overwritten");
+        assert!(
+            Journal::create(&path, &header).is_err(),
+            "an existing journal is never overwritten"
+        );
     }
 
     #[test]
@@ -226,10 +286,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let key = Key::from_input(sample_api_key('J'));
-        let mut journal = Journal::create(&path, &Header::new(&key, options(), Plan::default())).unwrap();
-        journal.record(&Entry::Done { write: 3, status: 201 }).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"event\":\"do").unwrap();
+        let mut journal =
+            Journal::create(&path, &Header::new(&key, options(), Plan::default())).unwrap();
+        journal
+            .record(&Entry::Done {
+                write: 3,
+                status: 201,
+            })
+            .unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"event\":\"do")
+            .unwrap();
         let (_, entries) = Journal::load(&path).unwrap();
-        assert_eq!(entries, [Entry::Done { write: 3, status: 201 }]);
+        assert_eq!(
+            entries,
+            [Entry::Done {
+                write: 3,
+                status: 201
+            }]
+        );
     }
 }

@@ -22,7 +22,9 @@ use crate::github::workflows::DEFAULT_SECRET;
 use crate::github::{names, repos, Client, RepoName};
 use crate::input;
 use crate::key::Key;
-use crate::outcome::{CommandName, Failure, FailureKind, Outcome, RotateEnd, RotationReport, TargetReport};
+use crate::outcome::{
+    CommandName, Failure, FailureKind, Outcome, RotateEnd, RotationReport, TargetReport,
+};
 use crate::probe::{self, run::Installed, ProbeSpec};
 
 use super::validate::key_calls;
@@ -64,13 +66,18 @@ enum WriteState {
 pub async fn run(options: RotateOptions, ctx: &Context) -> Result<Outcome, Failure> {
     let interval = options.write_interval.unwrap_or(DEFAULT_WRITE_INTERVAL);
     if !(0.0..=3600.0).contains(&interval) {
-        return Err(Failure::new(FailureKind::Usage, "--write-interval takes seconds from 0 to 3600"));
+        return Err(Failure::new(
+            FailureKind::Usage,
+            "--write-interval takes seconds from 0 to 3600",
+        ));
     }
     let mut github = ctx.github.clone();
     // A rotation waits for the hourly budget to come back rather than give up part-way.
     github.retry.max_primary_wait = Duration::from_secs(3700);
-    let token = crate::github::token::discover(&github.api_url).ok_or_else(|| crate::github::Error::NoToken {
-        host: crate::github::token::enterprise_host(&github.api_url),
+    let token = crate::github::token::discover(&github.api_url).ok_or_else(|| {
+        crate::github::Error::NoToken {
+            host: crate::github::token::enterprise_host(&github.api_url),
+        }
     });
     match &options.resume {
         Some(path) => resume(path.clone(), &options, github, token?, ctx).await,
@@ -82,8 +89,12 @@ pub async fn run(options: RotateOptions, ctx: &Context) -> Result<Outcome, Failu
 fn named_targets(options: &RotateOptions) -> Result<Vec<RepoName>, Failure> {
     let mut names: Vec<String> = options.targets.clone();
     if let Some(path) = &options.targets_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure::new(FailureKind::Usage, format!("cannot read --targets-file {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::new(
+                FailureKind::Usage,
+                format!("cannot read --targets-file {}: {e}", path.display()),
+            )
+        })?;
         names.extend(
             text.lines()
                 .map(|l| l.split('#').next().unwrap_or_default().trim())
@@ -101,48 +112,105 @@ fn named_targets(options: &RotateOptions) -> Result<Vec<RepoName>, Failure> {
     Ok(repos)
 }
 
-async fn start(options: &RotateOptions, github: crate::github::Config, token: crate::github::Token, ctx: &Context) -> Result<Outcome, Failure> {
+async fn start(
+    options: &RotateOptions,
+    github: crate::github::Config,
+    token: crate::github::Token,
+    ctx: &Context,
+) -> Result<Outcome, Failure> {
     let named = named_targets(options)?;
-    let owner = options.owner.as_deref().map(names::parse_owner).transpose()?;
+    let owner = options
+        .owner
+        .as_deref()
+        .map(names::parse_owner)
+        .transpose()?;
     if named.is_empty() && owner.is_none() {
         return Err(Failure::new(
             FailureKind::Usage,
             "no targets: name repositories (OWNER/REPO), --targets-file FILE or --owner OWNER",
         ));
     }
-    let secret = options.secret.as_deref().map(names::parse_secret_name).transpose()?;
+    let secret = options
+        .secret
+        .as_deref()
+        .map(names::parse_secret_name)
+        .transpose()?;
     let concurrency = options.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     let canary_repo = options.canary.as_deref().map(RepoName::parse).transpose()?;
     let client = Client::new(github, token)?;
 
     ctx.progress.step("Reading the targets …");
-    let surveyed = survey_targets(&client, &named, owner.as_deref(), secret.as_deref(), concurrency, ctx).await?;
+    let surveyed = survey_targets(
+        &client,
+        &named,
+        owner.as_deref(),
+        secret.as_deref(),
+        concurrency,
+        ctx,
+    )
+    .await?;
     let plan = Plan::build(&surveyed, options.include_shadowed);
     if plan.writes.is_empty() {
-        return Err(Failure::new(FailureKind::Usage, "the targets have no Claude step that reads an API key secret; name one with --secret"));
+        return Err(Failure::new(
+            FailureKind::Usage,
+            "the targets have no Claude step that reads an API key secret; name one with --secret",
+        ));
     }
     let canary = match (options.no_canary, &canary_repo) {
         (true, _) => None,
         (false, Some(repo)) => Some(plan.canary(Some(repo)).ok_or_else(|| {
-            Failure::new(FailureKind::Usage, format!("--canary {repo} is not one of the targets"))
+            Failure::new(
+                FailureKind::Usage,
+                format!("--canary {repo} is not one of the targets"),
+            )
         })?),
         (false, None) => plan.canary(None),
     };
-    describe_plan(&plan, canary, &client, options.write_interval.unwrap_or(DEFAULT_WRITE_INTERVAL), ctx);
+    describe_plan(
+        &plan,
+        canary,
+        &client,
+        options.write_interval.unwrap_or(DEFAULT_WRITE_INTERVAL),
+        ctx,
+    );
     let states = vec![WriteState::Pending; plan.writes.len()];
     if options.dry_run {
-        return Ok(outcome(&plan, &states, None, &client, &[], None, RotateEnd::DryRun));
+        return Ok(outcome(
+            &plan,
+            &states,
+            None,
+            &client,
+            &[],
+            None,
+            RotateEnd::DryRun,
+        ));
     }
 
-    let key = input::read_key(&options.key, ctx.interactivity, "New Anthropic API key (hidden)")?;
+    let key = input::read_key(
+        &options.key,
+        ctx.interactivity,
+        "New Anthropic API key (hidden)",
+    )?;
     if !key.shape().is_clean_api_key() {
         let verdict = alone(&key_evidence(&key, Vec::new()), "");
-        return Err(rejected(format!("the new key was rejected and nothing was uploaded: {}", verdict.summary)));
+        return Err(rejected(format!(
+            "the new key was rejected and nothing was uploaded: {}",
+            verdict.summary
+        )));
     }
-    let question = format!("Write the new key {} with {} writes?", key.display_form(), plan.writes.len());
+    let question = format!(
+        "Write the new key {} with {} writes?",
+        key.display_form(),
+        plan.writes.len()
+    );
     match input::confirm(ctx.interactivity, options.yes, true, &question) {
         Ok(true) | Err(input::Error::InputNeeded { .. }) => {}
-        Ok(false) => return Err(Failure::new(FailureKind::InputNeeded, "nothing was written")),
+        Ok(false) => {
+            return Err(Failure::new(
+                FailureKind::InputNeeded,
+                "nothing was written",
+            ))
+        }
         Err(other) => return Err(other.into()),
     }
     let journal_options = journal::Options {
@@ -153,19 +221,41 @@ async fn start(options: &RotateOptions, github: crate::github::Config, token: cr
         concurrency,
     };
     let header = Header::new(&key, journal_options, plan);
-    let path = options.journal.clone().unwrap_or_else(Journal::default_path);
-    let journal = Journal::create(&path, &header).map_err(|e| Failure::new(FailureKind::Usage, e))?;
-    ctx.progress.step(&format!("Journal: {} (resume with: keyfix rotate --resume {})", path.display(), path.display()));
+    let path = options
+        .journal
+        .clone()
+        .unwrap_or_else(Journal::default_path);
+    let journal =
+        Journal::create(&path, &header).map_err(|e| Failure::new(FailureKind::Usage, e))?;
+    ctx.progress.step(&format!(
+        "Journal: {} (resume with: keyfix rotate --resume {})",
+        path.display(),
+        path.display()
+    ));
     execute(header, journal, Vec::new(), key, client, options, ctx).await
 }
 
-async fn resume(path: PathBuf, options: &RotateOptions, github: crate::github::Config, token: crate::github::Token, ctx: &Context) -> Result<Outcome, Failure> {
-    let (journal, header, entries) = Journal::reopen(&path).map_err(|e| Failure::new(FailureKind::Usage, e))?;
-    let key = input::read_key(&options.key, ctx.interactivity, "The rotation's new Anthropic API key (hidden)")?;
+async fn resume(
+    path: PathBuf,
+    options: &RotateOptions,
+    github: crate::github::Config,
+    token: crate::github::Token,
+    ctx: &Context,
+) -> Result<Outcome, Failure> {
+    let (journal, header, entries) =
+        Journal::reopen(&path).map_err(|e| Failure::new(FailureKind::Usage, e))?;
+    let key = input::read_key(
+        &options.key,
+        ctx.interactivity,
+        "The rotation's new Anthropic API key (hidden)",
+    )?;
     if !header.same_key(&key) {
         return Err(Failure::new(
             FailureKind::Usage,
-            format!("not the key this journal started with ({}): give the same key to resume", path.display()),
+            format!(
+                "not the key this journal started with ({}): give the same key to resume",
+                path.display()
+            ),
         ));
     }
     let client = Client::new(github, token)?;
@@ -192,27 +282,50 @@ async fn execute(
     let plan = header.plan.clone();
     let past = journal::Progress::of(&entries);
     let mut states: Vec<WriteState> = (0..plan.writes.len())
-        .map(|i| if past.done.contains(&i) { WriteState::Done } else { WriteState::Pending })
+        .map(|i| {
+            if past.done.contains(&i) {
+                WriteState::Done
+            } else {
+                WriteState::Pending
+            }
+        })
         .collect();
     let journal_path = journal.path.clone();
-    let record = |journal: &mut Journal, entry: Entry| journal.record(&entry).map_err(|e| Failure::new(FailureKind::Api, e));
+    let record = |journal: &mut Journal, entry: Entry| {
+        journal
+            .record(&entry)
+            .map_err(|e| Failure::new(FailureKind::Api, e))
+    };
 
     // Validation: once per model, and the writes a model failure touches are skipped.
     let models = validate(&key, &plan, ctx).await?;
     if !header.options.force {
         for write in &plan.writes {
-            let failing: Vec<String> = write.models.iter().filter_map(|m| models.get(m).cloned().flatten()).collect();
+            let failing: Vec<String> = write
+                .models
+                .iter()
+                .filter_map(|m| models.get(m).cloned().flatten())
+                .collect();
             if !failing.is_empty() && states[write.id] == WriteState::Pending {
                 let reason = failing.join("; ");
-                record(&mut journal, Entry::Skipped { write: write.id, reason: reason.clone() })?;
+                record(
+                    &mut journal,
+                    Entry::Skipped {
+                        write: write.id,
+                        reason: reason.clone(),
+                    },
+                )?;
                 states[write.id] = WriteState::Skipped(reason);
             }
         }
     }
 
     // Public keys and organization settings, once per scope, reads overlapping.
-    let pending: Vec<usize> = (0..plan.writes.len()).filter(|i| states[*i] == WriteState::Pending).collect();
-    ctx.progress.step(&format!("Reading {} public keys …", pending.len()));
+    let pending: Vec<usize> = (0..plan.writes.len())
+        .filter(|i| states[*i] == WriteState::Pending)
+        .collect();
+    ctx.progress
+        .step(&format!("Reading {} public keys …", pending.len()));
     let prepared = prepare_all(&client, &plan, &pending, header.options.concurrency).await?;
 
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -232,18 +345,38 @@ async fn execute(
     if let Some(canary) = header.options.canary.filter(|_| !past.canary_passed) {
         if states[canary] == WriteState::Pending {
             pacer.wait().await;
-            let state = write_one(&client, &plan, canary, &prepared, &key, &mut journal, &bar).await?;
+            let state =
+                write_one(&client, &plan, canary, &prepared, &key, &mut journal, &bar).await?;
             states[canary] = state;
         }
         if states[canary] != WriteState::Done {
             watcher.abort();
-            return Ok(outcome(&plan, &states, Some(&journal_path), &client, &models_list(&models), header.options.canary, RotateEnd::CanaryFailed(format!("the canary write failed: {}", describe_state(&states[canary])))));
+            return Ok(outcome(
+                &plan,
+                &states,
+                Some(&journal_path),
+                &client,
+                &models_list(&models),
+                header.options.canary,
+                RotateEnd::CanaryFailed(format!(
+                    "the canary write failed: {}",
+                    describe_state(&states[canary])
+                )),
+            ));
         }
         match verify_canary(&client, &plan, canary, &key, &options.probe, ctx).await? {
             None => record(&mut journal, Entry::CanaryPassed { write: canary })?,
             Some(seen) => {
                 watcher.abort();
-                return Ok(outcome(&plan, &states, Some(&journal_path), &client, &models_list(&models), header.options.canary, RotateEnd::CanaryFailed(seen)));
+                return Ok(outcome(
+                    &plan,
+                    &states,
+                    Some(&journal_path),
+                    &client,
+                    &models_list(&models),
+                    header.options.canary,
+                    RotateEnd::CanaryFailed(seen),
+                ));
             }
         }
     }
@@ -261,14 +394,25 @@ async fn execute(
     bar.finish();
     watcher.abort();
     let end = if interrupted.load(Ordering::SeqCst) {
-        ctx.progress.step(&format!("Stopped. Resume with: keyfix rotate --resume {}", journal_path.display()));
+        ctx.progress.step(&format!(
+            "Stopped. Resume with: keyfix rotate --resume {}",
+            journal_path.display()
+        ));
         RotateEnd::Interrupted
     } else if states.iter().all(|s| *s == WriteState::Done) {
         RotateEnd::AllRotated
     } else {
         RotateEnd::Incomplete
     };
-    Ok(outcome(&plan, &states, Some(&journal_path), &client, &models_list(&models), header.options.canary, end))
+    Ok(outcome(
+        &plan,
+        &states,
+        Some(&journal_path),
+        &client,
+        &models_list(&models),
+        header.options.canary,
+        end,
+    ))
 }
 
 /// Surveys the named repositories and the owner's (those with a Claude workflow), `concurrency`
@@ -310,7 +454,11 @@ async fn survey_targets(
             surveyed.push(target);
         }
     }
-    ctx.progress.step(&format!("{} targets ({} GitHub requests).", surveyed.len(), client.requests_sent()));
+    ctx.progress.step(&format!(
+        "{} targets ({} GitHub requests).",
+        surveyed.len(),
+        client.requests_sent()
+    ));
     Ok(surveyed)
 }
 
@@ -319,11 +467,17 @@ async fn survey_targets(
 fn uses_of(survey: &Survey, secret: Option<&str>) -> Surveyed {
     let mut uses: Vec<(String, Option<String>, BTreeSet<String>)> = Vec::new();
     for step in &survey.analysis.steps {
-        let Some(name) = secret.map(str::to_owned).or_else(|| step.api_key_secret.clone()) else {
+        let Some(name) = secret
+            .map(str::to_owned)
+            .or_else(|| step.api_key_secret.clone())
+        else {
             continue;
         };
         let model = survey.model_of(step).model;
-        match uses.iter_mut().find(|(n, e, _)| *n == name && *e == step.environment) {
+        match uses
+            .iter_mut()
+            .find(|(n, e, _)| *n == name && *e == step.environment)
+        {
             Some((_, _, models)) => {
                 models.insert(model);
             }
@@ -347,7 +501,13 @@ fn uses_of(survey: &Survey, secret: Option<&str>) -> Surveyed {
     }
 }
 
-fn describe_plan(plan: &Plan, canary: Option<usize>, client: &Client, interval: f64, ctx: &Context) {
+fn describe_plan(
+    plan: &Plan,
+    canary: Option<usize>,
+    client: &Client,
+    interval: f64,
+    ctx: &Context,
+) {
     let (repository, environment, organization) = plan.count_by_scope();
     let targets: BTreeSet<&RepoName> = plan.targets.iter().map(|t| &t.repo).collect();
     ctx.progress.step(&format!(
@@ -357,15 +517,34 @@ fn describe_plan(plan: &Plan, canary: Option<usize>, client: &Client, interval: 
     ));
     for target in plan.targets.iter().filter(|t| !t.shadows.is_empty()) {
         let shadows: Vec<String> = target.shadows.iter().map(ToString::to_string).collect();
-        let written = plan.writes.iter().any(|w| w.shadowed && w.destination.repo == target.repo);
-        let how = if written { "written too (--include-shadowed)" } else { "left as they are" };
-        ctx.progress.step(&format!("  {} {}: reads {}, shadows {} ({how})", target.repo, target.secret, target.scope, shadows.join(", ")));
+        let written = plan
+            .writes
+            .iter()
+            .any(|w| w.shadowed && w.destination.repo == target.repo);
+        let how = if written {
+            "written too (--include-shadowed)"
+        } else {
+            "left as they are"
+        };
+        ctx.progress.step(&format!(
+            "  {} {}: reads {}, shadows {} ({how})",
+            target.repo,
+            target.secret,
+            target.scope,
+            shadows.join(", ")
+        ));
     }
     for write in plan.writes.iter().filter(|w| w.creates) {
-        ctx.progress.step(&format!("  {}: defined nowhere the job can see; created", write.destination.describe()));
+        ctx.progress.step(&format!(
+            "  {}: defined nowhere the job can see; created",
+            write.destination.describe()
+        ));
     }
     if let Some(canary) = canary {
-        ctx.progress.step(&format!("  canary: {}, verified with the probe before the rest", plan.writes[canary].destination.describe()));
+        ctx.progress.step(&format!(
+            "  canary: {}, verified with the probe before the rest",
+            plan.writes[canary].destination.describe()
+        ));
     }
     // A write costs its PUT and its public key; an organization secret also its settings; the
     // canary a probe run (dispatch, a dozen polls, jobs, log).
@@ -409,28 +588,40 @@ fn rejected(message: String) -> Failure {
 
 /// Validates the key once per model. `Ok` maps each model to `None` (works) or the reason it
 /// does not; the whole rotation stops when the key works on no model at all.
-async fn validate(key: &Key, plan: &Plan, ctx: &Context) -> Result<BTreeMap<String, Option<String>>, Failure> {
+async fn validate(
+    key: &Key,
+    plan: &Plan,
+    ctx: &Context,
+) -> Result<BTreeMap<String, Option<String>>, Failure> {
     let client = anthropic::Client::new(ctx.anthropic.clone())?;
     let mut results = BTreeMap::new();
     let mut causes = Vec::new();
     for model in plan.models() {
-        ctx.progress.step(&format!("Validating {} on {model} …", key.display_form()));
+        ctx.progress
+            .step(&format!("Validating {} on {model} …", key.display_form()));
         let calls = key_calls(&client, key, &model).await?;
-        let works = calls.iter().any(|c| c.is_messages_on(&model) && Verdict::of(c) == Verdict::Success);
+        let works = calls
+            .iter()
+            .any(|c| c.is_messages_on(&model) && Verdict::of(c) == Verdict::Success);
         if works {
             results.insert(model, None);
             continue;
         }
         let verdict = alone(&key_evidence(key, calls.clone()), &model);
         let cause = match verdict.cause {
-            Cause::Undetermined if calls.iter().any(|c| Verdict::of(c) == Verdict::CreditText) => Cause::CreditExhausted,
+            Cause::Undetermined if calls.iter().any(|c| Verdict::of(c) == Verdict::CreditText) => {
+                Cause::CreditExhausted
+            }
             other => other,
         };
         if cause.class() == CauseClass::Transient {
             return Err(Failure::new(FailureKind::Api, format!("validating the new key met {cause} on {model}: nothing was written; try again later")).with_exit(13));
         }
         causes.push(cause);
-        results.insert(model.clone(), Some(format!("the new key cannot be used on {model} ({cause})")));
+        results.insert(
+            model.clone(),
+            Some(format!("the new key cannot be used on {model} ({cause})")),
+        );
     }
     if results.values().all(Option::is_some) {
         let exit = if causes.iter().all(|c| *c == Cause::CreditExhausted) {
@@ -441,25 +632,42 @@ async fn validate(key: &Key, plan: &Plan, ctx: &Context) -> Result<BTreeMap<Stri
             15
         };
         let reasons: Vec<String> = results.values().flatten().cloned().collect();
-        return Err(Failure::new(FailureKind::Api, format!("{}: nothing was written", reasons.join("; "))).with_exit(exit));
+        return Err(Failure::new(
+            FailureKind::Api,
+            format!("{}: nothing was written", reasons.join("; ")),
+        )
+        .with_exit(exit));
     }
     Ok(results)
 }
 
 fn models_list(models: &BTreeMap<String, Option<String>>) -> Vec<String> {
-    models.iter().filter(|(_, failure)| failure.is_none()).map(|(m, _)| m.clone()).collect()
+    models
+        .iter()
+        .filter(|(_, failure)| failure.is_none())
+        .map(|(m, _)| m.clone())
+        .collect()
 }
 
 /// Reads what every pending write needs, `concurrency` reads in flight.
-async fn prepare_all(client: &Client, plan: &Plan, pending: &[usize], concurrency: usize) -> Result<BTreeMap<usize, Prepared>, Failure> {
-    let results: Vec<(usize, Result<Prepared, crate::github::Error>)> = stream::iter(pending.iter().copied())
-        .map(|id| async move {
-            let d = &plan.writes[id].destination;
-            (id, secrets::prepare(client, &d.repo, &d.scope, &d.name).await)
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+async fn prepare_all(
+    client: &Client,
+    plan: &Plan,
+    pending: &[usize],
+    concurrency: usize,
+) -> Result<BTreeMap<usize, Prepared>, Failure> {
+    let results: Vec<(usize, Result<Prepared, crate::github::Error>)> =
+        stream::iter(pending.iter().copied())
+            .map(|id| async move {
+                let d = &plan.writes[id].destination;
+                (
+                    id,
+                    secrets::prepare(client, &d.repo, &d.scope, &d.name).await,
+                )
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
     let mut prepared = BTreeMap::new();
     for (id, result) in results {
         prepared.insert(id, result?);
@@ -475,7 +683,10 @@ struct Pacer {
 
 impl Pacer {
     fn new(interval: Duration) -> Pacer {
-        Pacer { interval, last: None }
+        Pacer {
+            interval,
+            last: None,
+        }
     }
 
     async fn wait(&mut self) {
@@ -500,12 +711,17 @@ impl ProgressBar {
         let bar = (on_terminal && !ctx.progress.is_quiet()).then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} writes, ETA {eta} {msg}")
-                    .expect("a valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} writes, ETA {eta} {msg}",
+                )
+                .expect("a valid template"),
             );
             bar
         });
-        ProgressBar { bar, lines: !on_terminal && !ctx.progress.is_quiet() }
+        ProgressBar {
+            bar,
+            lines: !on_terminal && !ctx.progress.is_quiet(),
+        }
     }
 
     fn wrote(&self, text: &str) {
@@ -537,13 +753,21 @@ async fn write_one(
     let describe = plan.writes[id].destination.describe();
     let io = |e: journal::Error| Failure::new(FailureKind::Api, e);
     let Some(prepared) = prepared.get(&id) else {
-        return Ok(WriteState::Failed("its public key could not be read".to_owned()));
+        return Ok(WriteState::Failed(
+            "its public key could not be read".to_owned(),
+        ));
     };
     journal.record(&Entry::Sending { write: id }).map_err(io)?;
     let state = match secrets::put(client, prepared, key).await {
         Ok(written) => {
-            let status = if written == secrets::Written::Created { 201 } else { 204 };
-            journal.record(&Entry::Done { write: id, status }).map_err(io)?;
+            let status = if written == secrets::Written::Created {
+                201
+            } else {
+                204
+            };
+            journal
+                .record(&Entry::Done { write: id, status })
+                .map_err(io)?;
             bar.wrote(&format!("wrote {describe}"));
             WriteState::Done
         }
@@ -552,7 +776,12 @@ async fn write_one(
                 UploadError::Refused(e) => format!("{e}; the secret holds the old key"),
                 UploadError::Unknown(e) => format!("{e}; the secret holds the old or the new key (keyfix does not repeat a write: --resume does it)"),
             };
-            journal.record(&Entry::Failed { write: id, error: message.clone() }).map_err(io)?;
+            journal
+                .record(&Entry::Failed {
+                    write: id,
+                    error: message.clone(),
+                })
+                .map_err(io)?;
             bar.wrote(&format!("FAILED {describe}: {message}"));
             WriteState::Failed(message)
         }
@@ -562,7 +791,14 @@ async fn write_one(
 
 /// The probe on the canary's repository must see the new key working in the scope written.
 /// `None` when it does; otherwise what it saw.
-async fn verify_canary(client: &Client, plan: &Plan, canary: usize, key: &Key, args: &ProbeRunArgs, ctx: &Context) -> Result<Option<String>, Failure> {
+async fn verify_canary(
+    client: &Client,
+    plan: &Plan,
+    canary: usize,
+    key: &Key,
+    args: &ProbeRunArgs,
+    ctx: &Context,
+) -> Result<Option<String>, Failure> {
     let write = &plan.writes[canary];
     let repo = write.destination.repo.clone();
     let survey = match Survey::read(client, &repo, 1).await? {
@@ -582,7 +818,10 @@ async fn verify_canary(client: &Client, plan: &Plan, canary: usize, key: &Key, a
     let state = probe::run::installed(client, &repo, &branch, &text).await?;
     if state != Installed::UpToDate {
         if !args.install_probe {
-            let question = format!("The canary {repo} needs keyfix's probe workflow. Commit {} now?", probe::PATH);
+            let question = format!(
+                "The canary {repo} needs keyfix's probe workflow. Commit {} now?",
+                probe::PATH
+            );
             match input::confirm(ctx.interactivity, false, false, &question) {
                 Ok(true) => {}
                 Ok(false) | Err(input::Error::InputNeeded { .. }) => {
@@ -594,30 +833,54 @@ async fn verify_canary(client: &Client, plan: &Plan, canary: usize, key: &Key, a
                 Err(other) => return Err(other.into()),
             }
         }
-        probe::run::install(client, &repo, &branch, &text, &state).await.map_err(|e| Failure::from(e).with_file(text.clone()))?;
+        probe::run::install(client, &repo, &branch, &text, &state)
+            .await
+            .map_err(|e| Failure::from(e).with_file(text.clone()))?;
     }
-    let nonce: String = (0..16).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    let nonce: String = (0..16)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
     let correlation = format!("kf-{:012x}", rand::random::<u64>() >> 16);
-    let model = write.models.iter().next().cloned().unwrap_or_else(|| probe::BASELINE_MODEL.to_owned());
+    let model = write
+        .models
+        .iter()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| probe::BASELINE_MODEL.to_owned());
     let inputs = probe::run::Dispatch {
         branch: &branch,
         correlation_id: &correlation,
         nonce: &nonce,
         model: &model,
     };
-    ctx.progress.step(&format!("Verifying the canary {repo} with the probe …"));
+    ctx.progress
+        .step(&format!("Verifying the canary {repo} with the probe …"));
     let run_id = probe::run::dispatch(client, &repo, &inputs, state != Installed::UpToDate).await?;
-    let run = probe::run::wait_and_read(client, &repo, run_id, &correlation, Duration::from_secs(args.timeout), |_| {}).await?;
+    let run = probe::run::wait_and_read(
+        client,
+        &repo,
+        run_id,
+        &correlation,
+        Duration::from_secs(args.timeout),
+        |_| {},
+    )
+    .await?;
     let report = run
         .reports
         .iter()
         .find(|r| r.environment == environment)
         .and_then(|r| r.secrets.iter().find(|s| s.name == write.destination.name));
     let Some(report) = report else {
-        return Ok(Some(format!("the probe run {run_id} reported nothing for {}", write.destination.name)));
+        return Ok(Some(format!(
+            "the probe run {run_id} reported nothing for {}",
+            write.destination.name
+        )));
     };
     let evidence = report.evidence();
-    let holds = evidence.fingerprint.as_ref().is_some_and(|f| f.matches(&key.fingerprint(nonce.as_bytes())));
+    let holds = evidence
+        .fingerprint
+        .as_ref()
+        .is_some_and(|f| f.matches(&key.fingerprint(nonce.as_bytes())));
     let verdict = diagnosis::diagnose(&Evidence {
         model: model.clone(),
         baseline_model: probe::BASELINE_MODEL.to_owned(),
@@ -630,8 +893,14 @@ async fn verify_canary(client: &Client, plan: &Plan, canary: usize, key: &Key, a
     });
     Ok(match (holds, verdict.cause) {
         (true, Cause::Ok) => None,
-        (false, _) => Some(format!("the canary's probe run {run_id} did not see the new key in {}", write.destination.describe())),
-        (true, cause) => Some(format!("the canary's probe run {run_id} saw {cause}: {}", verdict.summary)),
+        (false, _) => Some(format!(
+            "the canary's probe run {run_id} did not see the new key in {}",
+            write.destination.describe()
+        )),
+        (true, cause) => Some(format!(
+            "the canary's probe run {run_id} saw {cause}: {}",
+            verdict.summary
+        )),
     })
 }
 
@@ -672,7 +941,10 @@ fn outcome(
         })
         .collect();
     let error = match &end {
-        RotateEnd::CanaryFailed(seen) => Some(Failure::new(FailureKind::Api, format!("the canary failed and nothing else was written: {seen}"))),
+        RotateEnd::CanaryFailed(seen) => Some(Failure::new(
+            FailureKind::Api,
+            format!("the canary failed and nothing else was written: {seen}"),
+        )),
         _ => None,
     };
     Outcome {

@@ -46,7 +46,9 @@ impl Destination {
         match &self.scope {
             Scope::Organization => format!("{} organization secret {}", self.repo.owner, self.name),
             Scope::Repository => format!("{} repository secret {}", self.repo, self.name),
-            Scope::Environment(env) => format!("{} environment {env} secret {}", self.repo, self.name),
+            Scope::Environment(env) => {
+                format!("{} environment {env} secret {}", self.repo, self.name)
+            }
         }
     }
 }
@@ -122,7 +124,13 @@ impl Plan {
     }
 
     /// The id of the write to `destination`, added if new; models merge into it.
-    fn write_for(&mut self, destination: Destination, models: &[String], shadowed: bool, creates: bool) -> usize {
+    fn write_for(
+        &mut self,
+        destination: Destination,
+        models: &[String],
+        shadowed: bool,
+        creates: bool,
+    ) -> usize {
         let key = destination.key();
         if let Some(write) = self.writes.iter_mut().find(|w| w.destination.key() == key) {
             write.models.extend(models.iter().cloned());
@@ -148,13 +156,21 @@ impl Plan {
 
     /// Every model some write must work on.
     pub fn models(&self) -> BTreeSet<String> {
-        self.writes.iter().flat_map(|w| w.models.iter().cloned()).collect()
+        self.writes
+            .iter()
+            .flat_map(|w| w.models.iter().cloned())
+            .collect()
     }
 
     /// The canary's write: the named repository's first, else the first target's that no
     /// organization secret serves, else the first.
     pub fn canary(&self, named: Option<&RepoName>) -> Option<usize> {
-        let first_of = |repo: &RepoName| self.targets.iter().find(|t| &t.repo == repo).map(|t| t.write);
+        let first_of = |repo: &RepoName| {
+            self.targets
+                .iter()
+                .find(|t| &t.repo == repo)
+                .map(|t| t.write)
+        };
         if let Some(repo) = named {
             return first_of(repo);
         }
@@ -166,7 +182,12 @@ impl Plan {
     }
 
     pub fn count_by_scope(&self) -> (usize, usize, usize) {
-        let count = |f: fn(&Scope) -> bool| self.writes.iter().filter(|w| f(&w.destination.scope)).count();
+        let count = |f: fn(&Scope) -> bool| {
+            self.writes
+                .iter()
+                .filter(|w| f(&w.destination.scope))
+                .count()
+        };
         (
             count(|s| matches!(s, Scope::Repository)),
             count(|s| matches!(s, Scope::Environment(_))),
@@ -204,14 +225,36 @@ mod tests {
 
     fn mixed() -> Vec<Surveyed> {
         vec![
-            target("acme/a", vec![(resolution("K", Some(Scope::Organization), vec![]), "m1")]),
-            target("acme/b", vec![(resolution("K", Some(Scope::Organization), vec![]), "m2")]),
-            target("acme/own", vec![(resolution("K", Some(Scope::Repository), vec![]), "m1")]),
+            target(
+                "acme/a",
+                vec![(resolution("K", Some(Scope::Organization), vec![]), "m1")],
+            ),
+            target(
+                "acme/b",
+                vec![(resolution("K", Some(Scope::Organization), vec![]), "m2")],
+            ),
+            target(
+                "acme/own",
+                vec![(resolution("K", Some(Scope::Repository), vec![]), "m1")],
+            ),
             target(
                 "acme/env",
-                vec![(resolution("K", Some(Scope::Environment("prod".into())), vec![Scope::Repository, Scope::Organization]), "m1")],
+                vec![(
+                    resolution(
+                        "K",
+                        Some(Scope::Environment("prod".into())),
+                        vec![Scope::Repository, Scope::Organization],
+                    ),
+                    "m1",
+                )],
             ),
-            target("acme/stale", vec![(resolution("K", Some(Scope::Repository), vec![Scope::Organization]), "m1")]),
+            target(
+                "acme/stale",
+                vec![(
+                    resolution("K", Some(Scope::Repository), vec![Scope::Organization]),
+                    "m1",
+                )],
+            ),
             target("acme/none", vec![(resolution("K", None, vec![]), "m1")]),
         ]
     }
@@ -220,22 +263,47 @@ mod tests {
     fn one_write_per_distinct_scope() {
         let plan = Plan::build(&mixed(), false);
         assert_eq!(plan.targets.len(), 6);
-        let org: Vec<_> = plan.writes.iter().filter(|w| w.destination.scope == Scope::Organization).collect();
+        let org: Vec<_> = plan
+            .writes
+            .iter()
+            .filter(|w| w.destination.scope == Scope::Organization)
+            .collect();
         assert_eq!(org.len(), 1, "one organization write for all its readers");
-        assert_eq!(org[0].models.iter().cloned().collect::<Vec<_>>(), ["m1", "m2"]);
+        assert_eq!(
+            org[0].models.iter().cloned().collect::<Vec<_>>(),
+            ["m1", "m2"]
+        );
         assert_eq!(plan.readers(org[0].id).count(), 2);
-        assert_eq!(plan.writes.len(), 5, "org, own, env, stale repo, created repo");
-        assert!(plan.writes.iter().any(|w| w.creates && w.destination.repo.name == "none"));
+        assert_eq!(
+            plan.writes.len(),
+            5,
+            "org, own, env, stale repo, created repo"
+        );
+        assert!(plan
+            .writes
+            .iter()
+            .any(|w| w.creates && w.destination.repo.name == "none"));
         assert_eq!(plan.count_by_scope(), (3, 1, 1));
     }
 
     #[test]
     fn shadowed_copies_are_written_only_when_asked() {
         let plan = Plan::build(&mixed(), true);
-        let shadowed: Vec<_> = plan.writes.iter().filter(|w| w.shadowed).map(|w| w.destination.describe()).collect();
+        let shadowed: Vec<_> = plan
+            .writes
+            .iter()
+            .filter(|w| w.shadowed)
+            .map(|w| w.destination.describe())
+            .collect();
         assert_eq!(shadowed, ["acme/env repository secret K"], "{shadowed:?}");
         // The organization copy under env and stale is the same write as the one a and b read.
-        assert_eq!(plan.writes.iter().filter(|w| w.destination.scope == Scope::Organization).count(), 1);
+        assert_eq!(
+            plan.writes
+                .iter()
+                .filter(|w| w.destination.scope == Scope::Organization)
+                .count(),
+            1
+        );
         assert_eq!(plan.writes.len(), 6);
     }
 
@@ -244,8 +312,13 @@ mod tests {
         let plan = Plan::build(&mixed(), false);
         let canary = plan.canary(None).unwrap();
         assert_eq!(plan.writes[canary].destination.repo.name, "own");
-        let named = plan.canary(Some(&RepoName::parse("acme/env").unwrap())).unwrap();
-        assert_eq!(plan.writes[named].destination.scope, Scope::Environment("prod".into()));
+        let named = plan
+            .canary(Some(&RepoName::parse("acme/env").unwrap()))
+            .unwrap();
+        assert_eq!(
+            plan.writes[named].destination.scope,
+            Scope::Environment("prod".into())
+        );
     }
 
     #[test]

@@ -273,19 +273,31 @@ fn secondary_limit(world: &World, state: &mut GithubState, method: &Method) -> O
     }
     let now = crate::time::now_epoch_millis();
     let window = settings.write_window_secs * 1000;
-    while state.writes.front().is_some_and(|t| now.saturating_sub(*t) >= window) {
+    while state
+        .writes
+        .front()
+        .is_some_and(|t| now.saturating_sub(*t) >= window)
+    {
         state.writes.pop_front();
     }
     if state.writes.len() < settings.writes_per_minute as usize {
         state.writes.push_back(now);
         return None;
     }
-    let frees_in = state.writes.front().map_or(0, |oldest| (oldest + window).saturating_sub(now));
-    let retry_after = settings.secondary_retry_after_secs.unwrap_or(frees_in.div_ceil(1000).max(1));
+    let frees_in = state
+        .writes
+        .front()
+        .map_or(0, |oldest| (oldest + window).saturating_sub(now));
+    let retry_after = settings
+        .secondary_retry_after_secs
+        .unwrap_or(frees_in.div_ceil(1000).max(1));
     let mut response = error(
         StatusCode::FORBIDDEN,
         "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
     );
-    response.headers_mut().insert("retry-after", HeaderValue::from_str(&retry_after.to_string()).expect("digits"));
+    response.headers_mut().insert(
+        "retry-after",
+        HeaderValue::from_str(&retry_after.to_string()).expect("digits"),
+    );
     Some(response)
 }

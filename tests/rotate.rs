@@ -1,0 +1,506 @@
+//! `keyfix rotate` against a simulated organization: every scope afterwards (unsealed by the
+//! simulator), the plan, validation, the canary, faults, limits, the journal and resume.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use keyfix_sim::scenario::Fault;
+use keyfix_sim::Sim;
+
+fn workflow(model: &str, environment: Option<&str>) -> String {
+    let env = environment
+        .map(|e| format!("    environment: {e}\n"))
+        .unwrap_or_default();
+    format!(
+        "on: issue_comment\njobs:\n  claude:\n    runs-on: ubuntu-latest\n{env}    steps:\n      - uses: anthropics/claude-code-action@v1\n        with:\n          anthropic_api_key: ${{{{ secrets.ANTHROPIC_API_KEY }}}}\n          claude_args: --model {model}\n"
+    )
+}
+
+fn repo(name: &str, body: &str, model: &str, environment: Option<&str>) -> String {
+    format!(
+        "[[repos]]\nowner = \"acme\"\nname = \"{name}\"\n{body}\nfiles = {{ \".github/workflows/claude.yml\" = '''{}''' }}\n",
+        workflow(model, environment)
+    )
+}
+
+/// The mixed organization of `rotate.md`: most repositories read the organization secret, two
+/// have their own, one reads an environment secret over a stale repository copy, one has a stale
+/// repository secret that shadows the organization's and is what its job reads.
+fn mixed(extra: &str) -> Sim {
+    let keys = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/keys.toml"))
+        .unwrap();
+    let old = "secrets = [{ name = \"ANTHROPIC_API_KEY\", key = \"orphaned\" }]";
+    let repos = [
+        repo("a-{n}", "count = 5", "claude-haiku-4-5", None),
+        repo("own1", old, "claude-haiku-4-5", None),
+        repo("own2", old, "claude-sonnet-4-5", None),
+        repo(
+            "envrepo",
+            "secrets = [{ name = \"ANTHROPIC_API_KEY\", key = \"revoked\" }]\nenvironments = [{ name = \"prod\", secrets = [{ name = \"ANTHROPIC_API_KEY\", key = \"orphaned\" }] }]",
+            "claude-haiku-4-5",
+            Some("prod"),
+        ),
+        repo("stale", old, "claude-haiku-4-5", None),
+        "[[repos]]\nowner = \"acme\"\nname = \"bystander\"\n".to_owned(),
+    ];
+    let owners = "[[owners]]\nlogin = \"acme\"\nsecrets = [{ name = \"ANTHROPIC_API_KEY\", key = \"orphaned\", visibility = \"selected\", selected = [\"a-1\", \"a-2\", \"a-3\", \"a-4\", \"a-5\", \"envrepo\", \"stale\", \"bystander\"] }]\n";
+    start(scenario(&format!(
+        "{keys}\n{owners}\n{}\n{extra}",
+        repos.join("\n")
+    )))
+}
+
+fn rotate(sim: &Sim, key: &str, args: &[&str]) -> (serde_json::Value, i32) {
+    json_of(
+        keyfix(sim)
+            .args(["rotate", "--key-env", "NEW_KEY", "--write-interval", "0"])
+            .args(args)
+            .env("NEW_KEY", sim.key(key)),
+    )
+}
+
+fn secret_puts(sim: &Sim) -> Vec<(String, u16)> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/secrets/"))
+        .map(|r| (r.path, r.status))
+        .collect()
+}
+
+fn org_selection(sim: &Sim) -> (String, Vec<u64>) {
+    let state = sim.world().github.lock().unwrap();
+    let secret = &state.owner("acme").unwrap().secrets["ANTHROPIC_API_KEY"];
+    (
+        secret.visibility.clone(),
+        secret.selected.iter().copied().collect(),
+    )
+}
+
+fn assert_rotated(sim: &Sim, new: &str) {
+    let new = sim.key(new);
+    let holds =
+        |repo: Option<&str>, scope: &str| sim.secret("acme", repo, scope, "ANTHROPIC_API_KEY");
+    assert_eq!(holds(None, "org"), Some(new.clone()), "organization");
+    for repo in ["own1", "own2", "stale"] {
+        assert_eq!(holds(Some(repo), "repo"), Some(new.clone()), "{repo}");
+    }
+    assert_eq!(
+        holds(Some("envrepo"), "env:prod"),
+        Some(new.clone()),
+        "envrepo prod"
+    );
+}
+
+#[test]
+fn a_mixed_organization_gets_exactly_one_write_per_scope() {
+    let sim = mixed("");
+    let selection = org_selection(&sim);
+    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    assert_eq!(
+        sim.secret("acme", Some("envrepo"), "repo", "ANTHROPIC_API_KEY"),
+        Some(sim.key("revoked")),
+        "the shadowed copy is left"
+    );
+    assert_eq!(secret_puts(&sim).len(), 5, "{:?}", secret_puts(&sim));
+    assert_eq!(
+        org_selection(&sim),
+        selection,
+        "visibility and selection unchanged"
+    );
+    let targets = doc["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 9);
+    assert!(targets.iter().all(|t| t["status"] == "rotated"), "{doc:#}");
+    let scope_of =
+        |repo: &str| targets.iter().find(|t| t["repo"] == repo).unwrap()["scope"].clone();
+    assert_eq!(scope_of("acme/a-3"), "organization");
+    assert_eq!(scope_of("acme/envrepo"), "environment:prod");
+    assert_eq!(scope_of("acme/stale"), "repository");
+    assert_eq!(doc["rotation"]["writes"], 5);
+    assert_eq!(
+        doc["rotation"]["validated_models"],
+        serde_json::json!(["claude-haiku-4-5", "claude-sonnet-4-5"])
+    );
+    let messages = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/messages")
+        .count();
+    assert_eq!(
+        messages, 2,
+        "validated once per model, not once per repository"
+    );
+}
+
+#[test]
+fn include_shadowed_writes_the_stale_copies_too() {
+    let sim = mixed("");
+    let (doc, code) = rotate(
+        &sim,
+        "fresh",
+        &["--owner", "acme", "--no-canary", "--include-shadowed"],
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    assert_eq!(
+        sim.secret("acme", Some("envrepo"), "repo", "ANTHROPIC_API_KEY"),
+        Some(sim.key("fresh"))
+    );
+    assert_eq!(secret_puts(&sim).len(), 6);
+}
+
+#[test]
+fn a_dry_run_needs_no_key_and_writes_nothing() {
+    let sim = mixed("");
+    let (doc, code) = json_of(keyfix(&sim).args(["rotate", "--owner", "acme", "--dry-run"]));
+    assert_eq!(code, 0, "{doc:#}");
+    assert!(doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["status"] == "pending"));
+    assert!(
+        sim.requests().iter().all(|r| r.method == "GET"),
+        "only reads"
+    );
+}
+
+#[test]
+fn a_key_that_cannot_be_used_uploads_nothing() {
+    let sim = mixed("");
+    let (doc, code) = rotate(&sim, "revoked", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 15, "{doc:#}");
+    let (doc, code) = rotate(&sim, "no_credit", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 11, "{doc:#}");
+    let (_, code) = rotate(&sim, "oauth", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 15);
+    assert!(secret_puts(&sim).is_empty());
+}
+
+#[test]
+fn a_key_that_cannot_use_one_target_s_model_skips_just_that_target() {
+    let extra = repo(
+        "opus",
+        "secrets = [{ name = \"ANTHROPIC_API_KEY\", key = \"orphaned\" }]",
+        "claude-opus-4-5",
+        None,
+    );
+    let sim = mixed(&extra);
+    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 16, "{doc:#}");
+    let opus = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["repo"] == "acme/opus")
+        .unwrap();
+    assert_eq!(opus["status"], "skipped");
+    assert!(opus["error"].as_str().unwrap().contains("claude-opus-4-5"));
+    assert_rotated(&sim, "fresh");
+    assert_eq!(
+        sim.secret("acme", Some("opus"), "repo", "ANTHROPIC_API_KEY"),
+        Some(sim.key("orphaned"))
+    );
+}
+
+#[test]
+fn a_failed_canary_writes_nothing_more() {
+    let sim = mixed("");
+    // GitHub acknowledges the canary's write but the job goes on reading the old value.
+    sim.world().add_fault(Fault {
+        path: "/repos/acme/own1/actions/secrets/ANTHROPIC_API_KEY$".into(),
+        method: Some("PUT".into()),
+        status: Some(204),
+        times: Some(1),
+        ..Fault::default()
+    });
+    let (doc, code) = rotate(
+        &sim,
+        "fresh",
+        &[
+            "--owner",
+            "acme",
+            "--canary",
+            "acme/own1",
+            "--install-probe",
+        ],
+    );
+    assert_eq!(code, 17, "{doc:#}");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("canary"),
+        "{doc:#}"
+    );
+    assert_eq!(secret_puts(&sim).len(), 1, "only the canary's write");
+    assert_eq!(
+        sim.secret("acme", None, "org", "ANTHROPIC_API_KEY"),
+        Some(sim.key("orphaned"))
+    );
+}
+
+#[test]
+fn a_passing_canary_is_verified_by_the_probe_before_the_rest() {
+    let sim = mixed("");
+    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme", "--install-probe"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["rotation"]["canary"], "acme/own1");
+    let log = sim.requests();
+    let first_put = log
+        .iter()
+        .position(|r| r.method == "PUT" && r.path.contains("/secrets/"))
+        .unwrap();
+    let dispatch = log
+        .iter()
+        .position(|r| r.path.ends_with("/dispatches"))
+        .unwrap();
+    let second_put = log
+        .iter()
+        .rposition(|r| r.method == "PUT" && r.path.contains("/secrets/"))
+        .unwrap();
+    assert!(
+        first_put < dispatch && dispatch < second_put,
+        "canary, probe, then the rest"
+    );
+    assert_rotated(&sim, "fresh");
+}
+
+#[test]
+fn a_canary_without_its_probe_stops_before_writing() {
+    let sim = mixed("");
+    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme"]);
+    assert_eq!(code, 3, "{doc:#}");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("--install-probe") && message.contains("--no-canary"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_502_on_one_write_leaves_the_others_rotated_and_resume_finishes_it() {
+    let sim = mixed("");
+    sim.world().add_fault(Fault {
+        path: "/repos/acme/own2/actions/secrets/ANTHROPIC_API_KEY$".into(),
+        method: Some("PUT".into()),
+        status: Some(502),
+        times: Some(1),
+        ..Fault::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let journal = journal.to_str().unwrap();
+    let (doc, code) = rotate(
+        &sim,
+        "fresh",
+        &["--owner", "acme", "--no-canary", "--journal", journal],
+    );
+    assert_eq!(code, 16, "{doc:#}");
+    let own2 = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["repo"] == "acme/own2")
+        .unwrap();
+    assert_eq!(own2["status"], "failed");
+    assert!(own2["error"]
+        .as_str()
+        .unwrap()
+        .contains("old or the new key"));
+    assert_eq!(
+        secret_puts(&sim).len(),
+        5,
+        "the failed write was not repeated in the run"
+    );
+    let (doc, code) = rotate(&sim, "fresh", &["--resume", journal]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    assert_eq!(
+        secret_puts(&sim).len(),
+        6,
+        "resume sent only the unfinished write"
+    );
+}
+
+#[test]
+fn a_secondary_limit_is_waited_out() {
+    let sim = mixed("[github]\nwrites_per_minute = 2\nwrite_window_secs = 1\n");
+    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    assert!(
+        doc["rotation"]["secondary_limit_waits"].as_u64().unwrap() > 0,
+        "{doc:#}"
+    );
+    assert!(secret_puts(&sim).iter().any(|(_, status)| *status == 403));
+}
+
+#[test]
+fn killed_mid_run_then_resumed_every_target_holds_the_new_key() {
+    let sim = mixed("");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyfix"))
+        .args([
+            "rotate",
+            "--owner",
+            "acme",
+            "--no-canary",
+            "--key-env",
+            "NEW_KEY",
+            "--write-interval",
+            "0.4",
+            "--json",
+            "-q",
+        ])
+        .arg("--journal")
+        .arg(&journal)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(sim.env())
+        .env("NEW_KEY", sim.key("fresh"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while secret_puts(&sim).len() < 2 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = secret_puts(&sim);
+    assert!(
+        before.len() >= 2 && before.len() < 5,
+        "killed part-way: {before:?}"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_no_piece_of(&sim.key("fresh"), &text, "the journal");
+    let (doc, code) = rotate(&sim, "fresh", &["--resume", journal.to_str().unwrap()]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    // No write whose answer the first run journaled was sent again: only the one in flight
+    // when it was killed may have been.
+    let (header, entries) = keyfix::commands::rotate::journal::Journal::load(&journal).unwrap();
+    let mut puts: BTreeMap<String, usize> = BTreeMap::new();
+    for (path, _) in secret_puts(&sim) {
+        *puts.entry(path).or_default() += 1;
+    }
+    let answered_first: Vec<usize> = entries
+        .iter()
+        .take_while(|e| !matches!(e, keyfix::commands::rotate::journal::Entry::Sending { write } if puts_after(&before, &header, *write)))
+        .filter_map(|e| match e {
+            keyfix::commands::rotate::journal::Entry::Done { write, .. } => Some(*write),
+            _ => None,
+        })
+        .collect();
+    assert!(!answered_first.is_empty());
+    for write in answered_first {
+        let d = &header.plan.writes[write].destination;
+        let path = put_path(&d.repo.to_string(), &d.scope.to_string());
+        assert_eq!(
+            puts.get(&path),
+            Some(&1),
+            "{path} was written once: {puts:?}"
+        );
+    }
+    assert!(
+        puts.values().filter(|n| **n > 1).count() <= 1,
+        "at most the write in flight was sent twice: {puts:?}"
+    );
+}
+
+/// The path of a secret write, as the simulator logs it.
+fn put_path(repo: &str, scope: &str) -> String {
+    match scope {
+        "organization" => format!(
+            "/orgs/{}/actions/secrets/ANTHROPIC_API_KEY",
+            repo.split('/').next().unwrap()
+        ),
+        "repository" => format!("/repos/{repo}/actions/secrets/ANTHROPIC_API_KEY"),
+        env => format!(
+            "/repos/{repo}/environments/{}/secrets/ANTHROPIC_API_KEY",
+            env.trim_start_matches("environment:")
+        ),
+    }
+}
+
+/// Whether `write` was first sent by the resumed run (its path is not among the first run's).
+fn puts_after(
+    before: &[(String, u16)],
+    header: &keyfix::commands::rotate::journal::Header,
+    write: usize,
+) -> bool {
+    let d = &header.plan.writes[write].destination;
+    !before
+        .iter()
+        .any(|(path, _)| *path == put_path(&d.repo.to_string(), &d.scope.to_string()))
+}
+
+#[test]
+fn a_different_key_on_resume_is_refused() {
+    let sim = mixed("");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let journal = journal.to_str().unwrap();
+    let (_, code) = rotate(
+        &sim,
+        "fresh",
+        &["--owner", "acme", "--no-canary", "--journal", journal],
+    );
+    assert_eq!(code, 0);
+    let (doc, code) = rotate(&sim, "good", &["--resume", journal]);
+    assert_eq!(code, 2, "{doc:#}");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not the key this journal started with"));
+}
+
+#[test]
+fn bad_targets_are_usage_errors_before_anything_is_read() {
+    let sim = mixed("");
+    let (_, code) = json_of(keyfix(&sim).args(["rotate", "--dry-run"]));
+    assert_eq!(code, 2);
+    let (doc, code) = json_of(keyfix(&sim).args(["rotate", "acme/ok", "not-a-repo", "--dry-run"]));
+    assert_eq!(code, 2, "{doc:#}");
+    assert!(sim.requests().is_empty() || sim.requests().iter().all(|r| r.service != "github"));
+    let output = keyfix(&sim)
+        .args(["rotate", "--owner", "acme", "--concurrency", "17"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn no_piece_of_the_key_appears_at_any_verbosity() {
+    let sim = mixed("");
+    let output = keyfix(&sim)
+        .args([
+            "rotate",
+            "--owner",
+            "acme",
+            "--no-canary",
+            "--key-stdin",
+            "--write-interval",
+            "0",
+            "-vvv",
+        ])
+        .env("RUST_LOG", "trace")
+        .write_stdin(sim.key("fresh"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_no_piece_of(&sim.key("fresh"), &text, "keyfix's output");
+}
