@@ -428,6 +428,29 @@ impl Sim {
         }
     }
 
+    /// Serves this simulator's GitHub API on a Unix socket too, as `gh` reaches a server through
+    /// its `http_unix_socket` setting (every request then says `Host: api.github.com`).
+    #[cfg(unix)]
+    pub fn serve_unix_socket(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let _ = std::fs::remove_file(path);
+        let listener = std::os::unix::net::UnixListener::bind(path)?;
+        listener.set_nonblocking(true)?;
+        let app = app(self.world.clone(), "github");
+        std::thread::Builder::new()
+            .name("keyfix-sim-unix".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::UnixListener::from_std(listener).expect("listener");
+                    let _ = axum::serve(listener, app).await;
+                });
+            })?;
+        Ok(())
+    }
+
     /// Blocks until the simulator stops (it stops only when the process does).
     pub fn wait(mut self) {
         if let Some(thread) = self.thread.take() {

@@ -32,6 +32,9 @@ enum Command {
         /// Port on 127.0.0.1 (0: any free port)
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Also serve the GitHub API on this Unix socket (for `gh`'s http_unix_socket setting)
+        #[arg(long, value_name = "PATH")]
+        unix_socket: Option<PathBuf>,
     },
     /// Run keyfix against a built-in scenario and show what a user would see
     Demo {
@@ -54,19 +57,64 @@ enum Bench {
         #[arg(long, default_value_t = 5)]
         repeat: usize,
     },
+    /// `keyfix rotate --no-canary` over a simulated organization, beside a `gh secret set` loop
+    Rotate {
+        /// Repositories reading the organization secret
+        #[arg(long, default_value_t = 900)]
+        shared: u32,
+        /// Repositories with their own repository secret
+        #[arg(long, default_value_t = 100)]
+        own: u32,
+        /// Latency added to every GitHub answer, in milliseconds
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// keyfix's --write-interval
+        #[arg(long, default_value_t = 0.0)]
+        write_interval: f64,
+        /// keyfix's --concurrency
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Also time a `gh secret set` loop over the repository secrets (gh from the system)
+        #[arg(long)]
+        gh: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { scenario, port } => serve(&scenario, port),
+        Command::Serve {
+            scenario,
+            port,
+            unix_socket,
+        } => serve(&scenario, port, unix_socket.as_deref()),
         Command::Demo { scenario } => demo::run(scenario.as_deref()),
         Command::Bench(Bench::Repo { delays_ms, repeat }) => {
             bench::repo(&demo::keyfix_binary()?, &delays_ms, repeat.max(1))
         }
+        Command::Bench(Bench::Rotate {
+            shared,
+            own,
+            latency_ms,
+            write_interval,
+            concurrency,
+            gh,
+        }) => bench::rotate(
+            &demo::keyfix_binary()?,
+            shared,
+            own,
+            latency_ms,
+            write_interval,
+            concurrency,
+            gh,
+        ),
     }
 }
 
-fn serve(path: &std::path::Path, port: u16) -> anyhow::Result<()> {
+fn serve(
+    path: &std::path::Path,
+    port: u16,
+    unix_socket: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let scenario = Scenario::from_path(path)?;
     let sim = Sim::start_on(
         scenario,
@@ -74,6 +122,10 @@ fn serve(path: &std::path::Path, port: u16) -> anyhow::Result<()> {
         ([127, 0, 0, 1], 0).into(),
     )
     .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    if let Some(socket) = unix_socket {
+        sim.serve_unix_socket(socket)
+            .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    }
     print!("{}", export_lines(&sim));
     eprintln!(
         "keyfix-sim: serving {} on {} (request log: {}/_sim/requests); Ctrl-C stops it",
