@@ -323,6 +323,13 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// `bytes` random bytes as lower-case hex: nonces, salts, correlation ids.
+pub fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
 /// An Anthropic credential. The value is zeroized on drop and never printed.
 #[derive(Clone)]
 pub struct Key {

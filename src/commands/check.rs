@@ -15,7 +15,7 @@ use crate::github::survey::Survey;
 use crate::github::workflows::{ClaudeStep, Credential, ModelChoice, ModelSource, DEFAULT_SECRET};
 use crate::github::{names, Client, RepoName};
 use crate::input;
-use crate::key::{Fingerprint, Key};
+use crate::key::{random_hex, Fingerprint, Key};
 use crate::outcome::{
     Action, CommandName, FailedRunSummary, Failure, FailureKind, Outcome, SecretSummary,
     WorkflowSummary,
@@ -246,12 +246,6 @@ pub async fn gather(
         add_admin_view(&mut findings, ctx).await?;
     }
     Ok(findings)
-}
-
-fn random_hex(bytes: usize) -> String {
-    (0..bytes)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
 }
 
 /// Installs the probe if it must (and may), dispatches it, and takes its report as the stored

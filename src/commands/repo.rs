@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::cli::{KeyInputArgs, ProbeRunArgs};
-use crate::diagnosis::{self, Cause, Diagnosis, Evidence, Source, Verdict};
+use crate::diagnosis::{self, Cause, Diagnosis, Verdict};
 use crate::github::runs::{self, RerunError, Signature, WatchError};
 use crate::github::secrets::{self, Scope, UploadError};
 use crate::github::Client;
@@ -15,6 +15,7 @@ use crate::key::Key;
 use crate::outcome::{Action, CommandName, Failure, FailureKind, Outcome, RepoEnd};
 
 use super::check::{add_reference, gather, run_probe, CheckOptions, Findings};
+use super::validate::judge_new_key;
 use super::Context;
 
 pub struct RepoOptions {
@@ -174,21 +175,12 @@ fn reject_by_shape(key: &Key, outcome: &mut Outcome) -> Option<RepoEnd> {
     if shape.is_clean_api_key() {
         return None;
     }
-    let evidence = Evidence {
-        model: String::new(),
-        baseline_model: String::new(),
-        stored_source: Source::Reference,
-        stored: diagnosis::KeyEvidence {
-            shape,
-            fingerprint: None,
-            calls: Vec::new(),
-        },
-        reference: None,
-        admin: None,
-        run: None,
-        workflow: None,
+    let evidence = diagnosis::KeyEvidence {
+        shape,
+        fingerprint: None,
+        calls: Vec::new(),
     };
-    let verdict = diagnosis::diagnose(&evidence);
+    let verdict = judge_new_key(&evidence, "");
     outcome.error = Some(Failure::new(
         FailureKind::Usage,
         format!(
@@ -209,40 +201,18 @@ fn reject_by_answer(findings: &Findings, key: &Key, outcome: &mut Outcome) -> Op
     if works {
         return None;
     }
-    // The new key judged alone, as `validate` would judge it.
-    let alone = Evidence {
-        model: findings.model.clone(),
-        baseline_model: findings.evidence.baseline_model.clone(),
-        stored_source: Source::Reference,
-        stored: reference.clone(),
-        reference: None,
-        admin: None,
-        run: None,
-        workflow: None,
-    };
-    let verdict = diagnosis::diagnose(&alone);
-    let cause = match verdict.cause {
-        // One more key with the credit text: the organization that should pay has none.
-        Cause::Undetermined
-            if reference
-                .calls
-                .iter()
-                .any(|c| Verdict::of(c) == Verdict::CreditText) =>
-        {
-            Cause::CreditExhausted
-        }
-        other => other,
-    };
+    let verdict = judge_new_key(reference, &findings.model);
     outcome.error = Some(Failure::new(
         FailureKind::Api,
         format!(
-            "the new key {} cannot be used on {} ({cause}): {} Nothing was uploaded.",
+            "the new key {} cannot be used on {} ({}): {} Nothing was uploaded.",
             key.display_form(),
             findings.model,
+            verdict.cause,
             verdict.summary
         ),
     ));
-    Some(RepoEnd::NewKeyRejected(cause))
+    Some(RepoEnd::NewKeyRejected(verdict.cause))
 }
 
 /// Stale copies under the scope the job reads: written only with `--include-shadowed`, or when

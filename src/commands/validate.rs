@@ -51,14 +51,8 @@ pub async fn run(options: ValidateOptions, ctx: &Context) -> Result<Outcome, Fai
         _ => None,
     };
     let evidence = Evidence {
-        model: options.model.clone(),
-        baseline_model: BASELINE_MODEL.to_owned(),
-        stored_source: Source::Reference,
-        stored,
-        reference: None,
         admin,
-        run: None,
-        workflow: None,
+        ..key_alone(stored, &options.model)
     };
     Ok(Outcome {
         key: Some(KeySummary::of(&key)),
@@ -66,6 +60,42 @@ pub async fn run(options: ValidateOptions, ctx: &Context) -> Result<Outcome, Fai
         diagnosis: Some(diagnosis::diagnose(&evidence)),
         ..Outcome::new(CommandName::Validate)
     })
+}
+
+/// The evidence of one key called directly, with nothing to compare it to.
+fn key_alone(stored: KeyEvidence, model: &str) -> Evidence {
+    Evidence {
+        model: model.to_owned(),
+        baseline_model: BASELINE_MODEL.to_owned(),
+        stored_source: Source::Reference,
+        stored,
+        reference: None,
+        admin: None,
+        run: None,
+        workflow: None,
+    }
+}
+
+/// A new key (for `repo` or `rotate`) judged alone on `model`, as `validate` judges a key. A
+/// new key that gets the credit text too is no longer undetermined: the organization that should
+/// pay has no credit.
+pub fn judge_new_key(evidence: &KeyEvidence, model: &str) -> diagnosis::Diagnosis {
+    let verdict = diagnosis::diagnose(&key_alone(evidence.clone(), model));
+    let credit_text = evidence
+        .calls
+        .iter()
+        .any(|c| Verdict::of(c) == Verdict::CreditText);
+    if verdict.cause == diagnosis::Cause::Undetermined && credit_text {
+        return diagnosis::Diagnosis {
+            cause: diagnosis::Cause::CreditExhausted,
+            summary: format!(
+                "The new key gets \"Credit balance is too low\" on {model} too: the organization that should pay has no credit."
+            ),
+            remedy: diagnosis::Cause::CreditExhausted.remedy().to_owned(),
+            ..verdict
+        };
+    }
+    verdict
 }
 
 /// The calls of `diagnosis.md` §2 for one key: models, messages on the model, and messages on

@@ -35,9 +35,7 @@ pub struct Header {
 
 impl Header {
     pub fn new(key: &Key, options: Options, plan: Plan) -> Header {
-        let salt: String = (0..16)
-            .map(|_| format!("{:02x}", rand::random::<u8>()))
-            .collect();
+        let salt = crate::key::random_hex(16);
         Header {
             journal: VERSION,
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),

@@ -21,13 +21,13 @@ use crate::github::survey::Survey;
 use crate::github::workflows::DEFAULT_SECRET;
 use crate::github::{names, repos, Client, RepoName};
 use crate::input;
-use crate::key::Key;
+use crate::key::{random_hex, Key};
 use crate::outcome::{
     CommandName, Failure, FailureKind, Outcome, RotateEnd, RotationReport, TargetReport,
 };
 use crate::probe::{self, run::Installed, ProbeSpec};
 
-use super::validate::key_calls;
+use super::validate::{judge_new_key, key_calls};
 use super::Context;
 use journal::{Entry, Header, Journal};
 use plan::{Plan, SecretUse, Surveyed};
@@ -192,7 +192,7 @@ async fn start(
         "New Anthropic API key (hidden)",
     )?;
     if !key.shape().is_clean_api_key() {
-        let verdict = alone(&key_evidence(&key, Vec::new()), "");
+        let verdict = judge_new_key(&key_evidence(&key, Vec::new()), "");
         return Err(rejected(format!(
             "the new key was rejected and nothing was uploaded: {}",
             verdict.summary
@@ -568,20 +568,6 @@ fn key_evidence(key: &Key, calls: Vec<diagnosis::Call>) -> KeyEvidence {
     }
 }
 
-/// The new key judged alone on `model`, as `validate` judges it.
-fn alone(evidence: &KeyEvidence, model: &str) -> diagnosis::Diagnosis {
-    diagnosis::diagnose(&Evidence {
-        model: model.to_owned(),
-        baseline_model: probe::BASELINE_MODEL.to_owned(),
-        stored_source: Source::Reference,
-        stored: evidence.clone(),
-        reference: None,
-        admin: None,
-        run: None,
-        workflow: None,
-    })
-}
-
 fn rejected(message: String) -> Failure {
     Failure::new(FailureKind::Api, message).with_exit(15)
 }
@@ -607,13 +593,7 @@ async fn validate(
             results.insert(model, None);
             continue;
         }
-        let verdict = alone(&key_evidence(key, calls.clone()), &model);
-        let cause = match verdict.cause {
-            Cause::Undetermined if calls.iter().any(|c| Verdict::of(c) == Verdict::CreditText) => {
-                Cause::CreditExhausted
-            }
-            other => other,
-        };
+        let cause = judge_new_key(&key_evidence(key, calls), &model).cause;
         if cause.class() == CauseClass::Transient {
             return Err(Failure::new(FailureKind::Api, format!("validating the new key met {cause} on {model}: nothing was written; try again later")).with_exit(13));
         }
@@ -837,10 +817,8 @@ async fn verify_canary(
             .await
             .map_err(|e| Failure::from(e).with_file(text.clone()))?;
     }
-    let nonce: String = (0..16)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect();
-    let correlation = format!("kf-{:012x}", rand::random::<u64>() >> 16);
+    let nonce = random_hex(16);
+    let correlation = format!("kf-{}", random_hex(6));
     let model = write
         .models
         .iter()
