@@ -8,7 +8,7 @@ use crate::github::secrets::Written;
 use crate::github::workflows::Credential;
 use crate::github::workflows::ModelSource;
 use crate::outcome::{
-    Action, CommandName, KeySummary, Outcome, RepoReport, RotationReport, TargetReport,
+    Action, CommandName, KeySummary, Outcome, RepoReport, RotateEnd, RotationReport, TargetReport,
 };
 
 use super::Style;
@@ -33,7 +33,13 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     }
     render_fix(&mut out, outcome, style);
     if let (Some(targets), Some(rotation)) = (&outcome.targets, &outcome.rotation) {
-        render_rotation(&mut out, targets, rotation, style);
+        render_rotation(
+            &mut out,
+            targets,
+            rotation,
+            outcome.rotate_end.as_ref(),
+            style,
+        );
     }
     if let Some(repos) = &outcome.repos {
         render_scan(&mut out, repos, style);
@@ -179,6 +185,7 @@ fn render_rotation(
     out: &mut String,
     targets: &[TargetReport],
     rotation: &RotationReport,
+    end: Option<&RotateEnd>,
     style: Style,
 ) {
     let header = ["TARGET", "SECRET", "SCOPE", "STATUS", "DETAIL"].map(String::from);
@@ -201,6 +208,16 @@ fn render_rotation(
         .collect();
     let _ = write!(out, "{}", table(&header, &rows, style));
     let rotated = targets.iter().filter(|t| t.status == "rotated").count();
+    if end == Some(&RotateEnd::DryRun) {
+        let _ = writeln!(
+            out,
+            "\nDry run: {} writes planned for {} targets, nothing written; {} GitHub requests.",
+            rotation.planned_writes,
+            targets.len(),
+            rotation.github_requests,
+        );
+        return;
+    }
     let _ = writeln!(
         out,
         "\n{rotated} of {} targets rotated with {} of {} writes; {} GitHub requests, {} secondary-limit waits.",

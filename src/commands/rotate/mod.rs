@@ -228,9 +228,9 @@ async fn start(
     let journal =
         Journal::create(&path, &header).map_err(|e| Failure::new(FailureKind::Usage, e))?;
     ctx.progress.step(&format!(
-        "Journal: {} (resume with: keyfix rotate --resume {})",
+        "Journal: {} (resume with: {})",
         path.display(),
-        path.display()
+        resume_command(&path, &options.key)
     ));
     execute(header, journal, Vec::new(), key, client, options, ctx).await
 }
@@ -395,13 +395,19 @@ async fn execute(
     watcher.abort();
     let end = if interrupted.load(Ordering::SeqCst) {
         ctx.progress.step(&format!(
-            "Stopped. Resume with: keyfix rotate --resume {}",
-            journal_path.display()
+            "Stopped. Resume with: {}",
+            resume_command(&journal_path, &options.key)
         ));
         RotateEnd::Interrupted
     } else if states.iter().all(|s| *s == WriteState::Done) {
         RotateEnd::AllRotated
     } else {
+        if states.iter().any(|s| matches!(s, WriteState::Failed(_))) {
+            ctx.progress.step(&format!(
+                "Finish the failed writes with: {}",
+                resume_command(&journal_path, &options.key)
+            ));
+        }
         RotateEnd::Incomplete
     };
     Ok(outcome(
@@ -413,6 +419,29 @@ async fn execute(
         header.options.canary,
         end,
     ))
+}
+
+/// The command that resumes from `journal`, taking the key the way this run took it.
+fn resume_command(journal: &std::path::Path, key: &KeyInputArgs) -> String {
+    let key_option = match (&key.key_env, key.key_stdin) {
+        (Some(var), _) => format!(" --key-env {var}"),
+        (None, true) => " --key-stdin".to_owned(),
+        (None, false) => String::new(),
+    };
+    format!(
+        "keyfix rotate --resume {}{key_option}",
+        shell_quote(&journal.display().to_string())
+    )
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// Surveys the named repositories and the owner's (those with a Claude workflow), `concurrency`
@@ -939,5 +968,43 @@ fn outcome(
         rotate_end: Some(end),
         error,
         ..Outcome::new(CommandName::Rotate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_input(env: Option<&str>, stdin: bool) -> KeyInputArgs {
+        KeyInputArgs {
+            key_stdin: stdin,
+            key_env: env.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_resume_command_takes_the_key_the_same_way() {
+        let journal = std::path::Path::new("/state/rotate/20261201-1a2b.jsonl");
+        assert_eq!(
+            resume_command(journal, &key_input(Some("NEW_KEY"), false)),
+            "keyfix rotate --resume /state/rotate/20261201-1a2b.jsonl --key-env NEW_KEY"
+        );
+        assert_eq!(
+            resume_command(journal, &key_input(None, true)),
+            "keyfix rotate --resume /state/rotate/20261201-1a2b.jsonl --key-stdin"
+        );
+        assert_eq!(
+            resume_command(journal, &key_input(None, false)),
+            "keyfix rotate --resume /state/rotate/20261201-1a2b.jsonl"
+        );
+    }
+
+    #[test]
+    fn a_journal_path_with_spaces_or_quotes_stays_one_word() {
+        assert_eq!(
+            shell_quote("my runs/it's.jsonl"),
+            "'my runs/it'\\''s.jsonl'"
+        );
+        assert_eq!(shell_quote(""), "''");
     }
 }
