@@ -168,7 +168,7 @@ fn init_logging(verbose: u8, quiet: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr)
+        .with_writer(|| keyfix::output::stderr::Writer)
         .with_target(false)
         .without_time()
         .init();

@@ -155,12 +155,6 @@ fn every_runbook_example_works_as_written() {
     );
 }
 
-/// The organizations of docs/rotate.md, with runs that take no time.
-fn org_scenario() -> keyfix_sim::Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/org.toml");
-    scenario(&std::fs::read_to_string(path).unwrap())
-}
-
 /// Every scope of `owner` that a rotation writes, and what it holds now.
 fn held(sim: &Sim, owner: &str, scopes: &[(Option<&str>, &str)]) -> Vec<Option<String>> {
     scopes

@@ -1,4 +1,5 @@
-//! The hidden prompt and the confirmation, typed in a pseudo-terminal as a person would.
+//! keyfix at a terminal: the hidden prompt and the confirmation, typed in a pseudo-terminal as a
+//! person would, and the progress bar drawn there.
 
 mod common;
 
@@ -7,9 +8,13 @@ use keyfix_sim::Sim;
 use rexpect::session::{spawn_command, PtySession};
 
 fn session(sim: &Sim) -> PtySession {
+    session_of(sim, &["repo", "acme/app", "--install-probe"])
+}
+
+fn session_of(sim: &Sim, args: &[&str]) -> PtySession {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyfix"));
     command
-        .args(["repo", "acme/app", "--install-probe"])
+        .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TERM", "xterm")
@@ -87,4 +92,44 @@ fn ctrl_c_at_the_prompt_changes_nothing() {
         .requests()
         .iter()
         .all(|r| !(r.method == "PUT" && r.path.contains("/secrets/"))));
+}
+
+#[test]
+fn rotate_at_a_terminal_asks_for_the_key_and_draws_a_bar_with_eta() {
+    let mut scenario = org_scenario();
+    scenario.faults.clear();
+    let sim = start(scenario);
+    let mut p = session_of(
+        &sim,
+        &[
+            "rotate",
+            "--owner",
+            "acme",
+            "--no-canary",
+            "--write-interval",
+            "0.5",
+        ],
+    );
+    p.exp_string("New Anthropic API key (hidden)").unwrap();
+    p.send_line(&sim.key("fresh")).unwrap();
+    p.exp_string("with 4 writes?").unwrap();
+    p.send("y").unwrap();
+    p.flush().unwrap();
+    // Four writes half a second apart: after the first, three more take about 1.5 s.
+    p.exp_string("1/4 writes, ETA 2s").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(
+        rest.contains("9 of 9 targets rotated with 4 of 4 writes"),
+        "{rest}"
+    );
+    assert!(
+        !rest.contains("\nwrote acme"),
+        "on a terminal the bar replaces the lines: {rest}"
+    );
+    assert_no_piece_of(&sim.key("fresh"), &rest, "the terminal");
+    assert_eq!(exit_code(&mut p), 0);
+    assert_eq!(
+        sim.secret("acme", None, "org", "ANTHROPIC_API_KEY"),
+        Some(sim.key("fresh"))
+    );
 }

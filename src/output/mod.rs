@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod stderr;
 
 use std::io::IsTerminal;
 
@@ -65,7 +66,7 @@ impl Progress {
 
     pub fn step(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            stderr::line(text);
         }
     }
 }

@@ -51,6 +51,12 @@ pub fn scenario(toml: &str) -> Scenario {
     scenario
 }
 
+/// The organizations of docs/rotate.md (`scenarios/org.toml`), with runs that take no time.
+pub fn org_scenario() -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/org.toml");
+    scenario(&std::fs::read_to_string(path).expect("the shipped scenario"))
+}
+
 /// Runs keyfix with `args` and `--json`; returns the document and the exit code.
 pub fn json_of(cmd: &mut Command) -> (serde_json::Value, i32) {
     let output = cmd.arg("--json").output().expect("keyfix runs");

@@ -25,6 +25,7 @@ use crate::key::{random_hex, Key};
 use crate::outcome::{
     CommandName, Failure, FailureKind, Outcome, RotateEnd, RotationReport, TargetReport,
 };
+use crate::output::stderr;
 use crate::probe::{self, run::Installed, ProbeSpec};
 
 use super::validate::{judge_new_key, key_calls};
@@ -339,14 +340,22 @@ async fn execute(
     };
     let interval = Duration::from_secs_f64(header.options.write_interval_secs);
     let mut pacer = Pacer::new(interval);
-    let bar = ProgressBar::new(ctx, pending.len() as u64);
+    let mut bar = ProgressBar::new(ctx, pending.len() as u64, interval);
 
     // The canary: written first, verified by the probe before anything else is written.
     if let Some(canary) = header.options.canary.filter(|_| !past.canary_passed) {
         if states[canary] == WriteState::Pending {
             pacer.wait().await;
-            let state =
-                write_one(&client, &plan, canary, &prepared, &key, &mut journal, &bar).await?;
+            let state = write_one(
+                &client,
+                &plan,
+                canary,
+                &prepared,
+                &key,
+                &mut journal,
+                &mut bar,
+            )
+            .await?;
             states[canary] = state;
         }
         if states[canary] != WriteState::Done {
@@ -389,7 +398,7 @@ async fn execute(
             break;
         }
         pacer.wait().await;
-        states[id] = write_one(&client, &plan, id, &prepared, &key, &mut journal, &bar).await?;
+        states[id] = write_one(&client, &plan, id, &prepared, &key, &mut journal, &mut bar).await?;
     }
     bar.finish();
     watcher.abort();
@@ -707,45 +716,100 @@ impl Pacer {
     }
 }
 
-/// A bar with ETA on a terminal; a line per write otherwise; nothing with `-q`.
+/// A bar with ETA on a terminal; a line per write otherwise; nothing with `-q`. A failed write
+/// is always a line, above the bar.
 struct ProgressBar {
-    bar: Option<indicatif::ProgressBar>,
-    lines: bool,
+    bar: Option<stderr::Bar>,
+    quiet: bool,
+    eta: Eta,
 }
 
 impl ProgressBar {
-    fn new(ctx: &Context, total: u64) -> ProgressBar {
+    fn new(ctx: &Context, total: u64, interval: Duration) -> ProgressBar {
         use std::io::IsTerminal;
-        let on_terminal = std::io::stderr().is_terminal();
-        let bar = (on_terminal && !ctx.progress.is_quiet()).then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} writes, ETA {eta} {msg}",
-                )
-                .expect("a valid template"),
+        let quiet = ctx.progress.is_quiet();
+        let eta = Eta::new(total, interval);
+        let bar = (std::io::stderr().is_terminal() && !quiet).then(|| {
+            let bar = stderr::Bar::start(
+                total,
+                "{bar:30} {pos}/{len} writes, ETA {prefix} {wide_msg}",
             );
+            bar.set_remaining(eta.remaining());
             bar
         });
-        ProgressBar {
-            bar,
-            lines: !on_terminal && !ctx.progress.is_quiet(),
+        ProgressBar { bar, quiet, eta }
+    }
+
+    fn wrote(&mut self, text: &str) {
+        self.eta.done_one();
+        match &self.bar {
+            Some(bar) => bar.step(text, self.eta.remaining()),
+            None if !self.quiet => stderr::line(text),
+            None => {}
         }
     }
 
-    fn wrote(&self, text: &str) {
+    fn failed(&mut self, text: &str) {
+        self.eta.done_one();
         if let Some(bar) = &self.bar {
-            bar.inc(1);
-            bar.set_message(text.to_owned());
-        } else if self.lines {
-            eprintln!("{text}");
+            bar.step("", self.eta.remaining());
+        }
+        if !self.quiet {
+            stderr::line(text);
         }
     }
 
     fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            bar.finish();
         }
+    }
+}
+
+/// The time the remaining writes take: at the median gap between the last writes (so that the
+/// canary's verification or one long wait does not skew it), never faster than their interval.
+struct Eta {
+    total: u64,
+    done: u64,
+    interval: Duration,
+    last_write: Option<Instant>,
+    recent_gaps: std::collections::VecDeque<Duration>,
+}
+
+const ETA_GAPS: usize = 20;
+
+impl Eta {
+    fn new(total: u64, interval: Duration) -> Eta {
+        Eta {
+            total,
+            done: 0,
+            interval,
+            last_write: None,
+            recent_gaps: std::collections::VecDeque::with_capacity(ETA_GAPS),
+        }
+    }
+
+    fn done_one(&mut self) {
+        self.done_one_at(Instant::now());
+    }
+
+    fn done_one_at(&mut self, now: Instant) {
+        self.done = (self.done + 1).min(self.total);
+        if let Some(last) = self.last_write.replace(now) {
+            if self.recent_gaps.len() == ETA_GAPS {
+                self.recent_gaps.pop_front();
+            }
+            self.recent_gaps.push_back(now - last);
+        }
+    }
+
+    fn remaining(&self) -> Duration {
+        let mut gaps: Vec<Duration> = self.recent_gaps.iter().copied().collect();
+        gaps.sort();
+        let pace = gaps
+            .get(gaps.len() / 2)
+            .map_or(self.interval, |median| (*median).max(self.interval));
+        pace * (self.total - self.done) as u32
     }
 }
 
@@ -757,7 +821,7 @@ async fn write_one(
     prepared: &BTreeMap<usize, Prepared>,
     key: &Key,
     journal: &mut Journal,
-    bar: &ProgressBar,
+    bar: &mut ProgressBar,
 ) -> Result<WriteState, Failure> {
     let describe = plan.writes[id].destination.describe();
     let io = |e: journal::Error| Failure::new(FailureKind::Api, e);
@@ -791,7 +855,7 @@ async fn write_one(
                     error: message.clone(),
                 })
                 .map_err(io)?;
-            bar.wrote(&format!("FAILED {describe}: {message}"));
+            bar.failed(&format!("FAILED {describe}: {message}"));
             WriteState::Failed(message)
         }
     };
@@ -997,6 +1061,32 @@ mod tests {
             resume_command(journal, &key_input(None, false)),
             "keyfix rotate --resume /state/rotate/20261201-1a2b.jsonl"
         );
+    }
+
+    #[test]
+    fn the_eta_follows_the_pace_and_ignores_one_long_gap() {
+        let second = Duration::from_secs(1);
+        let mut eta = Eta::new(10, second);
+        assert_eq!(
+            eta.remaining(),
+            10 * second,
+            "the interval before any write"
+        );
+        let start = Instant::now();
+        eta.done_one_at(start);
+        eta.done_one_at(start + 40 * second); // the canary's verification
+        for n in 1..=3 {
+            eta.done_one_at(start + (40 + 2 * n) * second);
+        }
+        assert_eq!(
+            eta.remaining(),
+            5 * 2 * second,
+            "five left at two seconds each"
+        );
+        let mut fast = Eta::new(3, second);
+        fast.done_one_at(start);
+        fast.done_one_at(start + Duration::from_millis(10));
+        assert_eq!(fast.remaining(), second, "never faster than the interval");
     }
 
     #[test]
