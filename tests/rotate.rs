@@ -54,7 +54,13 @@ fn mixed(extra: &str) -> Sim {
 }
 
 fn rotate(sim: &Sim, key: &str, args: &[&str]) -> (serde_json::Value, i32) {
-    json_of(
+    let (doc, code, _) = rotate_logged(sim, key, args);
+    (doc, code)
+}
+
+/// `rotate`, with what it said on stderr.
+fn rotate_logged(sim: &Sim, key: &str, args: &[&str]) -> (serde_json::Value, i32, String) {
+    json_and_stderr_of(
         keyfix(sim)
             .args(["rotate", "--key-env", "NEW_KEY", "--write-interval", "0"])
             .args(args)
@@ -327,7 +333,7 @@ fn a_502_on_one_write_leaves_the_others_rotated_and_resume_finishes_it() {
 #[test]
 fn a_secondary_limit_is_waited_out() {
     let sim = mixed("[github]\nwrites_per_minute = 2\nwrite_window_secs = 1\n");
-    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme", "--no-canary"]);
+    let (doc, code, stderr) = rotate_logged(&sim, "fresh", &["--owner", "acme", "--no-canary"]);
     assert_eq!(code, 0, "{doc:#}");
     assert_rotated(&sim, "fresh");
     assert!(
@@ -335,6 +341,57 @@ fn a_secondary_limit_is_waited_out() {
         "{doc:#}"
     );
     assert!(secret_puts(&sim).iter().any(|(_, status)| *status == 403));
+    assert!(
+        stderr.contains("GitHub's secondary rate limit: waiting"),
+        "{stderr}"
+    );
+}
+
+/// The GitHub requests a rotation of the mixed organization makes before its first write.
+fn requests_before_the_first_write() -> usize {
+    let sim = mixed("");
+    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 0, "{doc:#}");
+    sim.requests()
+        .iter()
+        .filter(|r| r.path != "/v1/messages")
+        .position(|r| r.method == "PUT")
+        .unwrap()
+}
+
+#[test]
+fn an_exhausted_hourly_budget_is_waited_until_its_reset() {
+    // A budget that runs out after discovery, during the writes: the write it refuses (403,
+    // remaining 0) was not carried out, and is sent again once the budget is renewed, 3 s after
+    // the simulator started.
+    let budget = requests_before_the_first_write() + 2;
+    let sim = mixed(&format!(
+        "[github]\nrate_limit = {budget}\nrate_window_secs = 3\n"
+    ));
+    let (doc, code, stderr) = rotate_logged(&sim, "fresh", &["--owner", "acme", "--no-canary"]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_rotated(&sim, "fresh");
+    assert!(
+        stderr.contains("GitHub's rate limit is used up: waiting"),
+        "{stderr}"
+    );
+    let puts = secret_puts(&sim);
+    let refused: Vec<usize> = (0..puts.len()).filter(|i| puts[*i].1 == 403).collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "one write refused for the budget: {puts:?}"
+    );
+    assert_eq!(
+        puts[refused[0] + 1].0,
+        puts[refused[0]].0,
+        "and sent again: {puts:?}"
+    );
+    assert_eq!(
+        puts.iter().filter(|(_, status)| *status < 300).count(),
+        5,
+        "one write a scope: {puts:?}"
+    );
 }
 
 #[test]

@@ -81,8 +81,9 @@ impl RetryPolicy {
             return None;
         }
         if facts.primary_exhausted() {
+            // Refused like a secondary limit: a write sent again after the reset repeats nothing.
             let wait = Duration::from_secs(facts.ratelimit_reset?.saturating_sub(now) + 1);
-            return (idempotent && wait <= self.max_primary_wait).then_some(wait);
+            return (wait <= self.max_primary_wait).then_some(wait);
         }
         let transient = match facts.status {
             None => true,
@@ -162,5 +163,10 @@ mod tests {
             ..facts
         };
         assert_eq!(p.next_delay(0, &far, true, 1_000, 0.0), None);
+        assert_eq!(
+            p.next_delay(0, &facts, false, 1_000, 0.0),
+            Some(Duration::from_secs(21)),
+            "a write refused for the budget was not carried out: it is sent again after the reset"
+        );
     }
 }

@@ -59,17 +59,23 @@ pub fn org_scenario() -> Scenario {
 
 /// Runs keyfix with `args` and `--json`; returns the document and the exit code.
 pub fn json_of(cmd: &mut Command) -> (serde_json::Value, i32) {
+    let (doc, code, _) = json_and_stderr_of(cmd);
+    (doc, code)
+}
+
+/// Runs keyfix with `args` and `--json`; returns the document, the exit code and stderr.
+pub fn json_and_stderr_of(cmd: &mut Command) -> (serde_json::Value, i32, String) {
     let output = cmd.arg("--json").output().expect("keyfix runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
-            "stdout is one JSON document ({e}):\n{}\nstderr:\n{}",
+            "stdout is one JSON document ({e}):\n{}\nstderr:\n{stderr}",
             String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
         )
     });
     let code = output.status.code().expect("exited");
     assert_eq!(doc["exit_code"], code, "the document states the exit code");
-    (doc, code)
+    (doc, code, stderr)
 }
 
 /// Every 12-character piece of `key` that holds at least one character past its public prefix.

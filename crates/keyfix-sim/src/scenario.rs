@@ -223,6 +223,9 @@ pub struct GithubSettings {
     /// The hourly request budget of each token.
     #[serde(default = "default_rate_limit")]
     pub rate_limit: u64,
+    /// How often that budget is renewed, in seconds (GitHub's: an hour).
+    #[serde(default = "default_rate_window")]
+    pub rate_window_secs: u64,
     /// Writes allowed per window before the secondary limit answers 403 (0: no limit).
     #[serde(default)]
     pub writes_per_minute: u32,
@@ -264,6 +267,7 @@ impl Default for GithubSettings {
             run_delay_ms: default_run_delay(),
             action_log: ActionLog::default(),
             rate_limit: default_rate_limit(),
+            rate_window_secs: default_rate_window(),
             writes_per_minute: 0,
             write_window_secs: 60,
             secondary_retry_after_secs: None,
@@ -281,6 +285,10 @@ fn default_run_delay() -> u64 {
 
 fn default_rate_limit() -> u64 {
     5000
+}
+
+fn default_rate_window() -> u64 {
+    3600
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -217,6 +217,7 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
     let path = request.uri().path().to_owned();
     let caller = {
         let mut state = world.github.lock().expect("github state");
+        state.renew_budgets(limit, world.scenario.github.rate_window_secs);
         let reset = state.rate_reset;
         let Some(value) = bearer(request.headers()) else {
             return error(StatusCode::UNAUTHORIZED, "Requires authentication");

@@ -411,9 +411,21 @@ impl GithubState {
                 .map(|t| Token::from_spec(t, budget))
                 .collect(),
             presigned: BTreeMap::new(),
-            rate_reset: time::now_epoch_millis() / 1000 + 3600,
+            rate_reset: time::now_epoch_millis() / 1000 + scenario.github.rate_window_secs,
             writes: Default::default(),
         }
+    }
+
+    /// Once the window has passed, every token has its whole budget again, for a new window.
+    pub fn renew_budgets(&mut self, limit: u64, window_secs: u64) {
+        let now = time::now_epoch_millis() / 1000;
+        if now < self.rate_reset {
+            return;
+        }
+        for token in &mut self.tokens {
+            token.remaining = limit;
+        }
+        self.rate_reset = now + window_secs;
     }
 
     pub fn repo(&self, owner: &str, name: &str) -> Option<&Repo> {
