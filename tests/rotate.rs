@@ -394,12 +394,9 @@ fn an_exhausted_hourly_budget_is_waited_until_its_reset() {
     );
 }
 
-#[test]
-fn killed_mid_run_then_resumed_every_target_holds_the_new_key() {
-    let sim = mixed("");
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("j.jsonl");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyfix"))
+/// `keyfix rotate` of the mixed organization, writes 0.4 s apart, in the background.
+fn spawn_paced_rotation(sim: &Sim, journal: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("keyfix"))
         .args([
             "rotate",
             "--owner",
@@ -407,24 +404,135 @@ fn killed_mid_run_then_resumed_every_target_holds_the_new_key() {
             "--no-canary",
             "--key-env",
             "NEW_KEY",
-            "--write-interval",
-            "0.4",
-            "--json",
-            "-q",
         ])
+        .args(["--write-interval", "0.4", "--json"])
         .arg("--journal")
-        .arg(&journal)
+        .arg(journal)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
         .envs(sim.env())
         .env("NEW_KEY", sim.key("fresh"))
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn wait_for_writes(sim: &Sim, count: usize) {
     let started = Instant::now();
-    while secret_puts(&sim).len() < 2 && started.elapsed() < Duration::from_secs(30) {
+    while secret_puts(sim).len() < count && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// How many times each secret was written.
+fn puts_by_path(sim: &Sim) -> BTreeMap<String, usize> {
+    let mut puts: BTreeMap<String, usize> = BTreeMap::new();
+    for (path, _) in secret_puts(sim) {
+        *puts.entry(path).or_default() += 1;
+    }
+    puts
+}
+
+#[test]
+fn ctrl_c_finishes_the_write_in_flight_and_prints_the_resume_command() {
+    let sim = mixed("");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let child = spawn_paced_rotation(&sim, &journal);
+    wait_for_writes(&sim, 2);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 130);
+    let statuses: Vec<&str> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"pending"), "{doc:#}");
+    let resume = format!(
+        "Stopped. Resume with: keyfix rotate --resume {} --key-env NEW_KEY",
+        journal.display()
+    );
+    assert!(stderr.contains(&resume), "{stderr}");
+
+    // Every write sent was answered and journaled before it stopped.
+    let (_, entries) = keyfix::commands::rotate::journal::Journal::load(&journal).unwrap();
+    let sent = entries
+        .iter()
+        .filter(|e| matches!(e, keyfix::commands::rotate::journal::Entry::Sending { .. }))
+        .count();
+    let answered = entries
+        .iter()
+        .filter(|e| matches!(e, keyfix::commands::rotate::journal::Entry::Done { .. }))
+        .count();
+    assert_eq!(sent, answered, "{entries:?}");
+    assert!(answered < 5, "it stopped part-way: {entries:?}");
+    assert_eq!(secret_puts(&sim).len(), answered);
+
+    let (doc, code) = rotate(&sim, "fresh", &["--resume", journal.to_str().unwrap()]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    assert!(
+        puts_by_path(&sim).values().all(|n| *n == 1),
+        "no write sent twice: {:?}",
+        puts_by_path(&sim)
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_stops_at_once_during_a_slow_write() {
+    let sim = mixed("");
+    sim.world().add_fault(Fault {
+        path: "/repos/acme/own1/actions/secrets/ANTHROPIC_API_KEY$".into(),
+        method: Some("PUT".into()),
+        latency_ms: 20_000,
+        times: Some(1),
+        ..Fault::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let child = spawn_paced_rotation(&sim, &journal);
+    wait_for_writes(&sim, 1);
+    let interrupt = || {
+        std::thread::sleep(Duration::from_millis(700));
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    let started = Instant::now();
+    interrupt();
+    interrupt();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+    assert!(
+        stderr.contains("Stopped at once. Resume with: keyfix rotate --resume"),
+        "{stderr}"
+    );
+    let (doc, code) = rotate(&sim, "fresh", &["--resume", journal.to_str().unwrap()]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+}
+
+#[test]
+fn killed_mid_run_then_resumed_every_target_holds_the_new_key() {
+    let sim = mixed("");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut child = spawn_paced_rotation(&sim, &journal);
+    wait_for_writes(&sim, 2);
     child.kill().unwrap();
     child.wait().unwrap();
     let before = secret_puts(&sim);
@@ -447,10 +555,7 @@ fn killed_mid_run_then_resumed_every_target_holds_the_new_key() {
     assert_eq!(code, 0, "{doc:#}");
     assert_rotated(&sim, "fresh");
     // None of them was sent again: only the one in flight when it was killed may have been.
-    let mut puts: BTreeMap<String, usize> = BTreeMap::new();
-    for (path, _) in secret_puts(&sim) {
-        *puts.entry(path).or_default() += 1;
-    }
+    let puts = puts_by_path(&sim);
     assert!(!answered_first.is_empty());
     for write in answered_first {
         let d = &header.plan.writes[write].destination;

@@ -330,14 +330,11 @@ async fn execute(
     let prepared = prepare_all(&client, &plan, &pending, header.options.concurrency).await?;
 
     let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let flag = interrupted.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                flag.store(true, Ordering::SeqCst);
-            }
-        })
-    };
+    let watcher = watch_for_ctrl_c(
+        interrupted.clone(),
+        resume_command(&journal_path, &options.key),
+        ctx.progress,
+    );
     let interval = Duration::from_secs_f64(header.options.write_interval_secs);
     let mut pacer = Pacer::new(interval);
     let mut bar = ProgressBar::new(ctx, pending.len() as u64, interval);
@@ -394,10 +391,13 @@ async fn execute(
         if states[id] != WriteState::Pending {
             continue;
         }
+        tokio::select! {
+            _ = pacer.wait() => {}
+            _ = until_set(&interrupted) => {}
+        }
         if interrupted.load(Ordering::SeqCst) {
             break;
         }
-        pacer.wait().await;
         states[id] = write_one(&client, &plan, id, &prepared, &key, &mut journal, &mut bar).await?;
     }
     bar.finish();
@@ -428,6 +428,33 @@ async fn execute(
         header.options.canary,
         end,
     ))
+}
+
+/// The first Ctrl-C lets the write in flight finish and stops before the next; a second one
+/// stops at once, which the journal makes as safe as being killed: `--resume` sends again the one
+/// write whose answer it has not recorded.
+fn watch_for_ctrl_c(
+    interrupted: Arc<AtomicBool>,
+    resume: String,
+    progress: crate::output::Progress,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        interrupted.store(true, Ordering::SeqCst);
+        progress.step("Stopping after the write in flight (Ctrl-C again stops at once).");
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stderr::line(&format!("Stopped at once. Resume with: {resume}"));
+            std::process::exit(130);
+        }
+    })
+}
+
+async fn until_set(flag: &AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The command that resumes from `journal`, taking the key the way this run took it.
