@@ -490,25 +490,29 @@ async fn survey_targets(
     concurrency: usize,
     ctx: &Context,
 ) -> Result<Vec<Surveyed>, Failure> {
-    let mut listed: Vec<(RepoName, bool)> = named.iter().map(|r| (r.clone(), true)).collect();
+    // A named target is read first; a listed one is known from the listing already.
+    let mut targets: Vec<(RepoName, Option<repos::Repository>)> =
+        named.iter().map(|r| (r.clone(), None)).collect();
     if let Some(owner) = owner {
         let owner = repos::owner(client, owner).await?;
         for repo in repos::list_for_owner(client, &owner).await? {
             let name = repo.repo_name();
-            if !listed.iter().any(|(r, _)| *r == name) && !repo.archived {
-                listed.push((name, false));
+            if !targets.iter().any(|(r, _)| *r == name) && !repo.archived {
+                targets.push((name, Some(repo)));
             }
         }
     }
-    let results: Vec<Result<Option<Surveyed>, Failure>> = stream::iter(listed)
-        .map(|(repo, explicit)| async move {
-            let survey = Survey::read(client, &repo, 1).await?;
-            let survey = match survey {
-                Some(survey) => survey,
-                None if explicit => Survey::bare(client, &repo).await?,
-                None => return Ok(None),
+    let results: Vec<Result<Option<Surveyed>, Failure>> = stream::iter(targets)
+        .map(|(repo, listed)| async move {
+            let survey = match listed {
+                Some(repository) => Survey::of(client, repository, 1).await?,
+                None => match Survey::read(client, &repo, 1).await? {
+                    Some(survey) => Some(survey),
+                    // Named explicitly: its secret is written even with no Claude workflow.
+                    None => Some(Survey::bare(client, &repo).await?),
+                },
             };
-            Ok(Some(uses_of(&survey, secret)))
+            Ok(survey.map(|survey| uses_of(&survey, secret)))
         })
         .buffered(concurrency.max(1))
         .collect()
