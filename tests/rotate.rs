@@ -164,11 +164,7 @@ fn a_dry_run_needs_no_key_and_writes_nothing() {
     let sim = mixed("");
     let (doc, code) = json_of(keyfix(&sim).args(["rotate", "--owner", "acme", "--dry-run"]));
     assert_eq!(code, 0, "{doc:#}");
-    assert!(doc["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|t| t["status"] == "pending"));
+    assert!(target_statuses(&doc).iter().all(|s| s == "pending"));
     assert!(
         sim.requests().iter().all(|r| r.method == "GET"),
         "only reads"
@@ -354,7 +350,7 @@ fn requests_before_the_first_write() -> usize {
     assert_eq!(code, 0, "{doc:#}");
     sim.requests()
         .iter()
-        .filter(|r| r.path != "/v1/messages")
+        .filter(|r| r.service == "github")
         .position(|r| r.method == "PUT")
         .unwrap()
 }
@@ -452,13 +448,10 @@ fn ctrl_c_finishes_the_write_in_flight_and_prints_the_resume_command() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(doc["exit_code"], 130);
-    let statuses: Vec<&str> = doc["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["status"].as_str().unwrap())
-        .collect();
-    assert!(statuses.contains(&"pending"), "{doc:#}");
+    assert!(
+        target_statuses(&doc).contains(&"pending".to_owned()),
+        "{doc:#}"
+    );
     let resume = format!(
         "Stopped. Resume with: keyfix rotate --resume {} --key-env NEW_KEY",
         journal.display()
@@ -620,6 +613,53 @@ fn bad_targets_are_usage_errors_before_anything_is_read() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn targets_come_from_arguments_then_the_targets_file_each_once() {
+    let sim = mixed("");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targets.txt");
+    std::fs::write(
+        &file,
+        "# the repositories with their own secret\nacme/own1\n\n  acme/own2  # sonnet\nacme/stale\n",
+    )
+    .unwrap();
+    let (doc, code) = rotate(
+        &sim,
+        "fresh",
+        &[
+            "acme/stale",
+            "--targets-file",
+            file.to_str().unwrap(),
+            "--no-canary",
+        ],
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    let repos: Vec<&str> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["repo"].as_str().unwrap())
+        .collect();
+    assert_eq!(repos, ["acme/stale", "acme/own1", "acme/own2"]);
+    assert_eq!(secret_puts(&sim).len(), 3, "{:?}", secret_puts(&sim));
+    assert_eq!(
+        sim.secret("acme", None, "org", "ANTHROPIC_API_KEY"),
+        Some(sim.key("orphaned")),
+        "no target reads the organization secret"
+    );
+    let missing = dir.path().join("absent.txt");
+    let (doc, code) = rotate(
+        &sim,
+        "fresh",
+        &["--targets-file", missing.to_str().unwrap(), "--dry-run"],
+    );
+    assert_eq!(code, 2, "{doc:#}");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read --targets-file"));
 }
 
 #[test]

@@ -78,6 +78,16 @@ pub fn json_and_stderr_of(cmd: &mut Command) -> (serde_json::Value, i32, String)
     (doc, code, stderr)
 }
 
+/// The `status` of every target of a `rotate` document, in order.
+pub fn target_statuses(doc: &serde_json::Value) -> Vec<String> {
+    doc["targets"]
+        .as_array()
+        .expect("a rotate document has targets")
+        .iter()
+        .map(|t| t["status"].as_str().expect("a status").to_owned())
+        .collect()
+}
+
 /// Every 12-character piece of `key` that holds at least one character past its public prefix.
 pub fn secret_pieces(key: &str) -> Vec<&str> {
     let prefix = ["sk-ant-api03-", "sk-ant-admin01-", "sk-ant-oat01-"]
