@@ -71,10 +71,11 @@ impl RetryPolicy {
     ) -> Option<Duration> {
         if facts.secondary_limited() {
             // The request was refused, not carried out: sending it again repeats nothing.
-            let wait = facts
-                .retry_after_secs
-                .map(Duration::from_secs)
-                .unwrap_or(self.secondary_default_wait);
+            // Without a `retry-after`, GitHub advises a minute, then longer each time.
+            let wait = facts.retry_after_secs.map_or_else(
+                || self.secondary_default_wait * 2u32.pow(retries_done.min(4)),
+                Duration::from_secs,
+            );
             return (retries_done < self.max_secondary_waits).then_some(wait);
         }
         if retries_done >= self.max_retries {
@@ -140,10 +141,10 @@ mod tests {
             secondary_message: true,
             ..status(429)
         };
-        assert_eq!(
-            p.next_delay(0, &no_header, true, 0, 0.0),
-            Some(Duration::from_secs(60))
-        );
+        let waits: Vec<u64> = (0..6)
+            .map(|n| p.next_delay(n, &no_header, true, 0, 0.0).unwrap().as_secs())
+            .collect();
+        assert_eq!(waits, [60, 120, 240, 480, 960, 960], "a minute, then doubling");
     }
 
     #[test]

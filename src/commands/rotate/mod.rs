@@ -622,10 +622,9 @@ fn describe_plan(
         .budget()
         .map(|b| format!("{} of {} left this hour", b.remaining, b.limit))
         .unwrap_or_else(|| "budget unknown".to_owned());
-    let seconds = interval * plan.writes.len().saturating_sub(1) as f64;
     ctx.progress.step(&format!(
-        "  about {requests} GitHub requests ({budget}); about {} at one write every {interval} s",
-        humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
+        "  about {requests} GitHub requests ({budget}); {}",
+        plan::duration_estimate(plan.writes.len(), interval)
     ));
 }
 
