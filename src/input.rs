@@ -103,11 +103,13 @@ pub fn read_key(
 }
 
 fn prompt_hidden(prompt: &str) -> Result<Key, Error> {
-    let text = dialoguer::Password::new()
-        .with_prompt(prompt)
-        .allow_empty_password(true)
-        .interact()
-        .map_err(|e| Error::Prompt(e.to_string()))?;
+    let text = crate::output::stderr::suspended(|| {
+        dialoguer::Password::new()
+            .with_prompt(prompt)
+            .allow_empty_password(true)
+            .interact()
+    })
+    .map_err(|e| Error::Prompt(e.to_string()))?;
     Ok(Key::from_input(text))
 }
 
@@ -125,10 +127,12 @@ pub fn confirm(
     }
     match interactivity {
         Interactivity::Refused(why) => Err(Error::InputNeeded { why }),
-        Interactivity::Allowed => dialoguer::Confirm::new()
-            .with_prompt(question)
-            .default(false)
-            .interact()
-            .map_err(|e| Error::Prompt(e.to_string())),
+        Interactivity::Allowed => crate::output::stderr::suspended(|| {
+            dialoguer::Confirm::new()
+                .with_prompt(question)
+                .default(false)
+                .interact()
+        })
+        .map_err(|e| Error::Prompt(e.to_string())),
     }
 }

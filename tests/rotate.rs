@@ -279,6 +279,7 @@ fn a_canary_without_its_probe_stops_before_writing() {
         message.contains("--install-probe") && message.contains("--no-canary"),
         "{message}"
     );
+    assert_eq!(secret_puts(&sim), [], "nothing written");
 }
 
 #[test]
@@ -496,8 +497,13 @@ fn a_second_ctrl_c_stops_at_once_during_a_slow_write() {
     let journal = dir.path().join("j.jsonl");
     let child = spawn_paced_rotation(&sim, &journal);
     wait_for_writes(&sim, 1);
+    // The write to own1 (the second) is in flight, held 20 s by the simulator.
+    let started = Instant::now();
+    while sim.in_flight() == 0 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let interrupt = || {
-        std::thread::sleep(Duration::from_millis(700));
+        std::thread::sleep(Duration::from_millis(300));
         std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()
@@ -511,12 +517,28 @@ fn a_second_ctrl_c_stops_at_once_during_a_slow_write() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
     assert!(
-        stderr.contains("Stopped at once. Resume with: keyfix rotate --resume"),
+        stderr.contains("Stopped. Resume with: keyfix rotate --resume"),
         "{stderr}"
     );
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 130);
+    let own1 = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["repo"] == "acme/own1")
+        .unwrap();
+    assert_eq!(own1["status"], "pending", "{doc:#}");
     let (doc, code) = rotate(&sim, "fresh", &["--resume", journal.to_str().unwrap()]);
     assert_eq!(code, 0, "{doc:#}");
     assert_rotated(&sim, "fresh");
+    let puts = puts_by_path(&sim);
+    assert!(
+        puts.iter()
+            .filter(|(path, _)| !path.contains("/own1/"))
+            .all(|(_, n)| *n == 1),
+        "only the abandoned write is sent again: {puts:?}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use super::retry::{AttemptFacts, RetryPolicy};
+use super::retry::{AttemptFacts, Resent, RetryPolicy};
 use super::{Access, Error, Token};
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -179,6 +179,10 @@ impl Client {
     }
 
     /// How many requests this client has sent to the API (pre-signed fetches not counted).
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -203,7 +207,7 @@ impl Client {
         headers: &[(HeaderName, String)],
     ) -> Result<Answer, Error> {
         let idempotent = method == Method::GET;
-        let mut retries_done = 0;
+        let mut resent = Resent::default();
         loop {
             let attempt = self.send_once(&method, path, body, headers).await;
             let facts = match &attempt {
@@ -211,7 +215,7 @@ impl Client {
                 Err(_) => AttemptFacts::default(),
             };
             let delay = self.policy.next_delay(
-                retries_done,
+                &resent,
                 &facts,
                 idempotent,
                 now_epoch(),
@@ -220,7 +224,7 @@ impl Client {
             let Some(delay) = delay else {
                 return attempt;
             };
-            retries_done += 1;
+            resent.count(&facts);
             let secs = delay.as_secs_f64();
             if facts.secondary_limited() {
                 self.secondary_waits.fetch_add(1, Ordering::Relaxed);
@@ -414,7 +418,7 @@ impl Client {
 
     /// Fetches a pre-signed URL (a log behind a 302) with no token, whatever its host or path.
     pub async fn fetch_presigned(&self, url: &str) -> Result<Bytes, Error> {
-        let mut retries_done = 0;
+        let mut resent = Resent::default();
         loop {
             let (status, failure) = match self.presigned.get(url).send().await {
                 Ok(response) if response.status().is_success() => {
@@ -435,18 +439,14 @@ impl Client {
                 status,
                 ..AttemptFacts::default()
             };
-            let delay = self.policy.next_delay(
-                retries_done,
-                &facts,
-                true,
-                now_epoch(),
-                crate::retry::jitter(),
-            );
+            let delay =
+                self.policy
+                    .next_delay(&resent, &facts, true, now_epoch(), crate::retry::jitter());
             let Some(delay) = delay else {
                 return Err(failure);
             };
             tokio::time::sleep(delay).await;
-            retries_done += 1;
+            resent.count(&facts);
         }
     }
 }

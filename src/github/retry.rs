@@ -59,11 +59,32 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How many times one request has been sent again, by why: each kind has its own allowance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resent {
+    pub transient: u32,
+    pub secondary: u32,
+    pub primary: u32,
+}
+
+impl Resent {
+    /// Counts one more sending after an attempt with these facts.
+    pub fn count(&mut self, facts: &AttemptFacts) {
+        if facts.secondary_limited() {
+            self.secondary += 1;
+        } else if facts.primary_exhausted() {
+            self.primary += 1;
+        } else {
+            self.transient += 1;
+        }
+    }
+}
+
 impl RetryPolicy {
     /// The wait before sending the request again, or `None` to stop. `now` is epoch seconds.
     pub fn next_delay(
         &self,
-        retries_done: u32,
+        resent: &Resent,
         facts: &AttemptFacts,
         idempotent: bool,
         now: u64,
@@ -73,24 +94,23 @@ impl RetryPolicy {
             // The request was refused, not carried out: sending it again repeats nothing.
             // Without a `retry-after`, GitHub advises a minute, then longer each time.
             let wait = facts.retry_after_secs.map_or_else(
-                || self.secondary_default_wait * 2u32.pow(retries_done.min(4)),
+                || self.secondary_default_wait * 2u32.pow(resent.secondary.min(4)),
                 Duration::from_secs,
             );
-            return (retries_done < self.max_secondary_waits).then_some(wait);
-        }
-        if retries_done >= self.max_retries {
-            return None;
+            return (resent.secondary < self.max_secondary_waits).then_some(wait);
         }
         if facts.primary_exhausted() {
             // Refused like a secondary limit: a write sent again after the reset repeats nothing.
             let wait = Duration::from_secs(facts.ratelimit_reset?.saturating_sub(now) + 1);
-            return (wait <= self.max_primary_wait).then_some(wait);
+            return (resent.primary < self.max_retries && wait <= self.max_primary_wait)
+                .then_some(wait);
         }
         let transient = match facts.status {
             None => true,
             Some(status) => status == 408 || status >= 500,
         };
-        (idempotent && transient).then(|| self.backoff.delay(retries_done, jitter))
+        (idempotent && transient && resent.transient < self.max_retries)
+            .then(|| self.backoff.delay(resent.transient, jitter))
     }
 }
 
@@ -108,21 +128,40 @@ mod tests {
     #[test]
     fn reads_are_retried_on_server_errors_and_lost_connections() {
         let p = RetryPolicy::default();
-        assert!(p.next_delay(0, &status(502), true, 0, 0.0).is_some());
         assert!(p
-            .next_delay(0, &AttemptFacts::default(), true, 0, 0.0)
+            .next_delay(&Resent::default(), &status(502), true, 0, 0.0)
             .is_some());
-        assert!(p.next_delay(3, &status(502), true, 0, 0.0).is_none());
-        assert!(p.next_delay(0, &status(404), true, 0, 0.0).is_none());
-        assert!(p.next_delay(0, &status(403), true, 0, 0.0).is_none());
+        assert!(p
+            .next_delay(&Resent::default(), &AttemptFacts::default(), true, 0, 0.0)
+            .is_some());
+        assert!(p
+            .next_delay(
+                &Resent {
+                    transient: 3,
+                    ..Resent::default()
+                },
+                &status(502),
+                true,
+                0,
+                0.0
+            )
+            .is_none());
+        assert!(p
+            .next_delay(&Resent::default(), &status(404), true, 0, 0.0)
+            .is_none());
+        assert!(p
+            .next_delay(&Resent::default(), &status(403), true, 0, 0.0)
+            .is_none());
     }
 
     #[test]
     fn writes_are_never_retried_blindly() {
         let p = RetryPolicy::default();
-        assert!(p.next_delay(0, &status(502), false, 0, 0.0).is_none());
         assert!(p
-            .next_delay(0, &AttemptFacts::default(), false, 0, 0.0)
+            .next_delay(&Resent::default(), &status(502), false, 0, 0.0)
+            .is_none());
+        assert!(p
+            .next_delay(&Resent::default(), &AttemptFacts::default(), false, 0, 0.0)
             .is_none());
     }
 
@@ -134,7 +173,7 @@ mod tests {
             ..status(403)
         };
         assert_eq!(
-            p.next_delay(0, &facts, false, 0, 0.0),
+            p.next_delay(&Resent::default(), &facts, false, 0, 0.0),
             Some(Duration::from_secs(3))
         );
         let no_header = AttemptFacts {
@@ -142,9 +181,26 @@ mod tests {
             ..status(429)
         };
         let waits: Vec<u64> = (0..6)
-            .map(|n| p.next_delay(n, &no_header, true, 0, 0.0).unwrap().as_secs())
+            .map(|n| {
+                p.next_delay(
+                    &Resent {
+                        secondary: n,
+                        ..Resent::default()
+                    },
+                    &no_header,
+                    true,
+                    0,
+                    0.0,
+                )
+                .unwrap()
+                .as_secs()
+            })
             .collect();
-        assert_eq!(waits, [60, 120, 240, 480, 960, 960], "a minute, then doubling");
+        assert_eq!(
+            waits,
+            [60, 120, 240, 480, 960, 960],
+            "a minute, then doubling"
+        );
     }
 
     #[test]
@@ -156,18 +212,61 @@ mod tests {
             ..status(403)
         };
         assert_eq!(
-            p.next_delay(0, &facts, true, 1_000, 0.0),
+            p.next_delay(&Resent::default(), &facts, true, 1_000, 0.0),
             Some(Duration::from_secs(21))
         );
         let far = AttemptFacts {
             ratelimit_reset: Some(1_000 + 3_000),
             ..facts
         };
-        assert_eq!(p.next_delay(0, &far, true, 1_000, 0.0), None);
         assert_eq!(
-            p.next_delay(0, &facts, false, 1_000, 0.0),
+            p.next_delay(&Resent::default(), &far, true, 1_000, 0.0),
+            None
+        );
+        assert_eq!(
+            p.next_delay(&Resent::default(), &facts, false, 1_000, 0.0),
             Some(Duration::from_secs(21)),
             "a write refused for the budget was not carried out: it is sent again after the reset"
+        );
+    }
+
+    #[test]
+    fn each_kind_of_sending_again_has_its_own_allowance() {
+        let p = RetryPolicy::default();
+        let exhausted = AttemptFacts {
+            ratelimit_remaining: Some(0),
+            ratelimit_reset: Some(1_000 + 5),
+            ..status(403)
+        };
+        let secondary = AttemptFacts {
+            secondary_message: true,
+            ..status(403)
+        };
+        let mut resent = Resent::default();
+        for _ in 0..3 {
+            resent.count(&secondary);
+        }
+        resent.count(&status(502));
+        assert_eq!(
+            p.next_delay(&resent, &exhausted, false, 1_000, 0.0),
+            Some(Duration::from_secs(6)),
+            "three secondary waits do not use up the budget wait"
+        );
+        resent.count(&exhausted);
+        let mut after_budget = Resent::default();
+        after_budget.count(&exhausted);
+        assert_eq!(
+            p.next_delay(&after_budget, &secondary, false, 1_000, 0.0),
+            Some(Duration::from_secs(60)),
+            "the first secondary wait is a minute whatever came before"
+        );
+        assert_eq!(
+            resent,
+            Resent {
+                transient: 1,
+                secondary: 3,
+                primary: 1
+            }
         );
     }
 }

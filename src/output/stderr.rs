@@ -34,8 +34,10 @@ impl Bar {
     }
 
     pub fn finish(&self) {
-        active_bar().take();
+        // Cleared under the lock, so that no line written meanwhile lands on the bar's line.
+        let mut active = active_bar();
         self.bar.finish_and_clear();
+        active.take();
     }
 }
 
@@ -50,16 +52,20 @@ fn active_bar() -> std::sync::MutexGuard<'static, Option<indicatif::ProgressBar>
     ACTIVE_BAR.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Runs `f` (a prompt, a write to stderr) with the active bar, if any, hidden meanwhile.
+pub fn suspended<T>(f: impl FnOnce() -> T) -> T {
+    let bar = active_bar().clone();
+    match bar {
+        Some(bar) => bar.suspend(f),
+        None => f(),
+    }
+}
+
 /// Writes `bytes` to stderr, above the active bar if there is one.
 fn write_all(bytes: &[u8]) {
-    let bar = active_bar().clone();
-    let write = || {
+    suspended(|| {
         let _ = std::io::stderr().lock().write_all(bytes);
-    };
-    match bar {
-        Some(bar) => bar.suspend(write),
-        None => write(),
-    }
+    });
 }
 
 pub fn line(text: &str) {

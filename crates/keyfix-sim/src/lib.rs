@@ -188,6 +188,11 @@ impl World {
     pub fn max_in_flight(&self) -> u64 {
         self.in_flight.1.load(Ordering::SeqCst)
     }
+
+    /// The GitHub requests in flight now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.0.load(Ordering::SeqCst)
+    }
 }
 
 /// Who a request came from, by name: the scenario key (Anthropic) or token (GitHub).
@@ -370,6 +375,11 @@ impl Sim {
     /// The most GitHub requests that were ever in flight at once.
     pub fn max_in_flight(&self) -> u64 {
         self.world.max_in_flight()
+    }
+
+    /// The GitHub requests in flight now.
+    pub fn in_flight(&self) -> u64 {
+        self.world.in_flight()
     }
 
     /// The environment that points keyfix at this simulator, with its first token. The

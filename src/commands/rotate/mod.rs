@@ -2,13 +2,12 @@
 //! its Claude jobs read (`rotate.md`). Planned before any write, the key validated once per
 //! model, a canary verified with the probe, writes paced one at a time, every step journaled.
 
+mod interrupt;
 pub mod journal;
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
@@ -30,6 +29,7 @@ use crate::probe::{self, run::Installed, ProbeSpec};
 
 use super::validate::{judge_new_key, key_calls};
 use super::Context;
+use interrupt::Interrupt;
 use journal::{Entry, Header, Journal};
 use plan::{Plan, SecretUse, Surveyed};
 
@@ -231,7 +231,7 @@ async fn start(
     ctx.progress.step(&format!(
         "Journal: {} (resume with: {})",
         path.display(),
-        resume_command(&path, &options.key)
+        resume_command(&path, &options.key, client.api_url())
     ));
     execute(header, journal, Vec::new(), key, client, options, ctx).await
 }
@@ -274,6 +274,7 @@ async fn execute(
     options: &RotateOptions,
     ctx: &Context,
 ) -> Result<Outcome, Failure> {
+    let interrupt = Interrupt::watch(ctx.progress);
     if let Some(interval) = options.write_interval {
         header.options.write_interval_secs = interval;
     }
@@ -292,6 +293,7 @@ async fn execute(
         })
         .collect();
     let journal_path = journal.path.clone();
+    let resume = resume_command(&journal_path, &options.key, client.api_url());
     let record = |journal: &mut Journal, entry: Entry| {
         journal
             .record(&entry)
@@ -300,6 +302,21 @@ async fn execute(
 
     // Validation: once per model, and the writes a model failure touches are skipped.
     let models = validate(&key, &plan, ctx).await?;
+    let finish = |states: &[WriteState], end: RotateEnd| {
+        if end == RotateEnd::Interrupted {
+            ctx.progress
+                .step(&format!("Stopped. Resume with: {resume}"));
+        }
+        outcome(
+            &plan,
+            states,
+            Some(&journal_path),
+            &client,
+            &models_list(&models),
+            header.options.canary,
+            end,
+        )
+    };
     if !header.options.force {
         for write in &plan.writes {
             let failing: Vec<String> = write
@@ -328,62 +345,52 @@ async fn execute(
     ctx.progress
         .step(&format!("Reading {} public keys …", pending.len()));
     let prepared = prepare_all(&client, &plan, &pending, header.options.concurrency).await?;
+    if interrupt.stop_requested() {
+        return Ok(finish(&states, RotateEnd::Interrupted));
+    }
 
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = watch_for_ctrl_c(
-        interrupted.clone(),
-        resume_command(&journal_path, &options.key),
-        ctx.progress,
-    );
     let interval = Duration::from_secs_f64(header.options.write_interval_secs);
     let mut pacer = Pacer::new(interval);
     let mut bar = ProgressBar::new(ctx, pending.len() as u64, interval);
+    let mut writer = Writer {
+        client: &client,
+        plan: &plan,
+        prepared: &prepared,
+        key: &key,
+        journal: &mut journal,
+        bar: &mut bar,
+        interrupt: &interrupt,
+    };
 
     // The canary: written first, verified by the probe before anything else is written.
     if let Some(canary) = header.options.canary.filter(|_| !past.canary_passed) {
+        let probe = ready_canary_probe(&client, &plan.writes[canary], &options.probe, ctx).await?;
         if states[canary] == WriteState::Pending {
             pacer.wait().await;
-            let state = write_one(
-                &client,
-                &plan,
-                canary,
-                &prepared,
-                &key,
-                &mut journal,
-                &mut bar,
-            )
-            .await?;
-            states[canary] = state;
+            states[canary] = writer.write(canary).await?;
         }
-        if states[canary] != WriteState::Done {
-            watcher.abort();
-            return Ok(outcome(
-                &plan,
-                &states,
-                Some(&journal_path),
-                &client,
-                &models_list(&models),
-                header.options.canary,
-                RotateEnd::CanaryFailed(format!(
-                    "the canary write failed: {}",
-                    describe_state(&states[canary])
-                )),
-            ));
-        }
-        match verify_canary(&client, &plan, canary, &key, &options.probe, ctx).await? {
-            None => record(&mut journal, Entry::CanaryPassed { write: canary })?,
-            Some(seen) => {
-                watcher.abort();
-                return Ok(outcome(
-                    &plan,
-                    &states,
-                    Some(&journal_path),
-                    &client,
-                    &models_list(&models),
-                    header.options.canary,
-                    RotateEnd::CanaryFailed(seen),
-                ));
+        match &states[canary] {
+            WriteState::Done => {}
+            WriteState::Pending => return Ok(finish(&states, RotateEnd::Interrupted)),
+            other => {
+                let seen = format!("the canary write failed: {}", describe_state(other));
+                return Ok(finish(&states, RotateEnd::CanaryFailed(seen)));
             }
+        }
+        let verified = interrupt
+            .unless_aborted(verify_canary(
+                &client,
+                &plan.writes[canary],
+                &probe,
+                &key,
+                &options.probe,
+                ctx,
+            ))
+            .await;
+        match verified.transpose()? {
+            None => return Ok(finish(&states, RotateEnd::Interrupted)),
+            Some(Some(seen)) => return Ok(finish(&states, RotateEnd::CanaryFailed(seen))),
+            Some(None) => record(&mut *writer.journal, Entry::CanaryPassed { write: canary })?,
         }
     }
 
@@ -392,82 +399,46 @@ async fn execute(
             continue;
         }
         tokio::select! {
-            _ = pacer.wait() => {}
-            _ = until_set(&interrupted) => {}
+            () = pacer.wait() => {}
+            () = interrupt.stopped() => {}
         }
-        if interrupted.load(Ordering::SeqCst) {
+        if interrupt.stop_requested() {
             break;
         }
-        states[id] = write_one(&client, &plan, id, &prepared, &key, &mut journal, &mut bar).await?;
+        states[id] = writer.write(id).await?;
     }
     bar.finish();
-    watcher.abort();
-    let end = if interrupted.load(Ordering::SeqCst) {
-        ctx.progress.step(&format!(
-            "Stopped. Resume with: {}",
-            resume_command(&journal_path, &options.key)
-        ));
+    let end = if interrupt.stop_requested() {
         RotateEnd::Interrupted
     } else if states.iter().all(|s| *s == WriteState::Done) {
         RotateEnd::AllRotated
     } else {
         if states.iter().any(|s| matches!(s, WriteState::Failed(_))) {
-            ctx.progress.step(&format!(
-                "Finish the failed writes with: {}",
-                resume_command(&journal_path, &options.key)
-            ));
+            ctx.progress
+                .step(&format!("Finish the failed writes with: {resume}"));
         }
         RotateEnd::Incomplete
     };
-    Ok(outcome(
-        &plan,
-        &states,
-        Some(&journal_path),
-        &client,
-        &models_list(&models),
-        header.options.canary,
-        end,
-    ))
+    Ok(finish(&states, end))
 }
 
-/// The first Ctrl-C lets the write in flight finish and stops before the next; a second one
-/// stops at once, which the journal makes as safe as being killed: `--resume` sends again the one
-/// write whose answer it has not recorded.
-fn watch_for_ctrl_c(
-    interrupted: Arc<AtomicBool>,
-    resume: String,
-    progress: crate::output::Progress,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        interrupted.store(true, Ordering::SeqCst);
-        progress.step("Stopping after the write in flight (Ctrl-C again stops at once).");
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stderr::line(&format!("Stopped at once. Resume with: {resume}"));
-            std::process::exit(130);
-        }
-    })
-}
-
-async fn until_set(flag: &AtomicBool) {
-    while !flag.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The command that resumes from `journal`, taking the key the way this run took it.
-fn resume_command(journal: &std::path::Path, key: &KeyInputArgs) -> String {
-    let key_option = match (&key.key_env, key.key_stdin) {
-        (Some(var), _) => format!(" --key-env {var}"),
-        (None, true) => " --key-stdin".to_owned(),
-        (None, false) => String::new(),
-    };
-    format!(
-        "keyfix rotate --resume {}{key_option}",
+/// The command that resumes from `journal` from any directory, taking the key the way this run
+/// took it, against the same GitHub when it is not github.com.
+fn resume_command(journal: &std::path::Path, key: &KeyInputArgs, github_api_url: &str) -> String {
+    let journal = std::path::absolute(journal).unwrap_or_else(|_| journal.to_owned());
+    let mut command = format!(
+        "keyfix rotate --resume {}",
         shell_quote(&journal.display().to_string())
-    )
+    );
+    match (&key.key_env, key.key_stdin) {
+        (Some(var), _) => command += &format!(" --key-env {}", shell_quote(var)),
+        (None, true) => command += " --key-stdin",
+        (None, false) => {}
+    }
+    if crate::github::token::enterprise_host(github_api_url).is_some() {
+        command += &format!(" --github-api-url {}", shell_quote(github_api_url));
+    }
+    command
 }
 
 /// `text` as one shell word.
@@ -796,8 +767,8 @@ impl ProgressBar {
     }
 }
 
-/// The time the remaining writes take: at the median gap between the last writes (so that the
-/// canary's verification or one long wait does not skew it), never faster than their interval.
+/// The time the remaining writes take: at the (lower) median gap between the last writes, so that
+/// the canary's verification or one long wait does not skew it; never faster than their interval.
 struct Eta {
     total: u64,
     done: u64,
@@ -837,72 +808,90 @@ impl Eta {
         let mut gaps: Vec<Duration> = self.recent_gaps.iter().copied().collect();
         gaps.sort();
         let pace = gaps
-            .get(gaps.len() / 2)
+            .get(gaps.len().saturating_sub(1) / 2)
             .map_or(self.interval, |median| (*median).max(self.interval));
         pace * (self.total - self.done) as u32
     }
 }
 
-/// One write: journaled before it is sent and after its answer; never repeated in this run.
-async fn write_one(
-    client: &Client,
-    plan: &Plan,
-    id: usize,
-    prepared: &BTreeMap<usize, Prepared>,
-    key: &Key,
-    journal: &mut Journal,
-    bar: &mut ProgressBar,
-) -> Result<WriteState, Failure> {
-    let describe = plan.writes[id].destination.describe();
-    let io = |e: journal::Error| Failure::new(FailureKind::Api, e);
-    let Some(prepared) = prepared.get(&id) else {
-        return Ok(WriteState::Failed(
-            "its public key could not be read".to_owned(),
-        ));
-    };
-    journal.record(&Entry::Sending { write: id }).map_err(io)?;
-    let state = match secrets::put(client, prepared, key).await {
-        Ok(written) => {
-            let status = if written == secrets::Written::Created {
-                201
-            } else {
-                204
-            };
-            journal
-                .record(&Entry::Done { write: id, status })
-                .map_err(io)?;
-            bar.wrote(&format!("wrote {describe}"));
-            WriteState::Done
-        }
-        Err(error) => {
-            let message = match &error {
-                UploadError::Refused(e) => format!("{e}; the secret holds the old key"),
-                UploadError::Unknown(e) => format!("{e}; the secret holds the old or the new key (keyfix does not repeat a write: --resume does it)"),
-            };
-            journal
-                .record(&Entry::Failed {
-                    write: id,
-                    error: message.clone(),
-                })
-                .map_err(io)?;
-            bar.failed(&format!("FAILED {describe}: {message}"));
-            WriteState::Failed(message)
-        }
-    };
-    Ok(state)
+/// What the writes share: each journaled before it is sent and after its answer, never repeated
+/// in this run, abandoned only by a second Ctrl-C.
+struct Writer<'a> {
+    client: &'a Client,
+    plan: &'a Plan,
+    prepared: &'a BTreeMap<usize, Prepared>,
+    key: &'a Key,
+    journal: &'a mut Journal,
+    bar: &'a mut ProgressBar,
+    interrupt: &'a Interrupt,
 }
 
-/// The probe on the canary's repository must see the new key working in the scope written.
-/// `None` when it does; otherwise what it saw.
-async fn verify_canary(
+impl Writer<'_> {
+    /// The write's end: `Pending` when it was abandoned before its answer came.
+    async fn write(&mut self, id: usize) -> Result<WriteState, Failure> {
+        let describe = self.plan.writes[id].destination.describe();
+        let io = |e: journal::Error| Failure::new(FailureKind::Api, e);
+        let Some(prepared) = self.prepared.get(&id) else {
+            return Ok(WriteState::Failed(
+                "its public key could not be read".to_owned(),
+            ));
+        };
+        self.journal
+            .record(&Entry::Sending { write: id })
+            .map_err(io)?;
+        let sent = secrets::put(self.client, prepared, self.key);
+        let Some(answer) = self.interrupt.unless_aborted(sent).await else {
+            return Ok(WriteState::Pending);
+        };
+        let state = match answer {
+            Ok(written) => {
+                let status = if written == secrets::Written::Created {
+                    201
+                } else {
+                    204
+                };
+                self.journal
+                    .record(&Entry::Done { write: id, status })
+                    .map_err(io)?;
+                self.bar.wrote(&format!("wrote {describe}"));
+                WriteState::Done
+            }
+            Err(error) => {
+                let message = match &error {
+                    UploadError::Refused(e) => format!("{e}; the secret holds the old key"),
+                    UploadError::Unknown(e) => format!("{e}; the secret holds the old or the new key (keyfix does not repeat a write: --resume does it)"),
+                };
+                self.journal
+                    .record(&Entry::Failed {
+                        write: id,
+                        error: message.clone(),
+                    })
+                    .map_err(io)?;
+                self.bar.failed(&format!("FAILED {describe}: {message}"));
+                WriteState::Failed(message)
+            }
+        };
+        Ok(state)
+    }
+}
+
+/// The canary's repository with its probe workflow in place, ready to be dispatched.
+struct CanaryProbe {
+    repo: RepoName,
+    branch: String,
+    environment: Option<String>,
+    /// The probe was just committed: its first dispatch may need to wait for GitHub to see it.
+    fresh: bool,
+}
+
+/// Makes sure the canary's repository has the probe workflow, before anything is written: with
+/// `--install-probe` or a yes at the prompt it is committed; otherwise the run stops (exit 3).
+async fn ready_canary_probe(
     client: &Client,
-    plan: &Plan,
-    canary: usize,
-    key: &Key,
+    write: &plan::Write,
     args: &ProbeRunArgs,
     ctx: &Context,
-) -> Result<Option<String>, Failure> {
-    let write = &plan.writes[canary];
+) -> Result<CanaryProbe, Failure> {
     let repo = write.destination.repo.clone();
     let survey = match Survey::read(client, &repo, 1).await? {
         Some(survey) => survey,
@@ -930,7 +919,7 @@ async fn verify_canary(
                 Ok(false) | Err(input::Error::InputNeeded { .. }) => {
                     return Err(Failure::new(
                         FailureKind::InputNeeded,
-                        format!("the canary {repo} needs the probe workflow and keyfix may not install it: pass --install-probe, or --no-canary to rotate without a canary"),
+                        format!("the canary {repo} needs the probe workflow and keyfix may not install it: pass --install-probe, or --no-canary to rotate without a canary; nothing was written"),
                     ))
                 }
                 Err(other) => return Err(other.into()),
@@ -940,6 +929,30 @@ async fn verify_canary(
             .await
             .map_err(|e| Failure::from(e).with_file(text.clone()))?;
     }
+    Ok(CanaryProbe {
+        repo,
+        branch,
+        environment,
+        fresh: state != Installed::UpToDate,
+    })
+}
+
+/// The probe on the canary's repository must see the new key working in the scope written.
+/// `None` when it does; otherwise what it saw.
+async fn verify_canary(
+    client: &Client,
+    write: &plan::Write,
+    canary: &CanaryProbe,
+    key: &Key,
+    args: &ProbeRunArgs,
+    ctx: &Context,
+) -> Result<Option<String>, Failure> {
+    let CanaryProbe {
+        repo,
+        branch,
+        environment,
+        fresh,
+    } = canary;
     let nonce = random_hex(16);
     let correlation = format!("kf-{}", random_hex(6));
     let model = write
@@ -949,17 +962,17 @@ async fn verify_canary(
         .cloned()
         .unwrap_or_else(|| probe::BASELINE_MODEL.to_owned());
     let inputs = probe::run::Dispatch {
-        branch: &branch,
+        branch,
         correlation_id: &correlation,
         nonce: &nonce,
         model: &model,
     };
     ctx.progress
         .step(&format!("Verifying the canary {repo} with the probe …"));
-    let run_id = probe::run::dispatch(client, &repo, &inputs, state != Installed::UpToDate).await?;
+    let run_id = probe::run::dispatch(client, repo, &inputs, *fresh).await?;
     let run = probe::run::wait_and_read(
         client,
-        &repo,
+        repo,
         run_id,
         &correlation,
         Duration::from_secs(args.timeout),
@@ -969,7 +982,7 @@ async fn verify_canary(
     let report = run
         .reports
         .iter()
-        .find(|r| r.environment == environment)
+        .find(|r| r.environment == *environment)
         .and_then(|r| r.secrets.iter().find(|s| s.name == write.destination.name));
     let Some(report) = report else {
         return Ok(Some(format!(
@@ -1079,17 +1092,35 @@ mod tests {
     #[test]
     fn the_resume_command_takes_the_key_the_same_way() {
         let journal = std::path::Path::new("/state/rotate/20261201-1a2b.jsonl");
+        let github = "https://api.github.com";
         assert_eq!(
-            resume_command(journal, &key_input(Some("NEW_KEY"), false)),
+            resume_command(journal, &key_input(Some("NEW_KEY"), false), github),
             "keyfix rotate --resume /state/rotate/20261201-1a2b.jsonl --key-env NEW_KEY"
         );
         assert_eq!(
-            resume_command(journal, &key_input(None, true)),
+            resume_command(journal, &key_input(None, true), github),
             "keyfix rotate --resume /state/rotate/20261201-1a2b.jsonl --key-stdin"
         );
         assert_eq!(
-            resume_command(journal, &key_input(None, false)),
+            resume_command(journal, &key_input(None, false), github),
             "keyfix rotate --resume /state/rotate/20261201-1a2b.jsonl"
+        );
+    }
+
+    #[test]
+    fn the_resume_command_names_an_enterprise_server_and_works_from_anywhere() {
+        let command = resume_command(
+            std::path::Path::new("-odd.jsonl"),
+            &key_input(Some("NEW_KEY"), false),
+            "https://ghe.example.com/api/v3",
+        );
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            command,
+            format!(
+                "keyfix rotate --resume {} --key-env NEW_KEY --github-api-url https://ghe.example.com/api/v3",
+                shell_quote(&cwd.join("-odd.jsonl").display().to_string())
+            )
         );
     }
 
@@ -1105,9 +1136,10 @@ mod tests {
         let start = Instant::now();
         eta.done_one_at(start);
         eta.done_one_at(start + 40 * second); // the canary's verification
-        for n in 1..=3 {
-            eta.done_one_at(start + (40 + 2 * n) * second);
-        }
+        eta.done_one_at(start + 42 * second);
+        assert_eq!(eta.remaining(), 7 * 2 * second, "from the second gap on");
+        eta.done_one_at(start + 44 * second);
+        eta.done_one_at(start + 46 * second);
         assert_eq!(
             eta.remaining(),
             5 * 2 * second,

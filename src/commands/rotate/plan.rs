@@ -198,17 +198,26 @@ impl Plan {
 
 /// How long `writes` take at one every `interval` seconds, and, where GitHub's documented
 /// ceilings on content-creating requests (80 a minute, 500 an hour) would be slower, how long if
-/// it counts secret writes against them (it does not document whether it does).
+/// it counts secret writes against them (it does not document whether it does): each full
+/// allowance is spent at the pace, then waited out to the end of its period.
 pub fn duration_estimate(writes: usize, interval: f64) -> String {
     let at_pace = interval * writes.saturating_sub(1) as f64;
     let mut text = format!(
         "about {} at one write every {interval} s",
         whole_seconds(at_pace)
     );
-    let ceiling = [(500.0, 3600.0, "500-an-hour"), (80.0, 60.0, "80-a-minute")]
+    let after_first = writes.saturating_sub(1);
+    let ceiling = [(500, 3600.0_f64, "500-an-hour"), (80, 60.0, "80-a-minute")]
         .into_iter()
-        .find(|(count, _, _)| writes as f64 > *count)
-        .map(|(count, per, name)| (writes as f64 / count * per, name))
+        .find(|(allowance, _, _)| writes > *allowance)
+        .map(|(allowance, period, name)| {
+            let full_periods = (after_first / allowance) as f64;
+            let rest = (after_first % allowance) as f64;
+            (
+                full_periods * period.max(interval * allowance as f64) + rest * interval,
+                name,
+            )
+        })
         .filter(|(seconds, _)| *seconds > at_pace);
     if let Some((seconds, name)) = ceiling {
         text.push_str(&format!(
@@ -232,11 +241,11 @@ mod tests {
         assert_eq!(duration_estimate(4, 1.0), "about 3s at one write every 1 s");
         assert_eq!(
             duration_estimate(1000, 1.0),
-            "about 16m 39s at one write every 1 s; about 2h if GitHub counts secret writes against its 500-an-hour ceiling"
+            "about 16m 39s at one write every 1 s; about 1h 8m 19s if GitHub counts secret writes against its 500-an-hour ceiling"
         );
         assert_eq!(
             duration_estimate(101, 0.0),
-            "about 0s at one write every 0 s; about 1m 16s if GitHub counts secret writes against its 80-a-minute ceiling"
+            "about 0s at one write every 0 s; about 1m if GitHub counts secret writes against its 80-a-minute ceiling"
         );
         assert_eq!(
             duration_estimate(101, 1.0),

@@ -411,15 +411,20 @@ impl GithubState {
                 .map(|t| Token::from_spec(t, budget))
                 .collect(),
             presigned: BTreeMap::new(),
-            rate_reset: time::now_epoch_millis() / 1000 + scenario.github.rate_window_secs,
+            rate_reset: 0,
             writes: Default::default(),
         }
     }
 
-    /// Once the window has passed, every token has its whole budget again, for a new window.
+    /// The first request opens the budgets' window; once it has passed, every token has its
+    /// whole budget again, for a new window. A window of 0 is never renewed.
     pub fn renew_budgets(&mut self, limit: u64, window_secs: u64) {
         let now = time::now_epoch_millis() / 1000;
-        if now < self.rate_reset {
+        if self.rate_reset == 0 {
+            self.rate_reset = now + window_secs.max(1);
+            return;
+        }
+        if window_secs == 0 || now < self.rate_reset {
             return;
         }
         for token in &mut self.tokens {

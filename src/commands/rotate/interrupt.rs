@@ -1,0 +1,92 @@
+//! Ctrl-C during a rotation. The first press stops it after the write in flight; the second stops
+//! at once, even inside a write or a wait for GitHub's limits: the journal then holds that write
+//! as sent without an answer, which `--resume` sends again, as after a kill. Either way the run
+//! ends normally, with its table or JSON document and exit 130.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::output::Progress;
+
+pub struct Interrupt {
+    presses: Arc<AtomicU8>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Interrupt {
+    /// Takes Ctrl-C over from the default (which would end the process) until dropped.
+    pub fn watch(progress: Progress) -> Interrupt {
+        let presses = Arc::new(AtomicU8::new(0));
+        let counted = presses.clone();
+        let watcher = tokio::spawn(async move {
+            for press in 1..=2 {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                counted.store(press, Ordering::SeqCst);
+                if press == 1 {
+                    progress
+                        .step("Stopping after the write in flight (Ctrl-C again stops at once).");
+                }
+            }
+        });
+        Interrupt { presses, watcher }
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        self.presses.load(Ordering::SeqCst) >= 1
+    }
+
+    /// Resolves at the first Ctrl-C.
+    pub async fn stopped(&self) {
+        self.until(1).await
+    }
+
+    /// `work`'s result, or `None` when Ctrl-C is pressed twice before it is done.
+    pub async fn unless_aborted<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            value = work => Some(value),
+            () = self.until(2) => None,
+        }
+    }
+
+    async fn until(&self, presses: u8) {
+        while self.presses.load(Ordering::SeqCst) < presses {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[cfg(test)]
+    fn press(&self) {
+        self.presses.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_finishes_after_one_press_and_is_abandoned_after_two() {
+        let interrupt = Interrupt::watch(Progress::new(true));
+        interrupt.press();
+        assert!(interrupt.stop_requested());
+        let done = interrupt
+            .unless_aborted(tokio::time::sleep(Duration::from_millis(10)))
+            .await;
+        assert_eq!(done, Some(()));
+        interrupt.press();
+        let abandoned = interrupt
+            .unless_aborted(tokio::time::sleep(Duration::from_secs(60)))
+            .await;
+        assert_eq!(abandoned, None);
+    }
+}
