@@ -211,9 +211,9 @@ fn render_rotation(
     if end == Some(&RotateEnd::DryRun) {
         let _ = writeln!(
             out,
-            "\nDry run: {} writes planned for {} targets, nothing written; {} GitHub requests.",
-            rotation.planned_writes,
-            targets.len(),
+            "\nDry run: {} planned for {}, nothing written; {} GitHub requests.",
+            super::counted(rotation.planned_writes, "write"),
+            super::counted(targets.len(), "target"),
             rotation.github_requests,
         );
         return;

@@ -6,6 +6,15 @@ pub mod stderr;
 
 use std::io::IsTerminal;
 
+/// `1 public key`, `4 public keys`.
+pub fn counted(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 /// Whether to colour text: only on a terminal, and never with `NO_COLOR` set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Style {

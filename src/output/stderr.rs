@@ -2,35 +2,68 @@
 //! what is said while a progress bar is drawn appears above the bar instead of through it.
 
 use std::io::Write;
+
+use indicatif::TermLike;
 use std::sync::Mutex;
 
 static ACTIVE_BAR: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
 
-/// A bar with ETA for `total` steps, drawn on stderr until [`Bar::finish`] or drop.
+/// A bar with ETA for `total` steps, drawn on stderr until [`Bar::finish`] or drop, as
+/// `████░░░░ 3/101 writes, ETA 1m 38s wrote acme/app repository secret …`.
 pub struct Bar {
     bar: indicatif::ProgressBar,
+    unit: &'static str,
+    total: u64,
+    message: String,
+    remaining: String,
 }
 
+const BAR_WIDTH: usize = 30;
+
 impl Bar {
-    pub fn start(total: u64, template: &str) -> Bar {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
+    pub fn start(total: u64, unit: &'static str, remaining: std::time::Duration) -> Bar {
+        let target = indicatif::ProgressDrawTarget::term_like_with_hz(
+            Box::new(ShortOfTheEdge(console::Term::stderr())),
+            20,
+        );
+        let bar = indicatif::ProgressBar::with_draw_target(Some(total), target);
+        let template = format!("{{bar:{BAR_WIDTH}}} {{msg}}");
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&template).expect("a valid template"),
+        );
         *active_bar() = Some(bar.clone());
-        Bar { bar }
+        let mut bar = Bar {
+            bar,
+            unit,
+            total,
+            message: String::new(),
+            remaining: String::new(),
+        };
+        bar.set_remaining(remaining);
+        bar
     }
 
     /// One step done, with what it was and the time the rest will take.
-    pub fn step(&self, message: &str, remaining: std::time::Duration) {
+    pub fn step(&mut self, message: &str, remaining: std::time::Duration) {
         self.bar.inc(1);
-        self.bar.set_message(message.to_owned());
+        self.message = message.to_owned();
         self.set_remaining(remaining);
     }
 
-    /// Shown as `{prefix}` in the template: whole seconds, as `1m 40s`.
-    pub fn set_remaining(&self, remaining: std::time::Duration) {
+    fn set_remaining(&mut self, remaining: std::time::Duration) {
         let whole = std::time::Duration::from_secs(remaining.as_secs_f64().round() as u64);
+        self.remaining = humantime::format_duration(whole).to_string();
+        let status = format!(
+            "{}/{} {}, ETA {}",
+            self.bar.position(),
+            self.total,
+            self.unit,
+            self.remaining
+        );
+        let columns = usize::from(ShortOfTheEdge(console::Term::stderr()).width());
+        let room = columns.saturating_sub(BAR_WIDTH + 1 + status.chars().count() + 1);
         self.bar
-            .set_prefix(humantime::format_duration(whole).to_string());
+            .set_message(format!("{status} {}", fit(&self.message, room)));
     }
 
     pub fn finish(&self) {
@@ -61,6 +94,66 @@ pub fn suspended<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// stderr, its width told a few columns short: the bar pads its line to the width it is told, and
+/// a line that fills the terminal wraps when the terminal echoes `^C` after it, so that clearing
+/// the bar would leave its line behind.
+#[derive(Debug)]
+struct ShortOfTheEdge(console::Term);
+
+impl indicatif::TermLike for ShortOfTheEdge {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(4).max(20)
+    }
+
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `text`, cut to `room` characters with an ellipsis when it is longer.
+fn fit(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(room.saturating_sub(1)).collect();
+    if room > 0 {
+        cut.push('…');
+    }
+    cut
+}
+
 /// Writes `bytes` to stderr, above the active bar if there is one.
 fn write_all(bytes: &[u8]) {
     suspended(|| {
@@ -83,5 +176,17 @@ impl Write for Writer {
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_cut_to_its_room() {
+        assert_eq!(fit("wrote acme/app", 20), "wrote acme/app");
+        assert_eq!(fit("wrote acme/app", 8), "wrote a…");
+        assert_eq!(fit("wrote", 0), "");
     }
 }

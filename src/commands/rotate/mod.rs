@@ -24,7 +24,7 @@ use crate::key::{random_hex, Key};
 use crate::outcome::{
     CommandName, Failure, FailureKind, Outcome, RotateEnd, RotationReport, TargetReport,
 };
-use crate::output::stderr;
+use crate::output::{counted, stderr};
 use crate::probe::{self, run::Installed, ProbeSpec};
 
 use super::validate::{judge_new_key, key_calls};
@@ -200,9 +200,9 @@ async fn start(
         )));
     }
     let question = format!(
-        "Write the new key {} with {} writes?",
+        "Write the new key {} with {}?",
         key.display_form(),
-        plan.writes.len()
+        counted(plan.writes.len(), "write")
     );
     match input::confirm(ctx.interactivity, options.yes, true, &question) {
         Ok(true) | Err(input::Error::InputNeeded { .. }) => {}
@@ -342,8 +342,10 @@ async fn execute(
     let pending: Vec<usize> = (0..plan.writes.len())
         .filter(|i| states[*i] == WriteState::Pending)
         .collect();
-    ctx.progress
-        .step(&format!("Reading {} public keys …", pending.len()));
+    ctx.progress.step(&format!(
+        "Reading {} …",
+        counted(pending.len(), "public key")
+    ));
     let prepared = prepare_all(&client, &plan, &pending, header.options.concurrency).await?;
     if interrupt.stop_requested() {
         return Ok(finish(&states, RotateEnd::Interrupted));
@@ -495,8 +497,8 @@ async fn survey_targets(
         }
     }
     ctx.progress.step(&format!(
-        "{} targets ({} GitHub requests).",
-        surveyed.len(),
+        "{} ({} GitHub requests).",
+        counted(surveyed.len(), "target"),
         client.requests_sent()
     ));
     Ok(surveyed)
@@ -551,9 +553,9 @@ fn describe_plan(
     let (repository, environment, organization) = plan.count_by_scope();
     let targets: BTreeSet<&RepoName> = plan.targets.iter().map(|t| &t.repo).collect();
     ctx.progress.step(&format!(
-        "Plan: {} targets, {} writes ({repository} repository, {environment} environment, {organization} organization).",
-        targets.len(),
-        plan.writes.len()
+        "Plan: {}, {} ({repository} repository, {environment} environment, {organization} organization).",
+        counted(targets.len(), "target"),
+        counted(plan.writes.len(), "write")
     ));
     for target in plan.targets.iter().filter(|t| !t.shadows.is_empty()) {
         let shadows: Vec<String> = target.shadows.iter().map(ToString::to_string).collect();
@@ -730,20 +732,14 @@ impl ProgressBar {
         use std::io::IsTerminal;
         let quiet = ctx.progress.is_quiet();
         let eta = Eta::new(total, interval);
-        let bar = (std::io::stderr().is_terminal() && !quiet).then(|| {
-            let bar = stderr::Bar::start(
-                total,
-                "{bar:30} {pos}/{len} writes, ETA {prefix} {wide_msg}",
-            );
-            bar.set_remaining(eta.remaining());
-            bar
-        });
+        let bar = (std::io::stderr().is_terminal() && !quiet)
+            .then(|| stderr::Bar::start(total, "writes", eta.remaining()));
         ProgressBar { bar, quiet, eta }
     }
 
     fn wrote(&mut self, text: &str) {
         self.eta.done_one();
-        match &self.bar {
+        match &mut self.bar {
             Some(bar) => bar.step(text, self.eta.remaining()),
             None if !self.quiet => stderr::line(text),
             None => {}
@@ -752,7 +748,7 @@ impl ProgressBar {
 
     fn failed(&mut self, text: &str) {
         self.eta.done_one();
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = &mut self.bar {
             bar.step("", self.eta.remaining());
         }
         if !self.quiet {
