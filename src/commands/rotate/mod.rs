@@ -367,6 +367,9 @@ async fn execute(
     // The canary: written first, verified by the probe before anything else is written.
     if let Some(canary) = header.options.canary.filter(|_| !past.canary_passed) {
         let probe = ready_canary_probe(&client, &plan.writes[canary], &options.probe, ctx).await?;
+        if interrupt.stop_requested() {
+            return Ok(finish(&states, RotateEnd::Interrupted));
+        }
         if states[canary] == WriteState::Pending {
             pacer.wait().await;
             states[canary] = writer.write(canary).await?;
