@@ -178,11 +178,11 @@ impl Client {
         })
     }
 
-    /// How many requests this client has sent to the API (pre-signed fetches not counted).
     pub fn api_url(&self) -> &str {
         &self.api_url
     }
 
+    /// How many requests this client has sent to the API (pre-signed fetches not counted).
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }

@@ -2,9 +2,10 @@
 //! what is said while a progress bar is drawn appears above the bar instead of through it.
 
 use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use indicatif::TermLike;
-use std::sync::Mutex;
 
 static ACTIVE_BAR: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
 
@@ -13,15 +14,12 @@ static ACTIVE_BAR: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
 pub struct Bar {
     bar: indicatif::ProgressBar,
     unit: &'static str,
-    total: u64,
-    message: String,
-    remaining: String,
 }
 
 const BAR_WIDTH: usize = 30;
 
 impl Bar {
-    pub fn start(total: u64, unit: &'static str, remaining: std::time::Duration) -> Bar {
+    pub fn start(total: u64, unit: &'static str, remaining: Duration) -> Bar {
         let target = indicatif::ProgressDrawTarget::term_like_with_hz(
             Box::new(ShortOfTheEdge(console::Term::stderr())),
             20,
@@ -32,38 +30,31 @@ impl Bar {
             indicatif::ProgressStyle::with_template(&template).expect("a valid template"),
         );
         *active_bar() = Some(bar.clone());
-        let mut bar = Bar {
-            bar,
-            unit,
-            total,
-            message: String::new(),
-            remaining: String::new(),
-        };
-        bar.set_remaining(remaining);
+        let bar = Bar { bar, unit };
+        bar.show("", remaining);
         bar
     }
 
     /// One step done, with what it was and the time the rest will take.
-    pub fn step(&mut self, message: &str, remaining: std::time::Duration) {
+    pub fn step(&self, message: &str, remaining: Duration) {
         self.bar.inc(1);
-        self.message = message.to_owned();
-        self.set_remaining(remaining);
+        self.show(message, remaining);
     }
 
-    fn set_remaining(&mut self, remaining: std::time::Duration) {
-        let whole = std::time::Duration::from_secs(remaining.as_secs_f64().round() as u64);
-        self.remaining = humantime::format_duration(whole).to_string();
+    /// `3/101 writes, ETA 1m 38s` and as much of `message` as the line has room for.
+    fn show(&self, message: &str, remaining: Duration) {
+        let whole = Duration::from_secs(remaining.as_secs_f64().round() as u64);
         let status = format!(
             "{}/{} {}, ETA {}",
             self.bar.position(),
-            self.total,
+            self.bar.length().unwrap_or_default(),
             self.unit,
-            self.remaining
+            humantime::format_duration(whole)
         );
         let columns = usize::from(ShortOfTheEdge(console::Term::stderr()).width());
         let room = columns.saturating_sub(BAR_WIDTH + 1 + status.chars().count() + 1);
         self.bar
-            .set_message(format!("{status} {}", fit(&self.message, room)));
+            .set_message(format!("{status} {}", fit(message, room)));
     }
 
     pub fn finish(&self) {

@@ -3,28 +3,29 @@
 //! as sent without an answer, which `--resume` sends again, as after a kill. Either way the run
 //! ends normally, with its table or JSON document and exit 130.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::output::Progress;
 
 pub struct Interrupt {
-    presses: Arc<AtomicU8>,
+    /// How many times Ctrl-C was pressed.
+    presses: Arc<watch::Sender<u8>>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Interrupt {
     /// Takes Ctrl-C over from the default (which would end the process) until dropped.
     pub fn watch(progress: Progress) -> Interrupt {
-        let presses = Arc::new(AtomicU8::new(0));
+        let presses = Arc::new(watch::Sender::new(0));
         let counted = presses.clone();
         let watcher = tokio::spawn(async move {
             for press in 1..=2 {
                 if tokio::signal::ctrl_c().await.is_err() {
                     return;
                 }
-                counted.store(press, Ordering::SeqCst);
+                counted.send_replace(press);
                 if press == 1 {
                     progress
                         .step("Stopping after the write in flight (Ctrl-C again stops at once).");
@@ -35,7 +36,7 @@ impl Interrupt {
     }
 
     pub fn stop_requested(&self) -> bool {
-        self.presses.load(Ordering::SeqCst) >= 1
+        *self.presses.borrow() >= 1
     }
 
     /// Resolves at the first Ctrl-C.
@@ -53,14 +54,17 @@ impl Interrupt {
     }
 
     async fn until(&self, presses: u8) {
-        while self.presses.load(Ordering::SeqCst) < presses {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = self
+            .presses
+            .subscribe()
+            .wait_for(|pressed| *pressed >= presses)
+            .await;
     }
 
     #[cfg(test)]
     fn press(&self) {
-        self.presses.fetch_add(1, Ordering::SeqCst);
+        self.presses.send_modify(|pressed| *pressed += 1);
     }
 }
 
@@ -80,12 +84,12 @@ mod tests {
         interrupt.press();
         assert!(interrupt.stop_requested());
         let done = interrupt
-            .unless_aborted(tokio::time::sleep(Duration::from_millis(10)))
+            .unless_aborted(tokio::time::sleep(std::time::Duration::from_millis(10)))
             .await;
         assert_eq!(done, Some(()));
         interrupt.press();
         let abandoned = interrupt
-            .unless_aborted(tokio::time::sleep(Duration::from_secs(60)))
+            .unless_aborted(tokio::time::sleep(std::time::Duration::from_secs(60)))
             .await;
         assert_eq!(abandoned, None);
     }

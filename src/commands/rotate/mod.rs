@@ -742,7 +742,7 @@ impl ProgressBar {
 
     fn wrote(&mut self, text: &str) {
         self.eta.done_one();
-        match &mut self.bar {
+        match &self.bar {
             Some(bar) => bar.step(text, self.eta.remaining()),
             None if !self.quiet => stderr::line(text),
             None => {}
@@ -751,7 +751,7 @@ impl ProgressBar {
 
     fn failed(&mut self, text: &str) {
         self.eta.done_one();
-        if let Some(bar) = &mut self.bar {
+        if let Some(bar) = &self.bar {
             bar.step("", self.eta.remaining());
         }
         if !self.quiet {
