@@ -75,15 +75,16 @@ fn examples(doc: &str) -> Vec<Example> {
     examples
 }
 
-/// `PATH` with the keyfix under test first.
+/// `PATH` with the keyfix under test first, then the tests' own `jq`.
 fn path_with_keyfix() -> String {
     let bin_dir = assert_cmd::cargo::cargo_bin("keyfix")
         .parent()
         .unwrap()
         .to_owned();
     format!(
-        "{}:{}",
+        "{}:{}:{}",
         bin_dir.display(),
+        tools::tools_bin().display(),
         std::env::var("PATH").unwrap_or_default()
     )
 }

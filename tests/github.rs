@@ -406,10 +406,10 @@ fn pynacl_opens_a_box_keyfix_sealed() {
     let public = b64.encode(secret.public_key().as_bytes());
     let sealed = secrets::seal(&public, b"sk-ant-api03-value-sealed-by-keyfix").unwrap();
     let script = "import base64,sys\nfrom nacl.public import PrivateKey, SealedBox\nkey = PrivateKey(base64.b64decode(sys.argv[1]))\nprint(SealedBox(key).decrypt(base64.b64decode(sys.argv[2])).decode())";
-    let output = std::process::Command::new("python3")
+    let output = std::process::Command::new(tools::python())
         .args(["-c", script, &b64.encode(secret.to_bytes()), &sealed])
         .output()
-        .expect("python3 runs (CI installs PyNaCl: pip install pynacl==1.6.2)");
+        .expect("the tests' python runs");
     assert!(
         output.status.success(),
         "PyNaCl failed: {}",

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::path::Path;
 
 use assert_cmd::Command;
