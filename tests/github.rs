@@ -311,7 +311,6 @@ where
         .build()
         .unwrap()
         .block_on(async move {
-            // octocrab starts its service on the runtime it is built in.
             let client = Client::new(config, Token::new(token, "test")).unwrap();
             body(client).await
         })
@@ -395,6 +394,50 @@ fn uploads_are_unsealed_by_the_simulator_to_the_exact_value_in_every_scope() {
     assert_eq!(
         secret.selected.iter().copied().collect::<Vec<_>>(),
         [args_id]
+    );
+}
+
+#[test]
+fn a_github_request_carries_one_user_agent_keyfixs() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    // The request's head as it came off the wire, before any parser could merge its lines.
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+            .unwrap();
+        String::from_utf8(head).unwrap()
+    });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = Config::new(Some(format!("http://{address}")));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            let client = Client::new(config, Token::new("ghp_test".into(), "test")).unwrap();
+            let answer = client
+                .send(http::Method::GET, "/rate_limit", None, &[])
+                .await
+                .unwrap();
+            assert_eq!(answer.status, 200);
+        });
+    let head = server.join().unwrap();
+    let agents: Vec<&str> = head
+        .lines()
+        .filter(|line| line.to_ascii_lowercase().starts_with("user-agent:"))
+        .collect();
+    assert_eq!(
+        agents,
+        [format!("user-agent: keyfix/{}", env!("CARGO_PKG_VERSION"))],
+        "{head}"
     );
 }
 

@@ -1,15 +1,14 @@
-//! The HTTP edge to GitHub. octocrab carries the requests (base URL, token, headers); keyfix
-//! decides what to retry, reads the answers itself, and fetches pre-signed log URLs with a
-//! separate client that never carries the token.
+//! The HTTP edge to GitHub. keyfix sends every request itself (one `User-Agent`, the token as
+//! a sensitive header, no redirects followed), decides what to retry, reads the answers, and
+//! fetches pre-signed log URLs with a separate client that never carries the token.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, ACCEPT, USER_AGENT};
-use http::{Method, Request};
-use http_body_util::BodyExt;
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
+use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::{debug, info, warn};
@@ -114,10 +113,9 @@ pub struct Budget {
 }
 
 pub struct Client {
-    octo: octocrab::Octocrab,
+    http: reqwest::Client,
     presigned: reqwest::Client,
     api_url: String,
-    base_path: String,
     token_source: &'static str,
     policy: RetryPolicy,
     requests: AtomicU64,
@@ -143,19 +141,29 @@ impl Client {
                 url: config.api_url,
             });
         }
-        let user_agent = concat!("keyfix/", env!("CARGO_PKG_VERSION")).to_owned();
-        let octo = octocrab::Octocrab::builder()
-            .base_uri(api_url.as_str())
-            .map_err(|e| Error::Client(e.to_string()))?
-            .personal_token(token.expose().to_owned())
-            .add_header(USER_AGENT, user_agent.clone())
-            .add_header(ACCEPT, "application/vnd.github+json".to_owned())
-            .add_header(
+        let user_agent = concat!("keyfix/", env!("CARGO_PKG_VERSION"));
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| {
+                Error::Client("the GitHub token holds characters a header cannot".into())
+            })?;
+        authorization.set_sensitive(true);
+        let headers = HeaderMap::from_iter([
+            (AUTHORIZATION, authorization),
+            (
+                ACCEPT,
+                HeaderValue::from_static("application/vnd.github+json"),
+            ),
+            (
                 HeaderName::from_static("x-github-api-version"),
-                API_VERSION.to_owned(),
-            )
-            .set_connect_timeout(Some(config.connect_timeout))
-            .set_read_timeout(Some(config.read_timeout))
+                HeaderValue::from_static(API_VERSION),
+            ),
+        ]);
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .default_headers(headers)
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Client(e.to_string()))?;
         let presigned = reqwest::Client::builder()
@@ -166,9 +174,8 @@ impl Client {
             .build()
             .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Client {
-            octo,
+            http,
             presigned,
-            base_path: parsed.path().trim_end_matches('/').to_owned(),
             api_url,
             token_source: token.source,
             policy: config.retry,
@@ -248,35 +255,18 @@ impl Client {
         body: Option<&Value>,
         headers: &[(HeaderName, String)],
     ) -> Result<Answer, Error> {
-        let uri = self.uri(path);
-        let mut request = Request::builder().method(method.clone()).uri(&uri);
+        let mut request = self.http.request(method.clone(), self.url(path));
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let payload = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                serde_json::to_vec(body).expect("JSON serialises")
-            }
-            None => Vec::new(),
-        };
-        let request = request
-            .body(payload)
-            .map_err(|e| Error::Client(e.to_string()))?;
+        if let Some(body) = body {
+            request = request.json(body);
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .octo
-            .execute(request)
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| self.unreachable(&e))?
-            .to_bytes();
+        let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
         let answer = Answer {
             status,
             headers,
@@ -288,11 +278,11 @@ impl Client {
     }
 
     /// A path under the API URL; an absolute URL (a `Link` header's) is used as it is.
-    fn uri(&self, path: &str) -> String {
+    fn url(&self, path: &str) -> String {
         if path.starts_with("http://") || path.starts_with("https://") {
             return path.to_owned();
         }
-        format!("{}{path}", self.base_path)
+        format!("{}{path}", self.api_url)
     }
 
     fn unreachable(&self, error: &(dyn std::error::Error + 'static)) -> Error {

@@ -1,5 +1,5 @@
-//! GitHub, as keyfix uses it: the client (octocrab as transport, keyfix's own types and retry
-//! policy), token discovery, what each request needs of the token, and the pieces built on it.
+//! GitHub, as keyfix uses it: the client (its own requests, types and retry policy),
+//! token discovery, what each request needs of the token, and the pieces built on it.
 
 pub mod access;
 pub mod client;
