@@ -64,6 +64,13 @@ pub fn read_key(
     interactivity: Interactivity,
     prompt: &str,
 ) -> Result<Key, Error> {
+    let given = key_from_flags(args)?;
+    key_or_prompt(given, interactivity, prompt)
+}
+
+/// The key `--key-stdin` or `--key-env` names, read at once so that a missing one stops keyfix
+/// before its first request; `None` when neither is given (the prompt asks, when needed).
+pub fn key_from_flags(args: &KeyInputArgs) -> Result<Option<Key>, Error> {
     let key = if args.key_stdin {
         let mut raw = Zeroizing::new(Vec::new());
         std::io::stdin()
@@ -86,18 +93,29 @@ pub fn read_key(
         }
         key
     } else {
-        match interactivity {
-            Interactivity::Refused(why) => return Err(Error::KeyNeeded { why }),
-            Interactivity::Allowed => prompt_hidden(prompt)?,
-        }
+        return Ok(None);
     };
     if key.is_empty() {
-        let whence = if args.key_stdin {
-            " (standard input held nothing)"
-        } else {
-            ""
-        };
-        return Err(Error::Empty(whence));
+        return Err(Error::Empty(" (standard input held nothing)"));
+    }
+    Ok(Some(key))
+}
+
+/// The key read from the flags, else one typed at the hidden prompt.
+pub fn key_or_prompt(
+    given: Option<Key>,
+    interactivity: Interactivity,
+    prompt: &str,
+) -> Result<Key, Error> {
+    if let Some(key) = given {
+        return Ok(key);
+    }
+    let key = match interactivity {
+        Interactivity::Refused(why) => return Err(Error::KeyNeeded { why }),
+        Interactivity::Allowed => prompt_hidden(prompt)?,
+    };
+    if key.is_empty() {
+        return Err(Error::Empty(""));
     }
     Ok(key)
 }

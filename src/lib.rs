@@ -13,3 +13,4 @@ pub mod outcome;
 pub mod output;
 pub mod probe;
 pub mod retry;
+pub mod work;

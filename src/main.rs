@@ -10,7 +10,7 @@ use keyfix::anthropic;
 use keyfix::cli::{self, Cli, Command};
 use keyfix::commands::{self, Context};
 use keyfix::input::Interactivity;
-use keyfix::outcome::{CommandName, Outcome};
+use keyfix::outcome::Outcome;
 use keyfix::output::{self, Progress, Style};
 
 fn main() -> ExitCode {
@@ -43,22 +43,17 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 model: global
                     .model
                     .clone()
-                    .unwrap_or_else(|| commands::validate::BASELINE_MODEL.to_owned()),
+                    .unwrap_or_else(|| anthropic::BASELINE_MODEL.to_owned()),
             };
-            commands::validate::run(options, ctx)
-                .await
-                .unwrap_or_else(|failure| Outcome::failed(CommandName::Validate, failure))
+            commands::validate::run(options, ctx).await
         }
         Command::Repo(args) => {
             let options = commands::repo::RepoOptions {
-                check: commands::check::CheckOptions {
-                    repo: args.repo,
-                    secret: global.secret.clone(),
-                    model: global.model.clone(),
-                    run: global.run,
-                    probe: args.probe,
-                    reference: cli::KeyInputArgs::default(),
-                },
+                repo: args.repo,
+                secret: global.secret.clone(),
+                model: global.model.clone(),
+                run: global.run,
+                probe: args.probe,
                 key: args.key,
                 force: args.force,
                 no_rerun: args.no_rerun,
@@ -66,9 +61,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 include_shadowed: args.include_shadowed,
                 yes: global.yes,
             };
-            commands::repo::run(options, ctx)
-                .await
-                .unwrap_or_else(|failure| Outcome::failed(CommandName::Repo, failure))
+            commands::repo::run(options, ctx).await
         }
         Command::Rotate(args) => {
             let options = commands::rotate::RotateOptions {
@@ -89,9 +82,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 force: args.force,
                 yes: global.yes,
             };
-            commands::rotate::run(options, ctx)
-                .await
-                .unwrap_or_else(|failure| Outcome::failed(CommandName::Rotate, failure))
+            commands::rotate::run(options, ctx).await
         }
         Command::Check(args) => {
             let options = commands::check::CheckOptions {
@@ -105,32 +96,20 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                     key_env: args.reference_key_env,
                 },
             };
-            commands::check::run(options, ctx)
-                .await
-                .unwrap_or_else(|failure| Outcome::failed(CommandName::Check, failure))
+            commands::check::run(options, ctx).await
         }
         Command::Probe(cli::ProbeCommand::Print { repo }) => {
-            match commands::probe::print(repo, global.secret.clone(), ctx).await {
-                Ok(text) => Outcome {
-                    file_to_commit: Some(text),
-                    ..Outcome::new(CommandName::Probe)
-                },
-                Err(failure) => Outcome::failed(CommandName::Probe, failure),
-            }
+            commands::probe::print(repo, global.secret.clone(), ctx).await
         }
         Command::Probe(cli::ProbeCommand::Install { repo }) => {
-            commands::probe::install(repo, global.secret.clone(), ctx)
-                .await
-                .unwrap_or_else(|failure| Outcome::failed(CommandName::Probe, failure))
+            commands::probe::install(repo, global.secret.clone(), ctx).await
         }
         Command::Scan(args) => {
             let options = commands::scan::ScanOptions {
                 owner: args.owner,
                 concurrency: usize::from(args.concurrency),
             };
-            commands::scan::run(options, ctx)
-                .await
-                .unwrap_or_else(|failure| Outcome::failed(CommandName::Scan, failure))
+            commands::scan::run(options, ctx).await
         }
     }
 }

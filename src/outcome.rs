@@ -23,6 +23,8 @@ pub enum FailureKind {
     Api,
     /// A workflow run keyfix started or watched gave no answer: exit 18.
     Run,
+    /// A local file keyfix keeps (the rotation journal) could not be read or written: exit 1.
+    Io,
 }
 
 impl FailureKind {
@@ -34,6 +36,7 @@ impl FailureKind {
             FailureKind::Network => "network",
             FailureKind::Api => "api",
             FailureKind::Run => "run",
+            FailureKind::Io => "io",
         }
     }
 
@@ -42,7 +45,7 @@ impl FailureKind {
             FailureKind::Usage => 2,
             FailureKind::InputNeeded => 3,
             FailureKind::GithubAccess => 4,
-            FailureKind::Network | FailureKind::Api => 1,
+            FailureKind::Network | FailureKind::Api | FailureKind::Io => 1,
             FailureKind::Run => 18,
         }
     }
@@ -95,16 +98,22 @@ impl From<crate::input::Error> for Failure {
     }
 }
 
-impl From<crate::github::Error> for Failure {
-    fn from(error: crate::github::Error) -> Failure {
+impl FailureKind {
+    /// The kind of a GitHub error, decided by its variant.
+    pub fn of_github(error: &crate::github::Error) -> FailureKind {
         use crate::github::Error as E;
-        let kind = match &error {
+        match error {
             e if e.is_access() => FailureKind::GithubAccess,
             E::InvalidApiUrl { .. } => FailureKind::Usage,
             E::Unreachable { .. } | E::Client(_) => FailureKind::Network,
             _ => FailureKind::Api,
-        };
-        Failure::new(kind, error)
+        }
+    }
+}
+
+impl From<crate::github::Error> for Failure {
+    fn from(error: crate::github::Error) -> Failure {
+        Failure::new(FailureKind::of_github(&error), error)
     }
 }
 
@@ -134,6 +143,37 @@ impl From<crate::anthropic::Error> for Failure {
         Failure::new(kind, error)
     }
 }
+
+/// The exit code of a new key that is not uploaded because of what it is (`repo`, `rotate`):
+/// billing 11, model 12, transient 13, anything else 15 (rejected by validation).
+pub fn new_key_exit(cause: Cause) -> u8 {
+    match cause.class() {
+        CauseClass::Billing => 11,
+        CauseClass::Model => 12,
+        CauseClass::Transient => 13,
+        CauseClass::Works | CauseClass::KeyMustBeReplaced | CauseClass::Undetermined => 15,
+    }
+}
+
+/// The failure of a new key that is not uploaded: its exit from [`new_key_exit`]; kind `usage`
+/// where the key itself is unusable (exit 15: give another), `api` where the API's answer about
+/// it says a new key cannot help now.
+pub fn new_key_rejected(cause: Cause, message: String) -> Failure {
+    rejected_with_exit(new_key_exit(cause), message)
+}
+
+/// [`new_key_rejected`] where the exit is already decided (several models' verdicts combined).
+pub fn rejected_with_exit(exit: u8, message: String) -> Failure {
+    let kind = if exit == 15 {
+        FailureKind::Usage
+    } else {
+        FailureKind::Api
+    };
+    Failure::new(kind, message).with_exit(exit)
+}
+
+/// A person answered no at the confirmation: nothing was written (`repo` and `rotate`).
+const DECLINED_EXIT: u8 = 10;
 
 /// What can be shown of a key: its display form and shape, nothing of its secret part.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,6 +321,10 @@ pub enum Action {
         run_id: u64,
         fingerprint_matches: bool,
     },
+    /// The upload was not verified with the probe (it may not be committed): why.
+    VerificationSkipped {
+        reason: String,
+    },
     RerunRequested {
         run_id: u64,
     },
@@ -331,12 +375,15 @@ pub enum RotateEnd {
     /// Ctrl-C: stopped after the write in flight.
     Interrupted,
     CanaryFailed(String),
+    /// A person said no at the confirmation: nothing was written.
+    Declined,
 }
 
 impl RotateEnd {
     fn exit_code(&self) -> u8 {
         match self {
             RotateEnd::DryRun | RotateEnd::AllRotated => 0,
+            RotateEnd::Declined => DECLINED_EXIT,
             RotateEnd::Incomplete => 16,
             RotateEnd::CanaryFailed(_) => 17,
             RotateEnd::Interrupted => 130,
@@ -366,13 +413,8 @@ impl RepoEnd {
         match self {
             RepoEnd::StoredKeyWorks | RepoEnd::Fixed => 0,
             RepoEnd::NotFixable(cause) => cause.exit_code(),
-            RepoEnd::Declined => 10,
-            RepoEnd::NewKeyRejected(cause) => match cause.class() {
-                CauseClass::Billing | CauseClass::Undetermined => 11,
-                CauseClass::Model => 12,
-                CauseClass::Transient => 13,
-                CauseClass::Works | CauseClass::KeyMustBeReplaced => 15,
-            },
+            RepoEnd::Declined => DECLINED_EXIT,
+            RepoEnd::NewKeyRejected(cause) => new_key_exit(*cause),
             RepoEnd::VerificationFailed => 17,
         }
     }
@@ -431,6 +473,18 @@ impl Outcome {
             error: Some(failure),
             ..Outcome::new(command)
         }
+    }
+
+    /// The report as it stands when the command ends: with the failure that stopped it, if one
+    /// did, beside everything found and done before it.
+    pub fn finish(mut self, result: Result<(), Failure>) -> Outcome {
+        if let Err(failure) = result {
+            if self.file_to_commit.is_none() {
+                self.file_to_commit = failure.file_to_commit.clone();
+            }
+            self.error = Some(failure);
+        }
+        self
     }
 
     /// The exit code of `cli.md`: how `repo` ended, else a failure's, else the diagnosis's.

@@ -16,6 +16,8 @@ use crate::key::Key;
 use retry::{AttemptFacts, RetryPolicy};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+/// The model every usage tier can call: the one to try when the workflow's model fails.
+pub const BASELINE_MODEL: &str = "claude-haiku-4-5";
 const API_VERSION: &str = "2023-06-01";
 /// The prompt of the definitive check: one word, answered with one token.
 const PROBE_PROMPT: &str = "Hi";

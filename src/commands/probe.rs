@@ -3,10 +3,10 @@
 use crate::github::survey::Survey;
 use crate::github::workflows::DEFAULT_SECRET;
 use crate::github::{names, RepoName};
-use crate::outcome::{Action, CommandName, Failure, Outcome};
-use crate::probe::{self, run::Installed, ProbeSpec};
-
-use super::Context;
+use crate::outcome::{CommandName, Failure, Outcome};
+use crate::probe::{self, ProbeSpec};
+use crate::work::probe::ready;
+use crate::work::Context;
 
 /// The probe for `repo` (its Claude steps' secrets and environments), or a generic one for
 /// `secret` (default `ANTHROPIC_API_KEY`) when no repository is named.
@@ -41,45 +41,52 @@ async fn spec_for(
 }
 
 /// The workflow text, to stdout.
-pub async fn print(
-    repo: Option<String>,
-    secret: Option<String>,
-    ctx: &Context,
-) -> Result<String, Failure> {
-    let repo = repo.as_deref().map(RepoName::parse).transpose()?;
-    let (spec, _) = spec_for(repo.as_ref(), secret.as_deref(), ctx).await?;
-    Ok(probe::render(&spec))
-}
-
-/// Commits the probe to the default branch, or leaves an up-to-date one alone.
-pub async fn install(
-    repo: String,
-    secret: Option<String>,
-    ctx: &Context,
-) -> Result<Outcome, Failure> {
-    let repo = RepoName::parse(&repo)?;
-    let (spec, branch) = spec_for(Some(&repo), secret.as_deref(), ctx).await?;
-    let branch = branch.expect("a repository was named");
-    let text = probe::render(&spec);
-    let client = ctx.github_client()?;
-    let state = probe::run::installed(&client, &repo, &branch, &text).await?;
-    let mut outcome = Outcome {
-        repo: Some(repo.to_string()),
+pub async fn print(repo: Option<String>, secret: Option<String>, ctx: &Context) -> Outcome {
+    let mut report = Outcome {
+        repo: repo.clone(),
         ..Outcome::new(CommandName::Probe)
     };
-    if state == Installed::UpToDate {
-        ctx.progress
-            .step(&format!("{} on {repo} is up to date.", probe::PATH));
-        return Ok(outcome);
+    let result = async {
+        let repo = repo.as_deref().map(RepoName::parse).transpose()?;
+        let (spec, _) = spec_for(repo.as_ref(), secret.as_deref(), ctx).await?;
+        report.file_to_commit = Some(probe::render(&spec));
+        Ok(())
     }
-    probe::run::install(&client, &repo, &branch, &text, &state)
-        .await
-        .map_err(|e| Failure::from(e).with_file(text))?;
-    ctx.progress
-        .step(&format!("Committed {} to {repo}:{branch}.", probe::PATH));
-    outcome.actions.push(Action::ProbeInstalled {
-        path: probe::PATH.to_owned(),
-        updated: state != Installed::Missing,
-    });
-    Ok(outcome)
+    .await;
+    report.finish(result)
+}
+
+/// Commits the probe to the default branch (the command is the consent), or leaves an
+/// up-to-date one alone.
+pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Outcome {
+    let mut report = Outcome {
+        repo: Some(repo.clone()),
+        ..Outcome::new(CommandName::Probe)
+    };
+    let result = async {
+        let repo = RepoName::parse(&repo)?;
+        let (spec, branch) = spec_for(Some(&repo), secret.as_deref(), ctx).await?;
+        let branch = branch.expect("a repository was named");
+        let client = ctx.github_client()?;
+        let before = report.actions.len();
+        if ready(
+            &client,
+            &repo,
+            &branch,
+            &spec,
+            true,
+            ctx,
+            &mut report.actions,
+        )
+        .await?
+        .is_ok()
+            && report.actions.len() == before
+        {
+            ctx.progress
+                .step(&format!("{} on {repo} is up to date.", probe::PATH));
+        }
+        Ok(())
+    }
+    .await;
+    report.finish(result)
 }

@@ -1,25 +1,34 @@
 //! `keyfix repo OWNER/REPO`: the whole fix. Diagnose as `check` does; only where a new key
 //! fixes it, take the new key, validate it on the workflow's model, upload it to the scope the
 //! failing job reads, prove with the probe that the secret now holds it, and re-run the failed
-//! jobs. Every step that can change something happens after the one that proves it safe.
+//! jobs. Every step that can change something happens after the one that proves it safe, and
+//! the report holds each change as it happens, so a failure later still says what was done.
 
 use std::time::Duration;
 
 use crate::cli::{KeyInputArgs, ProbeRunArgs};
-use crate::diagnosis::{self, Cause, Diagnosis, Verdict};
-use crate::github::runs::{self, RerunError, Signature, WatchError};
+use crate::diagnosis::{Cause, Diagnosis};
+use crate::github::runs::{self, RerunError, Signature, WatchError, WorkflowRun};
 use crate::github::secrets::{self, Scope, UploadError};
 use crate::github::Client;
 use crate::input;
 use crate::key::Key;
-use crate::outcome::{Action, CommandName, Failure, FailureKind, Outcome, RepoEnd};
-
-use super::check::{add_reference, gather, run_probe, CheckOptions, Findings};
-use super::validate::judge_new_key;
-use super::Context;
+use crate::outcome::{
+    new_key_rejected, Action, CommandName, Failure, FailureKind, Outcome, RepoEnd,
+};
+use crate::work::findings::{
+    add_reference, probe_stored_key, read_repository, ready_probe, Findings, Subject,
+};
+use crate::work::new_key::{judge_new_key, works_on};
+use crate::work::probe::verify_key;
+use crate::work::Context;
 
 pub struct RepoOptions {
-    pub check: CheckOptions,
+    pub repo: String,
+    pub secret: Option<String>,
+    pub model: Option<String>,
+    pub run: Option<u64>,
+    pub probe: ProbeRunArgs,
     pub key: KeyInputArgs,
     pub force: bool,
     pub no_rerun: bool,
@@ -28,22 +37,47 @@ pub struct RepoOptions {
     pub yes: bool,
 }
 
-pub async fn run(options: RepoOptions, ctx: &Context) -> Result<Outcome, Failure> {
-    let client = ctx.github_client()?;
-    let mut findings = gather(&client, &options.check, ctx).await?;
-    let before = findings.diagnosis();
-    let mut outcome = findings.outcome(CommandName::Repo);
+pub async fn run(options: RepoOptions, ctx: &Context) -> Outcome {
+    let mut report = Outcome {
+        repo: Some(options.repo.clone()),
+        ..Outcome::new(CommandName::Repo)
+    };
+    let result = fix(&options, ctx, &mut report).await;
+    report.finish(result)
+}
 
-    if before.cause == Cause::Ok {
-        outcome.diagnosis = Some(before);
-        rerun_after_earlier_fix(&client, &findings, &options, ctx, &mut outcome).await?;
-        outcome.repo_end.get_or_insert(RepoEnd::StoredKeyWorks);
-        return Ok(outcome);
+async fn fix(options: &RepoOptions, ctx: &Context, report: &mut Outcome) -> Result<(), Failure> {
+    let subject = Subject::parse(
+        &options.repo,
+        options.secret.as_deref(),
+        options.model.clone(),
+        options.run,
+    )?;
+    // A key named by flag is read before the first request: a missing one changes nothing.
+    let given_key = input::key_from_flags(&options.key)?;
+    let client = ctx.github_client()?;
+    let mut findings = read_repository(&client, &subject, ctx).await?;
+    findings.fill(report);
+    if findings.needs_probe() {
+        probe_stored_key(
+            &client,
+            &mut findings,
+            &options.probe,
+            ctx,
+            &mut report.actions,
+        )
+        .await?;
     }
-    if let Some(refusal) = refuse_without_force(&before, &options, ctx) {
-        outcome.diagnosis = Some(before);
-        outcome.repo_end = Some(refusal);
-        return Ok(outcome);
+    let before = findings.diagnosis();
+    report.diagnosis = Some(before.clone());
+    if before.cause == Cause::Ok {
+        let end = rerun_after_earlier_fix(&client, &findings, options, ctx, report).await?;
+        report.repo_end = Some(end);
+        return Ok(());
+    }
+    if let Some(refusal) = refuse_without_force(&before, options, ctx) {
+        report.repo_end = Some(refusal);
+        return Ok(());
     }
 
     let target = findings
@@ -55,30 +89,23 @@ pub async fn run(options: RepoOptions, ctx: &Context) -> Result<Outcome, Failure
         "New Anthropic API key for {} ({} secret of {}), hidden",
         findings.secret, target, findings.repo
     );
-    let key = read_new_key(&options.key, ctx, &prompt)?;
-    if let Some(rejected) = reject_by_shape(&key, &mut outcome) {
-        outcome.diagnosis = Some(before);
-        outcome.repo_end = Some(rejected);
-        return Ok(outcome);
-    }
+    let key = input::key_or_prompt(given_key, ctx.interactivity, &prompt)?;
     add_reference(&mut findings, &key, ctx).await?;
-    if let Some(rejected) = reject_by_answer(&findings, &key, &mut outcome) {
-        outcome.diagnosis = Some(findings.diagnosis());
-        outcome.repo_end = Some(rejected);
-        return Ok(outcome);
+    // With the new key as reference, an undetermined credit text becomes a named cause.
+    let diagnosis = findings.diagnosis();
+    report.diagnosis = Some(diagnosis.clone());
+    if let Some(rejected) = reject_new_key(&findings, &key, report) {
+        report.repo_end = Some(rejected);
+        return Ok(());
     }
-    outcome.actions.push(Action::KeyValidated {
+    report.actions.push(Action::KeyValidated {
         key: key.display_form(),
         model: findings.model.clone(),
     });
-    // With the new key as reference, an undetermined credit text becomes a named cause.
-    let diagnosis = findings.diagnosis();
-    if let Some(refusal) = refuse_without_force(&diagnosis, &options, ctx) {
-        outcome.diagnosis = Some(diagnosis);
-        outcome.repo_end = Some(refusal);
-        return Ok(outcome);
+    if let Some(refusal) = refuse_without_force(&diagnosis, options, ctx) {
+        report.repo_end = Some(refusal);
+        return Ok(());
     }
-    outcome.diagnosis = Some(diagnosis);
 
     let question = format!(
         "Replace {} ({} secret of {}) with {}?",
@@ -91,40 +118,22 @@ pub async fn run(options: RepoOptions, ctx: &Context) -> Result<Outcome, Failure
         .or_else(allow_without_terminal)?
     {
         ctx.progress.step("Nothing was changed.");
-        outcome.repo_end = Some(RepoEnd::Declined);
-        return Ok(outcome);
+        report.repo_end = Some(RepoEnd::Declined);
+        return Ok(());
     }
-    let mut scopes = vec![target.clone()];
-    scopes.extend(shadowed_to_write(&findings, &options, ctx)?);
-    for scope in scopes {
-        upload(&client, &findings, &scope, &key, ctx, &mut outcome).await?;
-    }
-    // A secret that was defined nowhere now is, where the job reads it.
-    findings.resolution.reads = Some(target);
-    if let Some(workflow) = &mut findings.evidence.workflow {
-        workflow.defined_in_visible_scope = Some(true);
+    let mut scopes = vec![target];
+    scopes.extend(shadowed_to_write(&findings, options, ctx)?);
+    for scope in &scopes {
+        upload(&client, &findings, scope, &key, ctx, report).await?;
     }
 
-    if !verify(
-        &client,
-        &mut findings,
-        &key,
-        &options.check.probe,
-        ctx,
-        &mut outcome,
-    )
-    .await?
-    {
-        outcome.repo_end = Some(RepoEnd::VerificationFailed);
-        return Ok(outcome);
+    if !verify(&client, &findings, &key, options, ctx, report).await? {
+        report.repo_end = Some(RepoEnd::VerificationFailed);
+        return Ok(());
     }
-    let passed = rerun(&client, &findings, &options, ctx, &mut outcome).await?;
-    outcome.repo_end = Some(if passed {
-        RepoEnd::Fixed
-    } else {
-        RepoEnd::VerificationFailed
-    });
-    Ok(outcome)
+    let end = rerun(&client, &findings, options, ctx, report).await?;
+    report.repo_end = Some(end);
+    Ok(())
 }
 
 /// A confirmation that cannot be asked because keyfix runs without a terminal is the script's
@@ -134,16 +143,6 @@ fn allow_without_terminal(error: input::Error) -> Result<bool, input::Error> {
         input::Error::InputNeeded { .. } => Ok(true),
         other => Err(other),
     }
-}
-
-fn read_new_key(args: &KeyInputArgs, ctx: &Context, prompt: &str) -> Result<Key, Failure> {
-    input::read_key(args, ctx.interactivity, prompt).map_err(|e| {
-        let mut failure = Failure::from(e);
-        if failure.kind == FailureKind::Usage {
-            failure.message.push_str("; nothing was changed");
-        }
-        failure
-    })
 }
 
 /// Where a new key cannot help, nothing is uploaded unless `--force` says so knowingly.
@@ -169,49 +168,29 @@ fn refuse_without_force(
     Some(RepoEnd::NotFixable(diagnosis.cause))
 }
 
-/// A new key that is not a clean API key is never sent anywhere.
-fn reject_by_shape(key: &Key, outcome: &mut Outcome) -> Option<RepoEnd> {
-    let shape = key.shape();
-    if shape.is_clean_api_key() {
-        return None;
-    }
-    let evidence = diagnosis::KeyEvidence {
-        shape,
-        fingerprint: None,
-        calls: Vec::new(),
-    };
-    let verdict = judge_new_key(&evidence, "");
-    outcome.error = Some(Failure::new(
-        FailureKind::Usage,
-        format!(
-            "the new key was rejected and nothing was uploaded: {}",
-            verdict.summary
-        ),
-    ));
-    Some(RepoEnd::NewKeyRejected(verdict.cause))
-}
-
-/// The new key must succeed on the workflow's model; otherwise say what it is, upload nothing.
-fn reject_by_answer(findings: &Findings, key: &Key, outcome: &mut Outcome) -> Option<RepoEnd> {
+/// The new key must be a clean API key that succeeds on the workflow's model; otherwise say
+/// what it is and upload nothing.
+fn reject_new_key(findings: &Findings, key: &Key, report: &mut Outcome) -> Option<RepoEnd> {
     let reference = findings.evidence.reference.as_ref()?;
-    let works = reference
-        .calls
-        .iter()
-        .any(|c| c.is_messages_on(&findings.model) && Verdict::of(c) == Verdict::Success);
-    if works {
+    if works_on(reference, &findings.model) {
         return None;
     }
     let verdict = judge_new_key(reference, &findings.model);
-    outcome.error = Some(Failure::new(
-        FailureKind::Api,
+    let message = if reference.shape.is_clean_api_key() {
         format!(
             "the new key {} cannot be used on {} ({}): {} Nothing was uploaded.",
             key.display_form(),
             findings.model,
             verdict.cause,
             verdict.summary
-        ),
-    ));
+        )
+    } else {
+        format!(
+            "the new key was rejected and nothing was uploaded: {}",
+            verdict.summary
+        )
+    };
+    report.error = Some(new_key_rejected(verdict.cause, message));
     Some(RepoEnd::NewKeyRejected(verdict.cause))
 }
 
@@ -245,198 +224,253 @@ fn shadowed_to_write(
     Ok(scopes)
 }
 
+/// Writes the key to one scope. A write whose answer was lost is not sent again: GitHub's
+/// `updated_at` says whether it landed, and the report says so either way.
 async fn upload(
     client: &Client,
     findings: &Findings,
     scope: &Scope,
     key: &Key,
     ctx: &Context,
-    outcome: &mut Outcome,
+    report: &mut Outcome,
 ) -> Result<(), Failure> {
+    let (repo, secret) = (&findings.repo, &findings.secret);
     ctx.progress
-        .step(&format!("Uploading to {} ({scope}) …", findings.secret));
-    match secrets::upload(client, &findings.repo, scope, &findings.secret, key).await {
-        Ok(written) => {
-            outcome.actions.push(Action::SecretUpdated {
-                secret: findings.secret.clone(),
-                scope: scope.clone(),
-                written,
-            });
-            Ok(())
+        .step(&format!("Uploading to {secret} ({scope}) …"));
+    let written = match secrets::upload(client, repo, scope, secret, key).await {
+        Ok(written) => written,
+        Err(UploadError::Unknown(error)) => {
+            let before = findings
+                .resolution
+                .defined
+                .iter()
+                .find(|(s, _)| s == scope)
+                .and_then(|(_, updated)| updated.as_deref());
+            if !secrets::landed(client, repo, scope, secret, before)
+                .await
+                .unwrap_or(false)
+            {
+                return Err(upload_failure(
+                    &UploadError::Unknown(error),
+                    findings,
+                    scope,
+                ));
+            }
+            ctx.progress.step(&format!(
+                "GitHub's answer was lost, but {secret} ({scope}) was updated."
+            ));
+            if before.is_some() {
+                secrets::Written::Updated
+            } else {
+                secrets::Written::Created
+            }
         }
-        Err(error) => {
-            let message = format!(
-                "uploading {} ({scope}) of {}: {error}",
-                findings.secret, findings.repo
-            );
-            let kind = match error {
-                UploadError::Refused(e) | UploadError::Unknown(e) => Failure::from(e).kind,
-            };
-            Err(Failure::new(kind, message))
-        }
-    }
+        Err(refused) => return Err(upload_failure(&refused, findings, scope)),
+    };
+    report.actions.push(Action::SecretUpdated {
+        secret: secret.clone(),
+        scope: scope.clone(),
+        written,
+    });
+    Ok(())
 }
 
-/// Runs the probe again: the secret must now work and hold exactly the new key.
+fn upload_failure(error: &UploadError, findings: &Findings, scope: &Scope) -> Failure {
+    Failure::new(
+        FailureKind::of_github(error.inner()),
+        format!(
+            "uploading {} ({scope}) of {}: {error}",
+            findings.secret, findings.repo
+        ),
+    )
+}
+
+/// Runs the probe again: the secret must now work and hold exactly the new key. Where the probe
+/// is not in place and keyfix may not commit it (`--yes` does not allow that), the check is
+/// skipped and the report says the upload is unverified. `false`: verification failed.
 async fn verify(
     client: &Client,
-    findings: &mut Findings,
+    findings: &Findings,
     key: &Key,
-    probe: &ProbeRunArgs,
+    options: &RepoOptions,
     ctx: &Context,
-    outcome: &mut Outcome,
+    report: &mut Outcome,
 ) -> Result<bool, Failure> {
+    let probe = match ready_probe(
+        client,
+        findings,
+        options.probe.install_probe,
+        ctx,
+        &mut report.actions,
+    )
+    .await?
+    {
+        Ok(probe) => probe,
+        Err(refusal) => {
+            let reason = format!(
+                "keyfix's probe workflow {} and may not be committed without --install-probe",
+                refusal.what
+            );
+            ctx.progress.step(&format!(
+                "Not verified with the probe: {reason}. The new key worked when called directly."
+            ));
+            report.actions.push(Action::VerificationSkipped { reason });
+            return Ok(true);
+        }
+    };
     ctx.progress.step("Verifying with the probe …");
-    let args = ProbeRunArgs {
-        install_probe: true,
-        timeout: probe.timeout,
-    };
-    findings.evidence.reference = None;
-    findings.evidence.admin = None;
-    let already = findings.actions.len();
-    let run_id = run_probe(client, findings, &args, ctx).await?;
-    outcome
-        .actions
-        .extend(findings.actions[already..].iter().cloned());
-    let nonce = findings.nonce.clone().unwrap_or_default();
-    let holds_new_key = findings
-        .evidence
-        .stored
-        .fingerprint
-        .as_ref()
-        .is_some_and(|stored| stored.matches(&key.fingerprint(nonce.as_bytes())));
-    let after = findings.diagnosis();
-    outcome.actions.push(Action::Verified {
-        run_id,
-        fingerprint_matches: holds_new_key,
-    });
-    if holds_new_key && after.cause == Cause::Ok {
-        return Ok(true);
+    let asked = findings.asked(Duration::from_secs(options.probe.timeout));
+    let verification = verify_key(client, &probe, &asked, key, ctx, &mut report.actions).await?;
+    if let Some(shortfall) = verification.shortfall(&findings.secret) {
+        report.error = Some(Failure::new(
+            FailureKind::Api,
+            format!("uploaded, but verification failed: {shortfall}"),
+        ));
+        return Ok(false);
     }
-    let seen = if holds_new_key {
-        format!(
-            "the secret holds the new key, but the probe saw {}: {}",
-            after.cause, after.summary
-        )
-    } else {
-        "the secret the job reads does not hold the new key (another scope may shadow it, or the upload did not land)".to_owned()
-    };
-    outcome.error = Some(Failure::new(
-        FailureKind::Api,
-        format!("uploaded, but verification failed: {seen}"),
-    ));
-    Ok(false)
+    Ok(true)
 }
 
-/// Re-runs the failed run's failed jobs and watches them; `true` unless the re-run failed.
+/// Re-runs the failed run's failed jobs and watches them: `Fixed` unless the re-run failed.
 async fn rerun(
     client: &Client,
     findings: &Findings,
     options: &RepoOptions,
     ctx: &Context,
-    outcome: &mut Outcome,
-) -> Result<bool, Failure> {
+    report: &mut Outcome,
+) -> Result<RepoEnd, Failure> {
     let Some(run) = &findings.failed_run else {
         ctx.progress.step("No failed run to re-run.");
-        return Ok(true);
+        return Ok(RepoEnd::Fixed);
     };
     if options.no_rerun {
-        return Ok(true);
+        return Ok(RepoEnd::Fixed);
     }
     if run.no_secrets_reason().is_some() {
         ctx.progress.step("The failed run got no Actions secrets (a fork or Dependabot): a re-run would fail the same way, so keyfix leaves it.");
-        return Ok(true);
+        return Ok(RepoEnd::Fixed);
     }
     ctx.progress
         .step(&format!("Re-running the failed jobs of run {} …", run.id));
-    match runs::rerun_failed_jobs(client, &findings.repo, run.id).await {
-        Ok(()) => outcome
+    match request_rerun(client, findings, run).await {
+        Ok(()) => report
             .actions
             .push(Action::RerunRequested { run_id: run.id }),
         Err(RerunError::Github(e)) => return Err(e.into()),
         Err(refused) => {
             ctx.progress
                 .step(&format!("GitHub would not re-run it: {refused}"));
-            outcome.actions.push(Action::RerunRefused {
+            report.actions.push(Action::RerunRefused {
                 run_id: run.id,
                 reason: refused.to_string(),
             });
-            return Ok(true);
+            return Ok(RepoEnd::Fixed);
         }
     }
     if options.no_watch {
-        return Ok(true);
+        return Ok(RepoEnd::Fixed);
     }
-    let timeout = Duration::from_secs(options.check.probe.timeout);
-    let watched = runs::watch(
+    let finished = watch(client, findings, run, options, ctx).await?;
+    let conclusion = finished.conclusion.clone().unwrap_or_default();
+    report.actions.push(Action::RerunFinished {
+        run_id: finished.id,
+        attempt: finished.run_attempt,
+        conclusion: conclusion.clone(),
+    });
+    if conclusion == "success" {
+        return Ok(RepoEnd::Fixed);
+    }
+    report.error = Some(Failure::new(
+        FailureKind::Api,
+        format!(
+            "the key is fixed, but the re-run {conclusion}: see {}",
+            finished.html_url.unwrap_or_default()
+        ),
+    ));
+    Ok(RepoEnd::VerificationFailed)
+}
+
+/// Asks GitHub once to re-run; where the answer was lost, the run's attempt number says
+/// whether GitHub accepted it (a second request would start a second attempt).
+async fn request_rerun(
+    client: &Client,
+    findings: &Findings,
+    run: &WorkflowRun,
+) -> Result<(), RerunError> {
+    let error = match runs::rerun_failed_jobs(client, &findings.repo, run.id).await {
+        Ok(()) => return Ok(()),
+        Err(RerunError::Github(error)) if error.answer_lost() => error,
+        Err(other) => return Err(other),
+    };
+    match runs::get(client, &findings.repo, run.id).await {
+        Ok(now) if now.run_attempt > run.run_attempt => Ok(()),
+        _ => Err(RerunError::Github(error)),
+    }
+}
+
+async fn watch(
+    client: &Client,
+    findings: &Findings,
+    run: &WorkflowRun,
+    options: &RepoOptions,
+    ctx: &Context,
+) -> Result<WorkflowRun, Failure> {
+    let timeout = Duration::from_secs(options.probe.timeout);
+    let on_status = |r: &WorkflowRun| {
+        ctx.progress.step(&format!(
+            "  run {}: {}",
+            r.id,
+            r.status.as_deref().unwrap_or("queued")
+        ));
+        true
+    };
+    runs::watch(
         client,
         &findings.repo,
         run.id,
         run.run_attempt,
         timeout,
-        |r| {
-            ctx.progress.step(&format!(
-                "  run {}: {}",
-                r.id,
-                r.status.as_deref().unwrap_or("queued")
-            ));
-            true
-        },
+        on_status,
     )
-    .await;
-    let finished = match watched {
-        Ok(finished) => finished,
-        Err(WatchError::TimedOut { .. }) | Err(WatchError::Stopped(_)) => {
-            let message = watched.err().map(|e| e.to_string()).unwrap_or_default();
-            return Err(Failure::new(
-                FailureKind::Run,
-                format!("the fix is in place and verified, but {message}"),
-            ));
-        }
-        Err(WatchError::Github(e)) => {
+    .await
+    .map_err(|error| match error {
+        WatchError::Github(e) => {
             let failure = Failure::from(e);
-            return Err(Failure::new(
+            Failure::new(
                 failure.kind,
-                format!("the fix is in place and verified, and the re-run was requested, but watching it failed: {}; run keyfix again or see {}", failure.message, run.html_url.clone().unwrap_or_default()),
-            ));
+                format!(
+                    "the re-run was requested, but watching it failed: {}; see {}",
+                    failure.message,
+                    run.html_url.clone().unwrap_or_default()
+                ),
+            )
         }
-    };
-    let conclusion = finished.conclusion.clone().unwrap_or_default();
-    outcome.actions.push(Action::RerunFinished {
-        run_id: finished.id,
-        attempt: finished.run_attempt,
-        conclusion: conclusion.clone(),
-    });
-    if conclusion != "success" {
-        outcome.error = Some(Failure::new(
-            FailureKind::Api,
-            format!(
-                "the key is fixed and verified, but the re-run {conclusion}: see {}",
-                finished.html_url.unwrap_or_default()
-            ),
-        ));
-    }
-    Ok(conclusion == "success")
+        other => Failure::new(
+            FailureKind::Run,
+            format!("the re-run was requested, but {other}"),
+        ),
+    })
 }
 
-/// The stored key works but the last failed run was a refusal: an earlier fix (this command
-/// stopped after its upload, or someone rotated by hand) is finished by re-running it.
+/// The stored key works. Where the failed run was a refusal that started before the secret was
+/// last updated, an earlier fix (this command stopped after its upload, or someone rotated by
+/// hand) is finished by re-running it.
 async fn rerun_after_earlier_fix(
     client: &Client,
     findings: &Findings,
     options: &RepoOptions,
     ctx: &Context,
-    outcome: &mut Outcome,
-) -> Result<(), Failure> {
+    report: &mut Outcome,
+) -> Result<RepoEnd, Failure> {
     let refused = findings.failed_run.as_ref().is_some_and(|run| {
         runs::signature(run, &findings.run_reading) == Some(Signature::PreflightRefusal)
     });
     if !refused {
-        return Ok(());
+        return Ok(RepoEnd::StoredKeyWorks);
     }
     ctx.progress.step("The stored key works now, and the failed run was a refusal before any work: re-running it.");
-    if !rerun(client, findings, options, ctx, outcome).await? {
-        outcome.repo_end = Some(RepoEnd::VerificationFailed);
-    }
-    Ok(())
+    Ok(match rerun(client, findings, options, ctx, report).await? {
+        RepoEnd::Fixed => RepoEnd::StoredKeyWorks,
+        other => other,
+    })
 }

@@ -9,7 +9,7 @@ use crate::github::survey::Survey;
 use crate::github::{names, Client, Error};
 use crate::outcome::{CommandName, Failure, Outcome, RepoReport, RunReport, WorkflowReport};
 
-use super::Context;
+use crate::work::Context;
 
 pub struct ScanOptions {
     pub owner: String,
@@ -17,7 +17,13 @@ pub struct ScanOptions {
     pub concurrency: usize,
 }
 
-pub async fn run(options: ScanOptions, ctx: &Context) -> Result<Outcome, Failure> {
+pub async fn run(options: ScanOptions, ctx: &Context) -> Outcome {
+    let mut report = Outcome::new(CommandName::Scan);
+    let result = scan(&options, ctx, &mut report).await;
+    report.finish(result)
+}
+
+async fn scan(options: &ScanOptions, ctx: &Context, outcome: &mut Outcome) -> Result<(), Failure> {
     let owner = names::parse_owner(&options.owner)?;
     let client = ctx.github_client()?;
     let owner = repos::owner(&client, &owner).await?;
@@ -48,10 +54,8 @@ pub async fn run(options: ScanOptions, ctx: &Context) -> Result<Outcome, Failure
         reports.len(),
         client.requests_sent()
     ));
-    Ok(Outcome {
-        repos: Some(reports),
-        ..Outcome::new(CommandName::Scan)
-    })
+    outcome.repos = Some(reports);
+    Ok(())
 }
 
 async fn report(client: &Client, repository: Repository) -> Result<Option<RepoReport>, Error> {

@@ -60,6 +60,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// No answer came, or a server error did: a write may or may not have been carried out.
+    pub fn answer_lost(&self) -> bool {
+        matches!(self, Error::Unreachable { .. } | Error::Server { .. })
+    }
+
     /// Whether this is about the token or the repository (exit 4) rather than the network or
     /// GitHub's health (exit 1).
     pub fn is_access(&self) -> bool {

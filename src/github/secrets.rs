@@ -381,6 +381,27 @@ pub async fn upload(
     put(client, &prepared, key).await
 }
 
+/// Whether a write whose answer was lost (no answer, or a server error) landed: GitHub's
+/// `updated_at` of the secret now, against the one it had before the write (`None`: the secret
+/// did not exist). A read, so it is safe where sending the write again is not.
+pub async fn landed(
+    client: &Client,
+    repo: &RepoName,
+    scope: &Scope,
+    name: &str,
+    before: Option<&str>,
+) -> Result<bool, Error> {
+    let (_, secret_path, read, _) = scope_paths(repo, scope, name);
+    let now: Option<SecretMeta> = client
+        .get_optional(
+            &secret_path,
+            read,
+            &format!("secret {name} ({scope}) of {repo}"),
+        )
+        .await?;
+    Ok(now.is_some_and(|meta| meta.updated_at.is_some() && meta.updated_at.as_deref() != before))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,6 +152,7 @@ fn render_fix(out: &mut String, outcome: &Outcome, style: Style) {
             } else {
                 format!("not verified: probe run {run_id} did not see the new key")
             }),
+            Action::VerificationSkipped { reason } => Some(format!("not verified: {reason}")),
             Action::RerunRequested { run_id } => {
                 Some(format!("re-ran the failed jobs of run {run_id}"))
             }

@@ -15,7 +15,7 @@ pub const FILE: &str = "keyfix-probe.yml";
 /// Raised whenever the generated workflow changes shape, so an installed probe is updated.
 pub const VERSION: u32 = 1;
 pub const REPORT_MARKER: &str = "keyfix-probe-report: ";
-pub const BASELINE_MODEL: &str = crate::commands::validate::BASELINE_MODEL;
+pub use crate::anthropic::BASELINE_MODEL;
 const SCRIPT: &str = include_str!("probe.py");
 const DEFAULT_RUNNER: &str = "ubuntu-latest";
 const HEADER: &str = r#"# keyfix-probe v{VERSION}: tests the Anthropic key in this repository's secrets from inside Actions.

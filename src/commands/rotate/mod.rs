@@ -14,21 +14,21 @@ use futures::stream::{self, StreamExt};
 
 use crate::anthropic;
 use crate::cli::{KeyInputArgs, ProbeRunArgs};
-use crate::diagnosis::{self, Cause, CauseClass, Evidence, KeyEvidence, Source, Verdict};
 use crate::github::secrets::{self, Prepared, Scope, UploadError};
 use crate::github::survey::Survey;
 use crate::github::workflows::DEFAULT_SECRET;
 use crate::github::{names, repos, Client, RepoName};
 use crate::input;
-use crate::key::{random_hex, Key};
+use crate::key::Key;
 use crate::outcome::{
-    CommandName, Failure, FailureKind, Outcome, RotateEnd, RotationReport, TargetReport,
+    new_key_exit, new_key_rejected, rejected_with_exit, CommandName, Failure, FailureKind, Outcome,
+    RotateEnd, RotationReport, TargetReport,
 };
 use crate::output::{counted, stderr};
-use crate::probe::{self, run::Installed, ProbeSpec};
-
-use super::validate::{judge_new_key, key_calls};
-use super::Context;
+use crate::probe::{ProbeSpec, BASELINE_MODEL};
+use crate::work::new_key::{evidence_of, judge_new_key, works_on};
+use crate::work::probe::{not_allowed_failure, ready, verify_key, Asked, ReadyProbe};
+use crate::work::{github_client, Context};
 use interrupt::Interrupt;
 use journal::{Entry, Header, Journal};
 use plan::{Plan, SecretUse, Surveyed};
@@ -64,7 +64,18 @@ enum WriteState {
     Skipped(String),
 }
 
-pub async fn run(options: RotateOptions, ctx: &Context) -> Result<Outcome, Failure> {
+pub async fn run(options: RotateOptions, ctx: &Context) -> Outcome {
+    let mut report = Outcome::new(CommandName::Rotate);
+    match rotate(options, ctx).await {
+        Ok(outcome) => outcome,
+        Err(failure) => {
+            report.error = Some(failure);
+            report
+        }
+    }
+}
+
+async fn rotate(options: RotateOptions, ctx: &Context) -> Result<Outcome, Failure> {
     let interval = options.write_interval.unwrap_or(DEFAULT_WRITE_INTERVAL);
     if !(0.0..=3600.0).contains(&interval) {
         return Err(Failure::new(
@@ -75,14 +86,9 @@ pub async fn run(options: RotateOptions, ctx: &Context) -> Result<Outcome, Failu
     let mut github = ctx.github.clone();
     // A rotation waits for the hourly budget to come back rather than give up part-way.
     github.retry.max_primary_wait = Duration::from_secs(3700);
-    let token = crate::github::token::discover(&github.api_url).ok_or_else(|| {
-        crate::github::Error::NoToken {
-            host: crate::github::token::enterprise_host(&github.api_url),
-        }
-    });
     match &options.resume {
-        Some(path) => resume(path.clone(), &options, github, token?, ctx).await,
-        None => start(&options, github, token?, ctx).await,
+        Some(path) => resume(path.clone(), &options, github, ctx).await,
+        None => start(&options, github, ctx).await,
     }
 }
 
@@ -116,7 +122,6 @@ fn named_targets(options: &RotateOptions) -> Result<Vec<RepoName>, Failure> {
 async fn start(
     options: &RotateOptions,
     github: crate::github::Config,
-    token: crate::github::Token,
     ctx: &Context,
 ) -> Result<Outcome, Failure> {
     let named = named_targets(options)?;
@@ -138,7 +143,13 @@ async fn start(
         .transpose()?;
     let concurrency = options.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     let canary_repo = options.canary.as_deref().map(RepoName::parse).transpose()?;
-    let client = Client::new(github, token)?;
+    // A key named by flag is read before the first request: a missing one sends nothing.
+    let given_key = if options.dry_run {
+        None
+    } else {
+        input::key_from_flags(&options.key)?
+    };
+    let client = github_client(github)?;
 
     ctx.progress.step("Reading the targets …");
     let surveyed = survey_targets(
@@ -187,17 +198,20 @@ async fn start(
         ));
     }
 
-    let key = input::read_key(
-        &options.key,
+    let key = input::key_or_prompt(
+        given_key,
         ctx.interactivity,
         "New Anthropic API key (hidden)",
     )?;
     if !key.shape().is_clean_api_key() {
-        let verdict = judge_new_key(&key_evidence(&key, Vec::new()), "");
-        return Err(rejected(format!(
-            "the new key was rejected and nothing was uploaded: {}",
-            verdict.summary
-        )));
+        let verdict = judge_new_key(&evidence_of_shape(&key), "");
+        return Err(new_key_rejected(
+            verdict.cause,
+            format!(
+                "the new key was rejected and nothing was uploaded: {}",
+                verdict.summary
+            ),
+        ));
     }
     let question = format!(
         "Write the new key {} with {}?",
@@ -207,10 +221,17 @@ async fn start(
     match input::confirm(ctx.interactivity, options.yes, true, &question) {
         Ok(true) | Err(input::Error::InputNeeded { .. }) => {}
         Ok(false) => {
-            return Err(Failure::new(
-                FailureKind::InputNeeded,
-                "nothing was written",
-            ))
+            ctx.progress.step("Nothing was written.");
+            let states = vec![WriteState::Pending; plan.writes.len()];
+            return Ok(outcome(
+                &plan,
+                &states,
+                None,
+                &client,
+                &[],
+                None,
+                RotateEnd::Declined,
+            ));
         }
         Err(other) => return Err(other.into()),
     }
@@ -240,7 +261,6 @@ async fn resume(
     path: PathBuf,
     options: &RotateOptions,
     github: crate::github::Config,
-    token: crate::github::Token,
     ctx: &Context,
 ) -> Result<Outcome, Failure> {
     let (journal, header, entries) =
@@ -259,7 +279,7 @@ async fn resume(
             ),
         ));
     }
-    let client = Client::new(github, token)?;
+    let client = github_client(github)?;
     ctx.progress.step(&format!("Resuming {} …", path.display()));
     execute(header, journal, entries, key, client, options, ctx).await
 }
@@ -297,7 +317,7 @@ async fn execute(
     let record = |journal: &mut Journal, entry: Entry| {
         journal
             .record(&entry)
-            .map_err(|e| Failure::new(FailureKind::Api, e))
+            .map_err(|e| Failure::new(FailureKind::Io, e))
     };
 
     // Validation: once per model, and the writes a model failure touches are skipped.
@@ -604,16 +624,13 @@ fn describe_plan(
     ));
 }
 
-fn key_evidence(key: &Key, calls: Vec<diagnosis::Call>) -> KeyEvidence {
-    KeyEvidence {
+/// The evidence of a key that is not sent anywhere: its shape alone.
+fn evidence_of_shape(key: &Key) -> crate::diagnosis::KeyEvidence {
+    crate::diagnosis::KeyEvidence {
         shape: key.shape(),
         fingerprint: None,
-        calls,
+        calls: Vec::new(),
     }
-}
-
-fn rejected(message: String) -> Failure {
-    Failure::new(FailureKind::Api, message).with_exit(15)
 }
 
 /// Validates the key once per model. `Ok` maps each model to `None` (works) or the reason it
@@ -629,17 +646,14 @@ async fn validate(
     for model in plan.models() {
         ctx.progress
             .step(&format!("Validating {} on {model} …", key.display_form()));
-        let calls = key_calls(&client, key, &model).await?;
-        let works = calls
-            .iter()
-            .any(|c| c.is_messages_on(&model) && Verdict::of(c) == Verdict::Success);
-        if works {
+        let evidence = evidence_of(&client, key, &model).await?;
+        if works_on(&evidence, &model) {
             results.insert(model, None);
             continue;
         }
-        let cause = judge_new_key(&key_evidence(key, calls), &model).cause;
-        if cause.class() == CauseClass::Transient {
-            return Err(Failure::new(FailureKind::Api, format!("validating the new key met {cause} on {model}: nothing was written; try again later")).with_exit(13));
+        let cause = judge_new_key(&evidence, &model).cause;
+        if new_key_exit(cause) == 13 {
+            return Err(new_key_rejected(cause, format!("validating the new key met {cause} on {model}: nothing was written; try again later")));
         }
         causes.push(cause);
         results.insert(
@@ -648,19 +662,17 @@ async fn validate(
         );
     }
     if results.values().all(Option::is_some) {
-        let exit = if causes.iter().all(|c| *c == Cause::CreditExhausted) {
-            11
-        } else if causes.iter().all(|c| c.class() == CauseClass::Model) {
-            12
-        } else {
-            15
+        // One exit for all the models where they agree; a mixed failure is a rejection.
+        let exits: BTreeSet<u8> = causes.iter().map(|c| new_key_exit(*c)).collect();
+        let exit = match exits.len() {
+            1 => exits.into_iter().next().unwrap_or(15),
+            _ => 15,
         };
         let reasons: Vec<String> = results.values().flatten().cloned().collect();
-        return Err(Failure::new(
-            FailureKind::Api,
+        return Err(rejected_with_exit(
+            exit,
             format!("{}: nothing was written", reasons.join("; ")),
-        )
-        .with_exit(exit));
+        ));
     }
     Ok(results)
 }
@@ -829,7 +841,7 @@ impl Writer<'_> {
     /// The write's end: `Pending` when it was abandoned before its answer came.
     async fn write(&mut self, id: usize) -> Result<WriteState, Failure> {
         let describe = self.plan.writes[id].destination.describe();
-        let io = |e: journal::Error| Failure::new(FailureKind::Api, e);
+        let io = |e: journal::Error| Failure::new(FailureKind::Io, e);
         let Some(prepared) = self.prepared.get(&id) else {
             return Ok(WriteState::Failed(
                 "its public key could not be read".to_owned(),
@@ -876,11 +888,8 @@ impl Writer<'_> {
 
 /// The canary's repository with its probe workflow in place, ready to be dispatched.
 struct CanaryProbe {
-    repo: RepoName,
-    branch: String,
+    probe: ReadyProbe,
     environment: Option<String>,
-    /// The probe was just committed: its first dispatch may need to wait for GitHub to see it.
-    fresh: bool,
 }
 
 /// Makes sure the canary's repository has the probe workflow, before anything is written: with
@@ -904,36 +913,23 @@ async fn ready_canary_probe(
     if spec.job_for(environment.as_deref()).is_none() {
         spec = ProbeSpec::single(&write.destination.name);
     }
-    let text = probe::render(&spec);
-    let branch = survey.repository.default_branch.clone();
-    let state = probe::run::installed(client, &repo, &branch, &text).await?;
-    if state != Installed::UpToDate {
-        if !args.install_probe {
-            let question = format!(
-                "The canary {repo} needs keyfix's probe workflow. Commit {} now?",
-                probe::PATH
-            );
-            match input::confirm(ctx.interactivity, false, false, &question) {
-                Ok(true) => {}
-                Ok(false) | Err(input::Error::InputNeeded { .. }) => {
-                    return Err(Failure::new(
-                        FailureKind::InputNeeded,
-                        format!("the canary {repo} needs the probe workflow and keyfix may not install it: pass --install-probe, or --no-canary to rotate without a canary; nothing was written"),
-                    ))
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        probe::run::install(client, &repo, &branch, &text, &state)
-            .await
-            .map_err(|e| Failure::from(e).with_file(text.clone()))?;
-    }
-    Ok(CanaryProbe {
-        repo,
+    let branch = &survey.repository.default_branch;
+    let probe = ready(
+        client,
+        &repo,
         branch,
-        environment,
-        fresh: state != Installed::UpToDate,
-    })
+        &spec,
+        args.install_probe,
+        ctx,
+        &mut Vec::new(),
+    )
+    .await?
+    .map_err(|refusal| {
+        let mut failure = not_allowed_failure(&repo, &refusal, "the canary");
+        failure.message += " (or --no-canary to rotate without a canary); nothing was written";
+        failure
+    })?;
+    Ok(CanaryProbe { probe, environment })
 }
 
 /// The probe on the canary's repository must see the new key working in the scope written.
@@ -946,75 +942,24 @@ async fn verify_canary(
     args: &ProbeRunArgs,
     ctx: &Context,
 ) -> Result<Option<String>, Failure> {
-    let CanaryProbe {
-        repo,
-        branch,
-        environment,
-        fresh,
-    } = canary;
-    let nonce = random_hex(16);
-    let correlation = format!("kf-{}", random_hex(6));
     let model = write
         .models
         .iter()
         .next()
         .cloned()
-        .unwrap_or_else(|| probe::BASELINE_MODEL.to_owned());
-    let inputs = probe::run::Dispatch {
-        branch,
-        correlation_id: &correlation,
-        nonce: &nonce,
+        .unwrap_or_else(|| BASELINE_MODEL.to_owned());
+    ctx.progress.step(&format!(
+        "Verifying the canary {} with the probe …",
+        canary.probe.repo
+    ));
+    let asked = Asked {
+        secret: &write.destination.name,
+        environment: canary.environment.as_deref(),
         model: &model,
+        timeout: Duration::from_secs(args.timeout),
     };
-    ctx.progress
-        .step(&format!("Verifying the canary {repo} with the probe …"));
-    let run_id = probe::run::dispatch(client, repo, &inputs, *fresh).await?;
-    let run = probe::run::wait_and_read(
-        client,
-        repo,
-        run_id,
-        &correlation,
-        Duration::from_secs(args.timeout),
-        |_| {},
-    )
-    .await?;
-    let report = run
-        .reports
-        .iter()
-        .find(|r| r.environment == *environment)
-        .and_then(|r| r.secrets.iter().find(|s| s.name == write.destination.name));
-    let Some(report) = report else {
-        return Ok(Some(format!(
-            "the probe run {run_id} reported nothing for {}",
-            write.destination.name
-        )));
-    };
-    let evidence = report.evidence();
-    let holds = evidence
-        .fingerprint
-        .as_ref()
-        .is_some_and(|f| f.matches(&key.fingerprint(nonce.as_bytes())));
-    let verdict = diagnosis::diagnose(&Evidence {
-        model: model.clone(),
-        baseline_model: probe::BASELINE_MODEL.to_owned(),
-        stored_source: Source::Probe,
-        stored: evidence,
-        reference: None,
-        admin: None,
-        run: None,
-        workflow: None,
-    });
-    Ok(match (holds, verdict.cause) {
-        (true, Cause::Ok) => None,
-        (false, _) => Some(format!(
-            "the canary's probe run {run_id} did not see the new key in {}",
-            write.destination.describe()
-        )),
-        (true, cause) => Some(format!(
-            "the canary's probe run {run_id} saw {cause}: {}",
-            verdict.summary
-        )),
-    })
+    let verification = verify_key(client, &canary.probe, &asked, key, ctx, &mut Vec::new()).await?;
+    Ok(verification.shortfall(&write.destination.describe()))
 }
 
 fn describe_state(state: &WriteState) -> String {

@@ -1,0 +1,343 @@
+//! Everything found about one repository's key before anything is changed: the workflow and
+//! its Claude step, the secret's scopes, the failed run and its log, then the probe's report,
+//! the Admin API's view and a reference key. `check` stops here; `repo` acts on it.
+
+use std::time::Duration;
+
+use crate::anthropic;
+use crate::cli::ProbeRunArgs;
+use crate::diagnosis::{
+    self, Diagnosis, Evidence, KeyEvidence, Outcome as CallOutcome, RunFacts, Source, WorkflowFacts,
+};
+use crate::github::runs::{self, LogReading, WorkflowRun};
+use crate::github::secrets::Resolution;
+use crate::github::survey::Survey;
+use crate::github::workflows::{
+    ClaudeStep, Credential, ModelChoice, ModelSource, CLAUDE_CODE_DEFAULT_MODEL, DEFAULT_SECRET,
+};
+use crate::github::{names, Client, RepoName};
+use crate::key::{Fingerprint, Key, Shape};
+use crate::outcome::{
+    Action, FailedRunSummary, Failure, FailureKind, Outcome, SecretSummary, WorkflowSummary,
+};
+use crate::probe::{ProbeSpec, BASELINE_MODEL};
+
+use super::admin::{admin_key_from_env, admin_record, needs_admin_view};
+use super::new_key::evidence_of;
+use super::probe::{not_allowed_failure, read_secret, ready, Asked, ReadyProbe};
+use super::Context;
+
+/// What to look at: the repository, and what the command line chose instead of the workflow.
+pub struct Subject {
+    pub repo: RepoName,
+    /// `--secret`, already checked.
+    pub secret: Option<String>,
+    pub model: Option<String>,
+    pub run: Option<u64>,
+}
+
+impl Subject {
+    /// Checks the names the command line gave, before any request.
+    pub fn parse(
+        repo: &str,
+        secret: Option<&str>,
+        model: Option<String>,
+        run: Option<u64>,
+    ) -> Result<Subject, Failure> {
+        Ok(Subject {
+            repo: RepoName::parse(repo)?,
+            secret: secret.map(names::parse_secret_name).transpose()?,
+            model,
+            run,
+        })
+    }
+}
+
+/// Everything found about one repository's key, before any change.
+pub struct Findings {
+    pub repo: RepoName,
+    pub default_branch: String,
+    pub secret: String,
+    pub environment: Option<String>,
+    pub resolution: Resolution,
+    pub workflow: Option<WorkflowSummary>,
+    pub model: String,
+    pub failed_run: Option<WorkflowRun>,
+    pub run_reading: LogReading,
+    pub evidence: Evidence,
+    /// The nonce the probe salted its fingerprints with, when it ran.
+    pub nonce: Option<String>,
+    /// The probe's salted fingerprint of the stored key's Admin API hint.
+    pub hint_fingerprint: Option<String>,
+    pub probe_spec: ProbeSpec,
+}
+
+impl Findings {
+    pub fn diagnosis(&self) -> Diagnosis {
+        diagnosis::diagnose(&self.evidence)
+    }
+
+    /// The probe's answer is needed: the secret is defined where the job can see it (otherwise
+    /// row 1 holds already).
+    pub fn needs_probe(&self) -> bool {
+        self.resolution.reads.is_some()
+    }
+
+    /// What the probe is asked about this repository's key.
+    pub fn asked(&self, timeout: Duration) -> Asked<'_> {
+        Asked {
+            secret: &self.secret,
+            environment: self.environment.as_deref(),
+            model: &self.model,
+            timeout,
+        }
+    }
+
+    /// Writes what was found into `report`, the command's document.
+    pub fn fill(&self, report: &mut Outcome) {
+        report.repo = Some(self.repo.to_string());
+        report.secret = Some(SecretSummary {
+            name: self.secret.clone(),
+            scope: self.resolution.reads.clone(),
+            shadows: self.resolution.shadows.clone(),
+            updated_at: self.resolution.defined.first().and_then(|(_, u)| u.clone()),
+        });
+        report.workflow = self.workflow.clone();
+        report.failed_run = self.failed_run.as_ref().map(|run| FailedRunSummary {
+            id: run.id,
+            url: run.html_url.clone(),
+            event: run.event.clone(),
+            actor: run.actor.as_ref().map(|a| a.login.clone()),
+            signature: runs::signature(run, &self.run_reading),
+        });
+    }
+}
+
+/// The Claude step a diagnosis is about: the failed run's, else the first that passes an API key.
+fn chosen_step<'s>(survey: &'s Survey, failed: Option<&WorkflowRun>) -> Option<&'s ClaudeStep> {
+    let steps = &survey.analysis.steps;
+    let in_failed = failed.and_then(|run| run.path.as_deref()).and_then(|path| {
+        steps
+            .iter()
+            .find(|s| s.workflow_path == path && s.credential.uses_api_key())
+    });
+    in_failed
+        .or_else(|| steps.iter().find(|s| s.credential.uses_api_key()))
+        .or_else(|| steps.first())
+}
+
+/// Reads the repository: its Claude step, the secret's scopes, the failed run and its log.
+/// Reads only; the probe comes after, in [`probe_stored_key`].
+pub async fn read_repository(
+    client: &Client,
+    subject: &Subject,
+    ctx: &Context,
+) -> Result<Findings, Failure> {
+    let repo = subject.repo.clone();
+    ctx.progress.step(&format!("Reading {repo} …"));
+    let survey = match Survey::read(client, &repo, 4).await? {
+        Some(survey) => survey,
+        None if subject.secret.is_some() => Survey::bare(client, &repo).await?,
+        None => {
+            return Err(Failure::new(
+                FailureKind::Usage,
+                format!("{repo} has no workflow on its default branch that uses anthropics/claude-code-action; name a secret with --secret to probe it anyway"),
+            ))
+        }
+    };
+    for warning in &survey.analysis.warnings {
+        ctx.progress
+            .step(&format!("warning: {}: {}", warning.path, warning.message));
+    }
+    let failed_run = match subject.run {
+        Some(id) => Some(runs::get(client, &repo, id).await?),
+        None => runs::latest_failed(client, &repo, &survey.analysis.workflow_paths()).await?,
+    };
+    let run_reading = match &failed_run {
+        Some(run) if run.is_completed() => runs::read_logs(client, &repo, run.id).await?,
+        _ => LogReading::default(),
+    };
+    let step = chosen_step(&survey, failed_run.as_ref());
+    if let (Some(step), None) = (step, &subject.secret) {
+        if !step.credential.uses_api_key() {
+            return Err(Failure::new(
+                FailureKind::Usage,
+                format!(
+                    "the Claude step of {} ({}) uses {}, not an API key, so there is no key for keyfix to check; pass --secret NAME to probe another secret",
+                    step.workflow_path,
+                    step.job_id,
+                    step.credential.describe()
+                ),
+            ));
+        }
+    }
+    let secret = subject
+        .secret
+        .clone()
+        .or_else(|| step.and_then(|s| s.api_key_secret.clone()))
+        .unwrap_or_else(|| DEFAULT_SECRET.to_owned());
+    let environment = step.and_then(|s| s.environment.clone());
+    let resolution = survey.scopes.resolve(&secret, environment.as_deref());
+    let model_choice = match &subject.model {
+        Some(model) => ModelChoice {
+            model: model.clone(),
+            source: ModelSource::ClaudeArgs,
+        },
+        None => step.map_or_else(
+            || ModelChoice {
+                model: CLAUDE_CODE_DEFAULT_MODEL.to_owned(),
+                source: ModelSource::Default,
+            },
+            |s| survey.model_of(s),
+        ),
+    };
+    if model_choice.source == ModelSource::Default {
+        ctx.progress.step(&format!(
+            "The workflow names no model; assuming Claude Code's default, {}.",
+            model_choice.model
+        ));
+    }
+    let probe_spec = ProbeSpec::for_survey(&survey, Some(&secret));
+    Ok(Findings {
+        default_branch: survey.repository.default_branch.clone(),
+        workflow: step.map(|s| WorkflowSummary {
+            path: s.workflow_path.clone(),
+            job: s.job_id.clone(),
+            model: model_choice.model.clone(),
+            model_source: model_choice.source,
+        }),
+        model: model_choice.model.clone(),
+        evidence: Evidence {
+            model: model_choice.model,
+            baseline_model: BASELINE_MODEL.to_owned(),
+            stored_source: Source::Probe,
+            stored: KeyEvidence {
+                shape: Shape::of(""),
+                fingerprint: None,
+                calls: Vec::new(),
+            },
+            reference: None,
+            admin: None,
+            run: failed_run.as_ref().map(|run| RunFacts {
+                event: run.event.clone(),
+                got_no_secrets: run.no_secrets_reason(),
+                preflight_refusal: run_reading.preflight_refusal(),
+            }),
+            workflow: Some(WorkflowFacts {
+                secret_name: secret.clone(),
+                defined_in_visible_scope: Some(resolution.reads.is_some()),
+                api_key_beside_oauth_token: step
+                    .is_some_and(|s| s.credential == Credential::ApiKeyAndOauthToken),
+            }),
+        },
+        repo,
+        secret,
+        environment,
+        resolution,
+        failed_run,
+        run_reading,
+        nonce: None,
+        hint_fingerprint: None,
+        probe_spec,
+    })
+}
+
+/// The probe's report on the stored key (installed first with consent), then the Admin API's
+/// view where it decides. The probe's actions go to `actions` as they happen.
+pub async fn probe_stored_key(
+    client: &Client,
+    findings: &mut Findings,
+    args: &ProbeRunArgs,
+    ctx: &Context,
+    actions: &mut Vec<Action>,
+) -> Result<(), Failure> {
+    let probe = ready_probe(client, findings, args.install_probe, ctx, actions)
+        .await?
+        .map_err(|refusal| not_allowed_failure(&findings.repo, &refusal, "the diagnosis"))?;
+    let asked = findings.asked(Duration::from_secs(args.timeout));
+    let reading = read_secret(client, &probe, &asked, ctx, actions).await?;
+    findings.evidence.stored = reading.evidence;
+    findings.nonce = Some(reading.nonce);
+    findings.hint_fingerprint = reading.hint_fingerprint;
+    add_admin_view(findings, ctx).await
+}
+
+/// The findings' repository with its probe in place, or why it may not be.
+pub async fn ready_probe(
+    client: &Client,
+    findings: &Findings,
+    install_probe: bool,
+    ctx: &Context,
+    actions: &mut Vec<Action>,
+) -> Result<Result<ReadyProbe, super::probe::NotAllowed>, Failure> {
+    ready(
+        client,
+        &findings.repo,
+        &findings.default_branch,
+        &findings.probe_spec,
+        install_probe,
+        ctx,
+        actions,
+    )
+    .await
+}
+
+/// With `ANTHROPIC_ADMIN_KEY`, the Admin API record whose hint the probe fingerprinted.
+async fn add_admin_view(findings: &mut Findings, ctx: &Context) -> Result<(), Failure> {
+    let (Some(admin_key), Some(nonce), Some(hint_fp)) = (
+        admin_key_from_env()?,
+        findings.nonce.clone(),
+        findings.hint_fingerprint.clone(),
+    ) else {
+        return Ok(());
+    };
+    if !needs_admin_view(&findings.evidence.stored) {
+        return Ok(());
+    }
+    let client = anthropic::Client::new(ctx.anthropic.clone())?;
+    let wanted = Fingerprint::parse(&hint_fp);
+    findings.evidence.admin = admin_record(&client, &admin_key, ctx, |hint| {
+        wanted
+            .as_ref()
+            .is_some_and(|w| w.matches(&Fingerprint::of(nonce.as_bytes(), hint.as_bytes())))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Calls the API with a reference key directly (the new key of `repo`, or `check`'s
+/// `--reference-key-*`); its organization is salted like the probe's so the two compare.
+pub async fn add_reference(
+    findings: &mut Findings,
+    key: &Key,
+    ctx: &Context,
+) -> Result<(), Failure> {
+    let client = anthropic::Client::new(ctx.anthropic.clone())?;
+    if key.shape().is_clean_api_key() {
+        ctx.progress.step(&format!(
+            "Checking the reference key {} on {} …",
+            key.display_form(),
+            findings.model
+        ));
+    }
+    let mut reference = evidence_of(&client, key, &findings.model).await?;
+    if let Some(nonce) = &findings.nonce {
+        for call in &mut reference.calls {
+            if let CallOutcome::Answered(answer) = &mut call.outcome {
+                let salt = |id: &mut Option<String>| {
+                    if let Some(raw) = id.take() {
+                        *id = Some(
+                            Fingerprint::of(nonce.as_bytes(), raw.as_bytes())
+                                .as_str()
+                                .to_owned(),
+                        );
+                    }
+                };
+                salt(&mut answer.organization_id);
+                salt(&mut answer.workspace_id);
+            }
+        }
+    }
+    findings.evidence.reference = Some(reference);
+    Ok(())
+}
