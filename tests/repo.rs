@@ -404,3 +404,128 @@ fn no_piece_of_any_key_appears_in_any_output() {
         }
     }
 }
+
+/// `keyfix ARGS --json` against `sim` with the scenario key `new` in `NEW_KEY`.
+fn run_with_key(sim: &Sim, args: &[&str], new: &str) -> (serde_json::Value, i32) {
+    json_of(keyfix(sim).args(args).env("NEW_KEY", sim.key(new)))
+}
+
+#[test]
+fn a_failure_after_the_upload_keeps_the_diagnosis_and_what_was_done() {
+    let sim = world(&[case("app", Some("orphaned"), "claude-haiku-4-5")], "");
+    sim.world().add_fault(Fault {
+        path: "/repos/acme/app/actions/runs/".into(),
+        method: Some("POST".into()),
+        status: Some(500),
+        times: Some(1),
+        ..Fault::default()
+    });
+    let (doc, code) = repo(&sim, "app", "fresh", &["--yes"]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(doc["diagnosis"]["cause"], "orphaned_key", "{doc:#}");
+    assert_eq!(doc["repo"], "acme/app");
+    assert_eq!(doc["secret"]["name"], "ANTHROPIC_API_KEY");
+    let done = kinds(&doc);
+    for kind in ["key_validated", "secret_updated", "verified"] {
+        assert!(done.iter().any(|k| k == kind), "{kind}: {doc:#}");
+    }
+    assert!(!done.iter().any(|k| k == "rerun_requested"), "{doc:#}");
+    assert_eq!(
+        sim.secret("acme", Some("app"), "repo", "ANTHROPIC_API_KEY"),
+        Some(sim.key("fresh"))
+    );
+    // Run again: the stored key works, and the refused run is re-run.
+    let (doc, code) = repo(&sim, "app", "fresh", &[]);
+    assert_eq!((doc["diagnosis"]["cause"].as_str(), code), (Some("ok"), 0));
+    assert!(
+        kinds(&doc).contains(&"rerun_finished".to_owned()),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn yes_never_commits_the_probe_to_verify_an_upload() {
+    let sim = world(&[case("missing", None, "claude-haiku-4-5")], "");
+    let args = ["repo", "acme/missing", "--yes", "--key-env", "NEW_KEY"];
+    let (doc, code) = run_with_key(&sim, &args, "fresh");
+    assert_eq!(code, 0, "{doc:#}");
+    let done = kinds(&doc);
+    assert!(done.contains(&"verification_skipped".to_owned()), "{doc:#}");
+    assert!(!done
+        .iter()
+        .any(|k| k == "probe_installed" || k == "verified"));
+    assert!(
+        !sim.requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.contains("/contents/")),
+        "no commit was made"
+    );
+    assert_eq!(
+        sim.secret("acme", Some("missing"), "repo", "ANTHROPIC_API_KEY"),
+        Some(sim.key("fresh"))
+    );
+}
+
+#[test]
+fn an_unset_key_variable_stops_before_the_first_request() {
+    let sim = world(&[case("app", Some("orphaned"), "claude-haiku-4-5")], "");
+    // The scenario's failed run is in the log from the start.
+    let before = sim.requests().len();
+    let args = ["repo", "acme/app", "--install-probe", "--key-env", "UNSET"];
+    let (doc, code) = json_of(keyfix(&sim).args(args));
+    assert_eq!(code, 2, "{doc:#}");
+    assert_eq!(doc["repo"], "acme/app");
+    assert!(!doc["error"]["message"].to_string().contains("changed"));
+    let (_, code) = json_of(keyfix(&sim).args(["rotate", "acme/app", "--key-env", "UNSET"]));
+    assert_eq!(code, 2);
+    assert_eq!(sim.requests().len(), before, "{:?}", sim.requests());
+}
+
+#[test]
+fn a_new_key_gets_one_verdict_in_repo_and_rotate() {
+    let sim = world(&[case("app", Some("orphaned"), "claude-haiku-4-5")], "");
+    let fix = [
+        "repo",
+        "acme/app",
+        "--install-probe",
+        "--key-env",
+        "NEW_KEY",
+    ];
+    let rotate = [
+        "rotate",
+        "acme/app",
+        "--no-canary",
+        "--write-interval",
+        "0",
+        "--key-env",
+        "NEW_KEY",
+    ];
+    for (new, exit, kind) in [
+        ("limited", 11, "api"),
+        ("revoked", 15, "usage"),
+        ("pasted_with_space", 15, "usage"),
+    ] {
+        let (fixed, fixed_code) = run_with_key(&sim, &fix, new);
+        let (rotated, rotated_code) = run_with_key(&sim, &rotate, new);
+        assert_eq!(
+            (fixed_code, rotated_code),
+            (exit, exit),
+            "{new}: {fixed:#}\n{rotated:#}"
+        );
+        assert_eq!(fixed["error"]["kind"], kind, "{new}: {fixed:#}");
+        assert_eq!(rotated["error"]["kind"], kind, "{new}: {rotated:#}");
+    }
+    assert_eq!(puts(&sim), 0, "nothing was uploaded");
+}
+
+#[test]
+fn a_missing_permission_keeps_the_repository_in_the_document() {
+    let sim = world(
+        &[case("app", Some("orphaned"), "claude-haiku-4-5")],
+        "[[tokens]]\nname = \"reader\"\nscopes = [\"repo\"]\n",
+    );
+    let (doc, code) = json_of(keyfix(&sim).args(["check", "acme/app", "--install-probe"]));
+    assert_eq!(code, 4, "{doc:#}");
+    assert_eq!(doc["repo"], "acme/app", "{doc:#}");
+    assert_eq!(doc["secret"]["name"], "ANTHROPIC_API_KEY", "{doc:#}");
+}
