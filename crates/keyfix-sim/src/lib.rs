@@ -134,7 +134,8 @@ impl World {
         self.extra_faults.lock().expect("faults").push((fault, 0));
     }
 
-    /// The first fault that matches and still has hits left; counts the hit.
+    /// The first fault that matches and still has hits left; counts the hit. A fault's first
+    /// `skip` matches pass untouched (counted, not hit).
     pub fn take_fault(
         &self,
         method: &str,
@@ -142,7 +143,7 @@ impl World {
         key: Option<&str>,
         model: Option<&str>,
     ) -> Option<Fault> {
-        let matches = |fault: &Fault, hits: u32| {
+        let matches = |fault: &Fault| {
             let path_matches = match fault.path.strip_suffix('$') {
                 Some(exact) => path == exact,
                 None => path.starts_with(&fault.path),
@@ -154,19 +155,30 @@ impl World {
                     .is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && fault.key.as_deref().is_none_or(|k| Some(k) == key)
                 && fault.model.as_deref().is_none_or(|m| Some(m) == model)
-                && fault.times.is_none_or(|t| hits < t)
         };
-        let mut hits = self.fault_hits.lock().expect("fault counters");
+        // The first matching fault with a hit left takes the request; one still skipping lets
+        // it on to the next.
+        let hit_now = |fault: &Fault, seen: &mut u32| {
+            if !matches(fault) {
+                return false;
+            }
+            *seen += 1;
+            let hits = seen.saturating_sub(fault.skip);
+            hits > 0 && fault.times.is_none_or(|t| hits <= t)
+        };
+        let mut seen = self.fault_hits.lock().expect("fault counters");
         for (i, fault) in self.scenario.faults.iter().enumerate() {
-            if matches(fault, hits[i]) {
-                hits[i] += 1;
+            if hit_now(fault, &mut seen[i]) {
                 return Some(fault.clone());
             }
         }
         let mut extra = self.extra_faults.lock().expect("faults");
-        let (fault, hit) = extra.iter_mut().find(|(fault, hit)| matches(fault, *hit))?;
-        *hit += 1;
-        Some(fault.clone())
+        for (fault, seen) in extra.iter_mut() {
+            if hit_now(fault, seen) {
+                return Some(fault.clone());
+            }
+        }
+        None
     }
 
     /// A `req_…` id as the real API writes them.

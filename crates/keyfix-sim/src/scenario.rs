@@ -484,6 +484,9 @@ pub struct Fault {
     /// How many matching requests it hits; every one when absent.
     #[serde(default)]
     pub times: Option<u32>,
+    /// Matching requests let through untouched before the first hit: `skip = 2` hits the third.
+    #[serde(default)]
+    pub skip: u32,
     /// With a 429: the `retry-after` to send.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
