@@ -210,7 +210,10 @@ fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
             }
         }
     }
-    println!(
+    // Straight to stderr, past the test harness's capture: the count belongs in every run's log.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "fault sweep of repo: {} request positions, {tried} faulted runs",
         positions.len()
     );

@@ -5,7 +5,7 @@
 use crate::cli::{KeyInputArgs, ProbeRunArgs};
 use crate::input;
 use crate::outcome::{CommandName, Failure, Outcome};
-use crate::work::findings::{add_reference, probe_stored_key, read_repository, Subject};
+use crate::work::findings::{add_reference, gather, Subject};
 use crate::work::Context;
 
 pub struct CheckOptions {
@@ -39,18 +39,7 @@ async fn diagnose(
     )?;
     let reference = input::key_from_flags(&options.reference)?;
     let client = ctx.github_client()?;
-    let mut findings = read_repository(&client, &subject, ctx).await?;
-    findings.fill(report);
-    if findings.needs_probe() {
-        probe_stored_key(
-            &client,
-            &mut findings,
-            &options.probe,
-            ctx,
-            &mut report.actions,
-        )
-        .await?;
-    }
+    let mut findings = gather(&client, &subject, &options.probe, ctx, report).await?;
     if let Some(reference) = &reference {
         add_reference(&mut findings, reference, ctx).await?;
     }

@@ -16,9 +16,7 @@ use crate::key::Key;
 use crate::outcome::{
     new_key_rejected, Action, CommandName, Failure, FailureKind, Outcome, RepoEnd,
 };
-use crate::work::findings::{
-    add_reference, probe_stored_key, read_repository, ready_probe, Findings, Subject,
-};
+use crate::work::findings::{add_reference, gather, ready_probe, Findings, Subject};
 use crate::work::new_key::{judge_new_key, works_on};
 use crate::work::probe::verify_key;
 use crate::work::Context;
@@ -56,18 +54,7 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut Outcome) -> Resu
     // A key named by flag is read before the first request: a missing one changes nothing.
     let given_key = input::key_from_flags(&options.key)?;
     let client = ctx.github_client()?;
-    let mut findings = read_repository(&client, &subject, ctx).await?;
-    findings.fill(report);
-    if findings.needs_probe() {
-        probe_stored_key(
-            &client,
-            &mut findings,
-            &options.probe,
-            ctx,
-            &mut report.actions,
-        )
-        .await?;
-    }
+    let mut findings = gather(&client, &subject, &options.probe, ctx, report).await?;
     let before = findings.diagnosis();
     report.diagnosis = Some(before.clone());
     if before.cause == Cause::Ok {

@@ -242,6 +242,24 @@ pub async fn read_repository(
     })
 }
 
+/// Reads the repository and probes the stored key where it must: [`read_repository`], then
+/// [`probe_stored_key`], each finding and action written into `report` as it comes, so that a
+/// failure part-way still reports them.
+pub async fn gather(
+    client: &Client,
+    subject: &Subject,
+    probe: &ProbeRunArgs,
+    ctx: &Context,
+    report: &mut Outcome,
+) -> Result<Findings, Failure> {
+    let mut findings = read_repository(client, subject, ctx).await?;
+    findings.fill(report);
+    if findings.needs_probe() {
+        probe_stored_key(client, &mut findings, probe, ctx, &mut report.actions).await?;
+    }
+    Ok(findings)
+}
+
 /// The probe's report on the stored key (installed first with consent), then the Admin API's
 /// view where it decides. The probe's actions go to `actions` as they happen.
 pub async fn probe_stored_key(

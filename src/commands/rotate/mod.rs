@@ -185,17 +185,13 @@ async fn start(
         options.write_interval.unwrap_or(DEFAULT_WRITE_INTERVAL),
         ctx,
     );
-    let states = vec![WriteState::Pending; plan.writes.len()];
+    // How a run that writes nothing ends: every target pending.
+    let nothing_written = |end| {
+        let states = vec![WriteState::Pending; plan.writes.len()];
+        outcome(&plan, &states, None, &client, &[], None, end)
+    };
     if options.dry_run {
-        return Ok(outcome(
-            &plan,
-            &states,
-            None,
-            &client,
-            &[],
-            None,
-            RotateEnd::DryRun,
-        ));
+        return Ok(nothing_written(RotateEnd::DryRun));
     }
 
     let key = input::key_or_prompt(
@@ -222,16 +218,7 @@ async fn start(
         Ok(true) | Err(input::Error::InputNeeded { .. }) => {}
         Ok(false) => {
             ctx.progress.step("Nothing was written.");
-            let states = vec![WriteState::Pending; plan.writes.len()];
-            return Ok(outcome(
-                &plan,
-                &states,
-                None,
-                &client,
-                &[],
-                None,
-                RotateEnd::Declined,
-            ));
+            return Ok(nothing_written(RotateEnd::Declined));
         }
         Err(other) => return Err(other.into()),
     }
