@@ -1,7 +1,7 @@
 //! The fault sweep: `keyfix repo` fixing an orphaned key (probe, validation, upload,
 //! verification, re-run) is run once clean, and then once for every request it sent, with
 //! exactly that request failed — a 5xx (or a 529 from the Anthropic API), and for writes also a
-//! dropped connection. Whatever fails, the document must be true to the world, no scope may hold
+//! dropped connection, before the write took effect and after it (its answer lost). Whatever fails, the document must be true to the world, no scope may hold
 //! anything but the old or the new key, no write is sent again blindly, and the same command
 //! run again without faults finishes the fix.
 
@@ -100,10 +100,19 @@ fn faults_at(position: &Position) -> Vec<Fault> {
         ..at.clone()
     }];
     if position.is_write() {
+        // Refused before it took effect, and taken effect with its answer lost: a 500 or a drop.
         faults.push(Fault {
             drop_connection: true,
-            ..at
+            ..at.clone()
         });
+        for drop_connection in [false, true] {
+            faults.push(Fault {
+                status: Some(500),
+                drop_connection,
+                applied: true,
+                ..at.clone()
+            });
+        }
     }
     faults
 }
@@ -181,6 +190,25 @@ fn sweep_one(position: &Position, fault: Fault, clean: &[LoggedRequest]) -> Resu
     Ok(())
 }
 
+fn describe(position: &Position, fault: &Fault) -> String {
+    format!(
+        "{} {} #{} ({}{})",
+        position.method,
+        position.path,
+        position.occurrence,
+        if fault.drop_connection {
+            "dropped"
+        } else {
+            "status"
+        },
+        if fault.applied {
+            ", after taking effect"
+        } else {
+            ""
+        }
+    )
+}
+
 #[test]
 fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
     let sim = fresh_world();
@@ -189,27 +217,36 @@ fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
     assert_eq!(code, 0, "the clean run fixes: {doc:#}");
     let clean = sim.requests()[before..].to_vec();
     let positions = positions(&clean);
-    let mut broken = Vec::new();
-    let mut tried = 0;
-    for position in &positions {
-        for fault in faults_at(position) {
-            tried += 1;
-            let what = format!(
-                "{} {} #{} ({})",
-                position.method,
-                position.path,
-                position.occurrence,
-                if fault.drop_connection {
-                    "dropped"
-                } else {
-                    "status"
-                }
-            );
-            if let Err(why) = sweep_one(position, fault, &clean) {
-                broken.push(format!("{what}: {why}"));
-            }
-        }
-    }
+    let runs: Vec<(&Position, Fault)> = positions
+        .iter()
+        .flat_map(|position| faults_at(position).into_iter().map(move |f| (position, f)))
+        .collect();
+    let tried = runs.len();
+    // Each faulted run has a simulator of its own: they run side by side.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+    let broken: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (runs, clean) = (&runs, &clean);
+                scope.spawn(move || {
+                    runs.iter()
+                        .skip(worker)
+                        .step_by(workers)
+                        .filter_map(|(position, fault)| {
+                            let what = describe(position, fault);
+                            sweep_one(position, fault.clone(), clean)
+                                .err()
+                                .map(|why| format!("{what}: {why}"))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a sweep worker"))
+            .collect()
+    });
     // Straight to stderr, past the test harness's capture: the count belongs in every run's log.
     use std::io::Write;
     let _ = writeln!(

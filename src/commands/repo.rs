@@ -224,36 +224,15 @@ async fn upload(
     let (repo, secret) = (&findings.repo, &findings.secret);
     ctx.progress
         .step(&format!("Uploading to {secret} ({scope}) …"));
-    let written = match secrets::upload(client, repo, scope, secret, key).await {
-        Ok(written) => written,
-        Err(UploadError::Unknown(error)) => {
-            let before = findings
-                .resolution
-                .defined
-                .iter()
-                .find(|(s, _)| s == scope)
-                .and_then(|(_, updated)| updated.as_deref());
-            if !secrets::landed(client, repo, scope, secret, before)
-                .await
-                .unwrap_or(false)
-            {
-                return Err(upload_failure(
-                    &UploadError::Unknown(error),
-                    findings,
-                    scope,
-                ));
-            }
-            ctx.progress.step(&format!(
-                "GitHub's answer was lost, but {secret} ({scope}) was updated."
-            ));
-            if before.is_some() {
-                secrets::Written::Updated
-            } else {
-                secrets::Written::Created
-            }
-        }
-        Err(refused) => return Err(upload_failure(&refused, findings, scope)),
-    };
+    let before = findings.resolution.updated_at(scope);
+    let written = async {
+        let prepared = secrets::prepare(client, repo, scope, secret)
+            .await
+            .map_err(UploadError::Refused)?;
+        secrets::put_settled(client, &prepared, key, before).await
+    }
+    .await
+    .map_err(|error| upload_failure(&error, findings, scope))?;
     report.actions.push(Action::SecretUpdated {
         secret: secret.clone(),
         scope: scope.clone(),

@@ -82,6 +82,16 @@ pub struct Resolution {
     pub shadows: Vec<Scope>,
 }
 
+impl Resolution {
+    /// When the name was last updated in `scope`; `None` where it is not defined there.
+    pub fn updated_at(&self, scope: &Scope) -> Option<&str> {
+        self.defined
+            .iter()
+            .find(|(defined, _)| defined == scope)
+            .and_then(|(_, updated)| updated.as_deref())
+    }
+}
+
 /// The secret lists of one repository: its own, its environments', and the organization's
 /// that reach it.
 #[derive(Clone, Debug, Default)]
@@ -367,6 +377,27 @@ pub async fn put(client: &Client, prepared: &Prepared, key: &Key) -> Result<Writ
     }
 }
 
+/// [`put`], where a write whose answer was lost is looked up before it is called unknown:
+/// GitHub's `updated_at` against `before` (the secret's, read before the write; `None` where it
+/// did not exist) says whether it landed. The write itself is never sent again.
+pub async fn put_settled(
+    client: &Client,
+    prepared: &Prepared,
+    key: &Key,
+    before: Option<&str>,
+) -> Result<Written, UploadError> {
+    let error = match put(client, prepared, key).await {
+        Err(UploadError::Unknown(error)) => error,
+        other => return other,
+    };
+    let (repo, scope, name) = (&prepared.repo, &prepared.scope, &prepared.name);
+    match landed(client, repo, scope, name, before).await {
+        Ok(true) if before.is_some() => Ok(Written::Updated),
+        Ok(true) => Ok(Written::Created),
+        _ => Err(UploadError::Unknown(error)),
+    }
+}
+
 /// Seals `key` with the public key of exactly `scope` and writes it under `name`.
 pub async fn upload(
     client: &Client,
@@ -384,7 +415,7 @@ pub async fn upload(
 /// Whether a write whose answer was lost (no answer, or a server error) landed: GitHub's
 /// `updated_at` of the secret now, against the one it had before the write (`None`: the secret
 /// did not exist). A read, so it is safe where sending the write again is not.
-pub async fn landed(
+async fn landed(
     client: &Client,
     repo: &RepoName,
     scope: &Scope,

@@ -493,6 +493,10 @@ pub struct Fault {
     /// Send the status line and headers, then drop the connection.
     #[serde(default)]
     pub drop_connection: bool,
+    /// Carry the request out first, then answer with the fault: the write landed, its answer
+    /// was lost (GitHub requests).
+    #[serde(default)]
+    pub applied: bool,
 }
 
 impl Scenario {

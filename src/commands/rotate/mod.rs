@@ -188,7 +188,7 @@ async fn start(
     // How a run that writes nothing ends: every target pending.
     let nothing_written = |end| {
         let states = vec![WriteState::Pending; plan.writes.len()];
-        outcome(&plan, &states, None, &client, &[], None, end)
+        outcome(&plan, &states, None, &client, &[], None, Some(end))
     };
     if options.dry_run {
         return Ok(nothing_written(RotateEnd::DryRun));
@@ -309,8 +309,8 @@ async fn execute(
 
     // Validation: once per model, and the writes a model failure touches are skipped.
     let models = validate(&key, &plan, ctx).await?;
-    let finish = |states: &[WriteState], end: RotateEnd| {
-        if end == RotateEnd::Interrupted {
+    let finish = |states: &[WriteState], end: Option<RotateEnd>| {
+        if end == Some(RotateEnd::Interrupted) {
             ctx.progress
                 .step(&format!("Stopped. Resume with: {resume}"));
         }
@@ -324,114 +324,129 @@ async fn execute(
             end,
         )
     };
-    if !header.options.force {
-        for write in &plan.writes {
-            let failing: Vec<String> = write
-                .models
-                .iter()
-                .filter_map(|m| models.get(m).cloned().flatten())
-                .collect();
-            if !failing.is_empty() && states[write.id] == WriteState::Pending {
-                let reason = failing.join("; ");
-                record(
-                    &mut journal,
-                    Entry::Skipped {
-                        write: write.id,
-                        reason: reason.clone(),
-                    },
-                )?;
-                states[write.id] = WriteState::Skipped(reason);
+    // The writes, ending how the run ended; an error part-way keeps every write's state.
+    let ended = async {
+        if !header.options.force {
+            for write in &plan.writes {
+                let failing: Vec<String> = write
+                    .models
+                    .iter()
+                    .filter_map(|m| models.get(m).cloned().flatten())
+                    .collect();
+                if !failing.is_empty() && states[write.id] == WriteState::Pending {
+                    let reason = failing.join("; ");
+                    record(
+                        &mut journal,
+                        Entry::Skipped {
+                            write: write.id,
+                            reason: reason.clone(),
+                        },
+                    )?;
+                    states[write.id] = WriteState::Skipped(reason);
+                }
             }
         }
-    }
 
-    // Public keys and organization settings, once per scope, reads overlapping.
-    let pending: Vec<usize> = (0..plan.writes.len())
-        .filter(|i| states[*i] == WriteState::Pending)
-        .collect();
-    ctx.progress.step(&format!(
-        "Reading {} …",
-        counted(pending.len(), "public key")
-    ));
-    let prepared = prepare_all(&client, &plan, &pending, header.options.concurrency).await?;
-    if interrupt.stop_requested() {
-        return Ok(finish(&states, RotateEnd::Interrupted));
-    }
-
-    let interval = Duration::from_secs_f64(header.options.write_interval_secs);
-    let mut pacer = Pacer::new(interval);
-    let mut bar = ProgressBar::new(ctx, pending.len() as u64, interval);
-    let mut writer = Writer {
-        client: &client,
-        plan: &plan,
-        prepared: &prepared,
-        key: &key,
-        journal: &mut journal,
-        bar: &mut bar,
-        interrupt: &interrupt,
-    };
-
-    // The canary: written first, verified by the probe before anything else is written.
-    if let Some(canary) = header.options.canary.filter(|_| !past.canary_passed) {
-        let probe = ready_canary_probe(&client, &plan.writes[canary], &options.probe, ctx).await?;
+        // Public keys and organization settings, once per scope, reads overlapping.
+        let pending: Vec<usize> = (0..plan.writes.len())
+            .filter(|i| states[*i] == WriteState::Pending)
+            .collect();
+        ctx.progress.step(&format!(
+            "Reading {} …",
+            counted(pending.len(), "public key")
+        ));
+        let prepared = prepare_all(&client, &plan, &pending, header.options.concurrency).await?;
         if interrupt.stop_requested() {
-            return Ok(finish(&states, RotateEnd::Interrupted));
+            return Ok(RotateEnd::Interrupted);
         }
-        if states[canary] == WriteState::Pending {
-            pacer.wait().await;
-            states[canary] = writer.write(canary).await?;
-        }
-        match &states[canary] {
-            WriteState::Done => {}
-            WriteState::Pending => return Ok(finish(&states, RotateEnd::Interrupted)),
-            other => {
-                let seen = format!("the canary write failed: {}", describe_state(other));
-                return Ok(finish(&states, RotateEnd::CanaryFailed(seen)));
+
+        let interval = Duration::from_secs_f64(header.options.write_interval_secs);
+        let mut pacer = Pacer::new(interval);
+        let mut bar = ProgressBar::new(ctx, pending.len() as u64, interval);
+        let mut writer = Writer {
+            client: &client,
+            plan: &plan,
+            prepared: &prepared,
+            key: &key,
+            journal: &mut journal,
+            bar: &mut bar,
+            interrupt: &interrupt,
+        };
+
+        // The canary: written first, verified by the probe before anything else is written.
+        if let Some(canary) = header.options.canary.filter(|_| !past.canary_passed) {
+            let probe =
+                ready_canary_probe(&client, &plan.writes[canary], &options.probe, ctx).await?;
+            if interrupt.stop_requested() {
+                return Ok(RotateEnd::Interrupted);
+            }
+            if states[canary] == WriteState::Pending {
+                pacer.wait().await;
+                states[canary] = writer.write(canary).await?;
+            }
+            match &states[canary] {
+                WriteState::Done => {}
+                WriteState::Pending => return Ok(RotateEnd::Interrupted),
+                other => {
+                    let seen = format!("the canary write failed: {}", describe_state(other));
+                    return Ok(RotateEnd::CanaryFailed(seen));
+                }
+            }
+            let verified = interrupt
+                .unless_aborted(verify_canary(
+                    &client,
+                    &plan.writes[canary],
+                    &probe,
+                    &key,
+                    &options.probe,
+                    ctx,
+                ))
+                .await;
+            match verified.transpose()? {
+                None => return Ok(RotateEnd::Interrupted),
+                Some(Some(seen)) => return Ok(RotateEnd::CanaryFailed(seen)),
+                Some(None) => record(&mut *writer.journal, Entry::CanaryPassed { write: canary })?,
             }
         }
-        let verified = interrupt
-            .unless_aborted(verify_canary(
-                &client,
-                &plan.writes[canary],
-                &probe,
-                &key,
-                &options.probe,
-                ctx,
-            ))
-            .await;
-        match verified.transpose()? {
-            None => return Ok(finish(&states, RotateEnd::Interrupted)),
-            Some(Some(seen)) => return Ok(finish(&states, RotateEnd::CanaryFailed(seen))),
-            Some(None) => record(&mut *writer.journal, Entry::CanaryPassed { write: canary })?,
-        }
-    }
 
-    for id in pending {
-        if states[id] != WriteState::Pending {
-            continue;
+        for id in pending {
+            if states[id] != WriteState::Pending {
+                continue;
+            }
+            tokio::select! {
+                () = pacer.wait() => {}
+                () = interrupt.stopped() => {}
+            }
+            if interrupt.stop_requested() {
+                break;
+            }
+            states[id] = writer.write(id).await?;
         }
-        tokio::select! {
-            () = pacer.wait() => {}
-            () = interrupt.stopped() => {}
-        }
-        if interrupt.stop_requested() {
-            break;
-        }
-        states[id] = writer.write(id).await?;
+        bar.finish();
+        let end = if interrupt.stop_requested() {
+            RotateEnd::Interrupted
+        } else if states.iter().all(|s| *s == WriteState::Done) {
+            RotateEnd::AllRotated
+        } else {
+            if states.iter().any(|s| matches!(s, WriteState::Failed(_))) {
+                ctx.progress
+                    .step(&format!("Finish the failed writes with: {resume}"));
+            }
+            RotateEnd::Incomplete
+        };
+        Ok::<RotateEnd, Failure>(end)
     }
-    bar.finish();
-    let end = if interrupt.stop_requested() {
-        RotateEnd::Interrupted
-    } else if states.iter().all(|s| *s == WriteState::Done) {
-        RotateEnd::AllRotated
-    } else {
-        if states.iter().any(|s| matches!(s, WriteState::Failed(_))) {
-            ctx.progress
-                .step(&format!("Finish the failed writes with: {resume}"));
+    .await;
+    match ended {
+        Ok(end) => Ok(finish(&states, Some(end))),
+        Err(failure) => {
+            ctx.progress.step(&format!(
+                "Stopped: {}. Resume with: {resume}",
+                failure.message
+            ));
+            Ok(finish(&states, None).finish(Err(failure)))
         }
-        RotateEnd::Incomplete
-    };
-    Ok(finish(&states, end))
+    }
 }
 
 /// The command that resumes from `journal` from any directory, taking the key the way this run
@@ -837,7 +852,8 @@ impl Writer<'_> {
         self.journal
             .record(&Entry::Sending { write: id })
             .map_err(io)?;
-        let sent = secrets::put(self.client, prepared, self.key);
+        let before = self.plan.writes[id].updated_at.as_deref();
+        let sent = secrets::put_settled(self.client, prepared, self.key, before);
         let Some(answer) = self.interrupt.unless_aborted(sent).await else {
             return Ok(WriteState::Pending);
         };
@@ -964,7 +980,7 @@ fn outcome(
     client: &Client,
     validated: &[String],
     canary: Option<usize>,
-    end: RotateEnd,
+    end: Option<RotateEnd>,
 ) -> Outcome {
     let targets = plan
         .targets
@@ -986,7 +1002,7 @@ fn outcome(
         })
         .collect();
     let error = match &end {
-        RotateEnd::CanaryFailed(seen) => Some(Failure::new(
+        Some(RotateEnd::CanaryFailed(seen)) => Some(Failure::new(
             FailureKind::Api,
             format!("the canary failed and nothing else was written: {seen}"),
         )),
@@ -1003,7 +1019,7 @@ fn outcome(
             validated_models: validated.to_vec(),
             canary: canary.map(|c| plan.writes[c].destination.repo.to_string()),
         }),
-        rotate_end: Some(end),
+        rotate_end: end,
         error,
         ..Outcome::new(CommandName::Rotate)
     }

@@ -63,6 +63,10 @@ pub struct Write {
     pub shadowed: bool,
     /// Created as a repository secret: the name was defined nowhere the job can see.
     pub creates: bool,
+    /// The secret's `updated_at` when surveyed: a write whose answer is lost is looked up
+    /// against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
 }
 
 /// One line of the result: a target, a secret name, the scope its jobs read.
@@ -100,7 +104,9 @@ impl Plan {
                     scope: scope.clone(),
                     name: resolution.name.clone(),
                 };
-                let write = plan.write_for(destination, &secret_use.models, false, creates);
+                let updated_at = resolution.updated_at(&scope).map(str::to_owned);
+                let write =
+                    plan.write_for(destination, &secret_use.models, false, creates, updated_at);
                 plan.targets.push(Target {
                     repo: target.repo.clone(),
                     secret: resolution.name.clone(),
@@ -115,7 +121,8 @@ impl Plan {
                             scope: shadow.clone(),
                             name: resolution.name.clone(),
                         };
-                        plan.write_for(destination, &secret_use.models, true, false);
+                        let updated_at = resolution.updated_at(shadow).map(str::to_owned);
+                        plan.write_for(destination, &secret_use.models, true, false, updated_at);
                     }
                 }
             }
@@ -130,6 +137,7 @@ impl Plan {
         models: &[String],
         shadowed: bool,
         creates: bool,
+        updated_at: Option<String>,
     ) -> usize {
         let key = destination.key();
         if let Some(write) = self.writes.iter_mut().find(|w| w.destination.key() == key) {
@@ -145,6 +153,7 @@ impl Plan {
             models: models.iter().cloned().collect(),
             shadowed,
             creates,
+            updated_at,
         });
         id
     }

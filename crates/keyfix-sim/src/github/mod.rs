@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::scenario::Fault;
 use crate::World;
 use state::{GithubState, Perm};
 
@@ -245,24 +246,35 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
         (caller, remaining, reset)
     };
     let (caller, remaining, reset) = caller;
+    request.extensions_mut().insert(caller);
     if let Some(fault) = world.take_fault(method.as_str(), &path, None, None) {
         if fault.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
         }
-        if fault.drop_connection {
-            return dropped();
+        if fault.applied {
+            // The request takes effect; only its answer is lost.
+            let _ = next.run(request).await;
+            return fault_answer(&fault, limit, remaining, reset)
+                .unwrap_or_else(|| error(StatusCode::BAD_GATEWAY, "Bad Gateway"));
         }
-        if let Some(status) = fault.status {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = error(status, status.canonical_reason().unwrap_or("Server Error"));
-            rate_headers(&mut response, limit, remaining, reset);
+        if let Some(response) = fault_answer(&fault, limit, remaining, reset) {
             return response;
         }
     }
-    request.extensions_mut().insert(caller);
     let mut response = next.run(request).await;
     rate_headers(&mut response, limit, remaining, reset);
     response
+}
+
+/// The answer a fault gives in place of GitHub's: a dropped connection, or its status.
+fn fault_answer(fault: &Fault, limit: u64, remaining: u64, reset: u64) -> Option<Response> {
+    if fault.drop_connection {
+        return Some(dropped());
+    }
+    let status = StatusCode::from_u16(fault.status?).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = error(status, status.canonical_reason().unwrap_or("Server Error"));
+    rate_headers(&mut response, limit, remaining, reset);
+    Some(response)
 }
 
 /// GitHub's secondary limit on content-creating requests: 403 with `retry-after` once the
