@@ -1,31 +1,21 @@
-//! The fault sweep: `keyfix repo` fixing an orphaned key (probe, validation, upload,
-//! verification, re-run) is run once clean, and then once for every request it sent, with
-//! exactly that request failed — a 5xx (or a 529 from the Anthropic API), and for writes also a
-//! dropped connection, before the write took effect and after it (its answer lost). Whatever fails, the document must be true to the world, no scope may hold
-//! anything but the old or the new key, no write is sent again blindly, and the same command
-//! run again without faults finishes the fix.
+//! The fault sweep. Three flows of keyfix — `repo` fixing an orphaned key (probe, validation,
+//! upload, verification, re-run), `check` diagnosing it, `rotate` over a mixed organization
+//! with its canary — are each run once clean, then once for every request they sent, with
+//! exactly that request failed: a 5xx (a 529 from the Anthropic API), and for GitHub writes also
+//! a dropped connection, before the write took effect and after it (its answer lost). Whatever
+//! fails, the exit code is one of cli.md's for that flow, the document is true to the world, no
+//! scope holds anything but the old or the new key, no write is sent again blindly, and the same
+//! command run again without faults (`rotate`: `--resume`) finishes.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use common::*;
 use keyfix_sim::scenario::Fault;
 use keyfix_sim::{LoggedRequest, Sim};
-
-const REPO: &str = "acme/app";
-
-fn fresh_world() -> Sim {
-    world(&[case("app", Some("orphaned"), "claude-haiku-4-5")], "")
-}
-
-fn fix(sim: &Sim) -> (serde_json::Value, i32) {
-    json_of(
-        keyfix(sim)
-            .args(["repo", REPO, "--install-probe", "--key-env", "NEW_KEY"])
-            .env("NEW_KEY", sim.key("fresh")),
-    )
-}
+use serde_json::Value;
 
 /// One request of the clean run: where it is, and the how-manieth of its kind it was.
 #[derive(Clone, Debug)]
@@ -117,54 +107,267 @@ fn faults_at(position: &Position) -> Vec<Fault> {
     faults
 }
 
-/// The failed run's latest attempt and its conclusion.
-fn failed_run(sim: &Sim) -> (u32, Option<String>) {
-    let state = sim.world().github.lock().unwrap();
-    let run = state
-        .runs
-        .iter()
-        .find(|r| r.event == "issue_comment")
-        .expect("the scenario's failed run");
-    (run.run_attempt, run.conclusion.clone())
+/// One flow of keyfix, as the sweep drives and judges it.
+trait Flow: Sync {
+    const NAME: &'static str;
+    /// A new world, as the flow starts from.
+    fn world(&self) -> Sim;
+    /// The command, with `work` for the files it keeps.
+    fn run(&self, sim: &Sim, work: &Path) -> (Value, i32);
+    /// The exit codes a single fault may end in, the clean run's first.
+    fn exits(&self) -> &'static [i32];
+    /// The document says what the world holds, and every scope holds the old key or the new.
+    fn faithful(&self, sim: &Sim, doc: &Value) -> Result<(), String>;
+    /// Run again without faults, and it finishes.
+    fn finish(&self, sim: &Sim, work: &Path) -> Result<(), String>;
 }
 
-fn stored(sim: &Sim) -> Option<String> {
-    sim.secret("acme", Some("app"), "repo", "ANTHROPIC_API_KEY")
-}
-
-fn did(doc: &serde_json::Value, kind: &str) -> bool {
+fn did(doc: &Value, kind: &str) -> bool {
     doc["actions"]
         .as_array()
         .is_some_and(|actions| actions.iter().any(|a| a["kind"] == kind))
 }
 
-/// Runs the fix with `fault`; `Err` says what broke the contract.
-fn sweep_one(position: &Position, fault: Fault, clean: &[LoggedRequest]) -> Result<(), String> {
-    let sim = fresh_world();
+fn probe_committed(sim: &Sim, owner: &str, repo: &str) -> bool {
+    let state = sim.world().github.lock().unwrap();
+    state
+        .repo(owner, repo)
+        .is_some_and(|r| r.files.contains_key(".github/workflows/keyfix-probe.yml"))
+}
+
+/// `keyfix repo acme/app`: the fix of an orphaned key.
+struct Fix;
+
+impl Fix {
+    /// The failed run's latest attempt and its conclusion.
+    fn failed_run(sim: &Sim) -> (u32, Option<String>) {
+        let state = sim.world().github.lock().unwrap();
+        let run = state
+            .runs
+            .iter()
+            .find(|r| r.event == "issue_comment")
+            .expect("the scenario's failed run");
+        (run.run_attempt, run.conclusion.clone())
+    }
+
+    fn stored(sim: &Sim) -> Option<String> {
+        sim.secret("acme", Some("app"), "repo", "ANTHROPIC_API_KEY")
+    }
+}
+
+impl Flow for Fix {
+    const NAME: &'static str = "repo";
+
+    fn world(&self) -> Sim {
+        world(&[case("app", Some("orphaned"), "claude-haiku-4-5")], "")
+    }
+
+    fn run(&self, sim: &Sim, _: &Path) -> (Value, i32) {
+        json_of(
+            keyfix(sim)
+                .args([
+                    "repo",
+                    "acme/app",
+                    "--install-probe",
+                    "--key-env",
+                    "NEW_KEY",
+                ])
+                .env("NEW_KEY", sim.key("fresh")),
+        )
+    }
+
+    fn exits(&self) -> &'static [i32] {
+        &[0, 1, 13, 17, 18]
+    }
+
+    fn faithful(&self, sim: &Sim, doc: &Value) -> Result<(), String> {
+        let (old, new) = (sim.key("orphaned"), sim.key("fresh"));
+        let holds = Fix::stored(sim);
+        if did(doc, "secret_updated") != (holds.as_deref() == Some(new.as_str())) {
+            return Err("secret_updated does not match the secret".into());
+        }
+        if holds != Some(old) && holds != Some(new) {
+            return Err("the secret holds neither key".into());
+        }
+        let (attempt, _) = Fix::failed_run(sim);
+        if did(doc, "rerun_requested") != (attempt > 1) {
+            return Err(format!(
+                "rerun_requested does not match GitHub (attempt {attempt})"
+            ));
+        }
+        if did(doc, "probe_installed") != probe_committed(sim, "acme", "app") {
+            return Err("probe_installed does not match the repository".into());
+        }
+        Ok(())
+    }
+
+    fn finish(&self, sim: &Sim, work: &Path) -> Result<(), String> {
+        let (doc, code) = self.run(sim, work);
+        let (attempt, conclusion) = Fix::failed_run(sim);
+        let fixed = Fix::stored(sim) == Some(sim.key("fresh"));
+        if code != 0 || !fixed || attempt < 2 || conclusion.as_deref() != Some("success") {
+            return Err(format!(
+                "running again did not finish (exit {code}, attempt {attempt}, {conclusion:?}): {doc}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `keyfix check acme/app` with a reference key: the diagnosis of an orphaned key.
+struct Check;
+
+impl Flow for Check {
+    const NAME: &'static str = "check";
+
+    fn world(&self) -> Sim {
+        Fix.world()
+    }
+
+    fn run(&self, sim: &Sim, _: &Path) -> (Value, i32) {
+        json_of(
+            keyfix(sim)
+                .args(["check", "acme/app", "--install-probe"])
+                .args(["--reference-key-env", "REFERENCE"])
+                .env("REFERENCE", sim.key("fresh")),
+        )
+    }
+
+    fn exits(&self) -> &'static [i32] {
+        &[10, 1, 13, 18]
+    }
+
+    fn faithful(&self, sim: &Sim, doc: &Value) -> Result<(), String> {
+        let cause = doc["diagnosis"]["cause"].as_str();
+        let right = match doc["exit_code"].as_i64() {
+            Some(10) => cause == Some("orphaned_key"),
+            Some(13) => matches!(cause, Some("rate_limited" | "api_unavailable") | None),
+            _ => cause.is_none(),
+        };
+        if !right {
+            return Err(format!("another cause: {cause:?}"));
+        }
+        if Fix::stored(sim) != Some(sim.key("orphaned")) {
+            return Err("check changed the secret".into());
+        }
+        if did(doc, "probe_installed") != probe_committed(sim, "acme", "app") {
+            return Err("probe_installed does not match the repository".into());
+        }
+        Ok(())
+    }
+
+    fn finish(&self, sim: &Sim, work: &Path) -> Result<(), String> {
+        let (doc, code) = self.run(sim, work);
+        match (code, doc["diagnosis"]["cause"].as_str()) {
+            (10, Some("orphaned_key")) => Ok(()),
+            other => Err(format!("running again gave {other:?}")),
+        }
+    }
+}
+
+/// `keyfix rotate --owner acme` over docs/rotate.md's mixed organization, with its canary.
+struct Rotate;
+
+impl Rotate {
+    fn journal(work: &Path) -> String {
+        work.join("rotation.jsonl").display().to_string()
+    }
+
+    /// What the secret a target reads holds now.
+    fn holds(sim: &Sim, target: &Value) -> Option<String> {
+        let (owner, repo) = target["repo"].as_str()?.split_once('/')?;
+        let scope = match target["scope"].as_str()? {
+            "organization" => "org".to_owned(),
+            "repository" => "repo".to_owned(),
+            environment => environment.replace("environment:", "env:"),
+        };
+        sim.secret(owner, Some(repo), &scope, target["secret"].as_str()?)
+    }
+
+    fn targets(doc: &Value) -> &[Value] {
+        doc["targets"].as_array().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Flow for Rotate {
+    const NAME: &'static str = "rotate";
+
+    fn world(&self) -> Sim {
+        let mut org = org_scenario();
+        org.faults.clear();
+        start(org)
+    }
+
+    fn run(&self, sim: &Sim, work: &Path) -> (Value, i32) {
+        json_of(
+            keyfix(sim)
+                .args(["rotate", "--owner", "acme", "--install-probe"])
+                .args(["--write-interval", "0", "--journal", &Rotate::journal(work)])
+                .args(["--key-env", "NEW_KEY"])
+                .env("NEW_KEY", sim.key("fresh")),
+        )
+    }
+
+    fn exits(&self) -> &'static [i32] {
+        &[0, 1, 13, 16, 17, 18]
+    }
+
+    fn faithful(&self, sim: &Sim, doc: &Value) -> Result<(), String> {
+        let (old, new) = (sim.key("orphaned"), sim.key("fresh"));
+        for target in Rotate::targets(doc) {
+            let holds = Rotate::holds(sim, target);
+            if (target["status"] == "rotated") != (holds.as_deref() == Some(new.as_str())) {
+                return Err(format!("{target} does not match what it holds"));
+            }
+            if holds != Some(old.clone()) && holds != Some(new.clone()) {
+                return Err(format!("{target} holds neither key"));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&self, sim: &Sim, work: &Path) -> Result<(), String> {
+        let journal = Rotate::journal(work);
+        let (doc, code) = if Path::new(&journal).exists() {
+            json_of(
+                keyfix(sim)
+                    .args(["rotate", "--resume", &journal, "--install-probe"])
+                    .args(["--key-env", "NEW_KEY"])
+                    .env("NEW_KEY", sim.key("fresh")),
+            )
+        } else {
+            self.run(sim, work)
+        };
+        let new = sim.key("fresh");
+        let all = Rotate::targets(&doc)
+            .iter()
+            .all(|t| t["status"] == "rotated" && Rotate::holds(sim, t).as_deref() == Some(&new));
+        if code != 0 || !all || Rotate::targets(&doc).is_empty() {
+            return Err(format!("resuming did not finish (exit {code}): {doc}"));
+        }
+        Ok(())
+    }
+}
+
+/// Runs `flow` with `fault`; `Err` says what broke the contract.
+fn sweep_one<F: Flow>(
+    flow: &F,
+    position: &Position,
+    fault: Fault,
+    clean: &[LoggedRequest],
+) -> Result<(), String> {
+    let sim = flow.world();
+    let work = tempfile::tempdir().unwrap();
     let before = sim.requests().len();
     sim.world().add_fault(fault);
-    let (doc, code) = fix(&sim);
+    // (a) one document whose exit code is the process's (json_of checks), one of the flow's.
+    let (doc, code) = flow.run(&sim, work.path());
     let log = sim.requests()[before..].to_vec();
-    let (old, new) = (sim.key("orphaned"), sim.key("fresh"));
-    let holds = stored(&sim);
-    // (a) one document, its exit code the process's (json_of checked), from cli.md's table.
-    if ![0, 1, 13, 17, 18].contains(&code) {
-        return Err(format!("exit {code}"));
+    if !flow.exits().contains(&code) {
+        return Err(format!("exit {code}: {doc}"));
     }
-    // (b) the document is true to the world.
-    if did(&doc, "secret_updated") != (holds.as_deref() == Some(new.as_str())) {
-        return Err(format!("secret_updated does not match the secret ({code})"));
-    }
-    let (attempt, _) = failed_run(&sim);
-    if did(&doc, "rerun_requested") != (attempt > 1) {
-        return Err(format!(
-            "rerun_requested does not match GitHub (attempt {attempt})"
-        ));
-    }
-    // (c) the old key or the new one, nothing else.
-    if holds != Some(old) && holds != Some(new.clone()) {
-        return Err("the secret holds neither key".into());
-    }
+    // (b), (c): true to the world.
+    flow.faithful(&sim, &doc)?;
     // (d) a write is not sent more often than in the clean run.
     if position.is_write() {
         let count =
@@ -176,18 +379,9 @@ fn sweep_one(position: &Position, fault: Fault, clean: &[LoggedRequest]) -> Resu
             ));
         }
     }
-    // (e) run again without faults: fixed, and the failed jobs re-run and passed.
-    let (again, code) = fix(&sim);
-    let (attempt, conclusion) = failed_run(&sim);
-    if code != 0
-        || stored(&sim) != Some(new)
-        || attempt < 2
-        || conclusion.as_deref() != Some("success")
-    {
-        return Err(format!("running again did not finish (exit {code}, attempt {attempt}, {conclusion:?}): {again}"));
-    }
     assert_no_piece_of(&sim.key("fresh"), &doc.to_string(), "the document");
-    Ok(())
+    // (e) run again without faults: finished.
+    flow.finish(&sim, work.path())
 }
 
 fn describe(position: &Position, fault: &Fault) -> String {
@@ -209,20 +403,20 @@ fn describe(position: &Position, fault: &Fault) -> String {
     )
 }
 
-#[test]
-fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
-    let sim = fresh_world();
+/// Runs `flow` clean, then once with each fault at each of its requests, side by side (each
+/// run has a simulator of its own). Panics with every broken run.
+fn sweep<F: Flow>(flow: &F) {
+    let sim = flow.world();
+    let work = tempfile::tempdir().unwrap();
     let before = sim.requests().len();
-    let (doc, code) = fix(&sim);
-    assert_eq!(code, 0, "the clean run fixes: {doc:#}");
+    let (doc, code) = flow.run(&sim, work.path());
+    assert_eq!(code, flow.exits()[0], "the clean run: {doc:#}");
     let clean = sim.requests()[before..].to_vec();
     let positions = positions(&clean);
     let runs: Vec<(&Position, Fault)> = positions
         .iter()
         .flat_map(|position| faults_at(position).into_iter().map(move |f| (position, f)))
         .collect();
-    let tried = runs.len();
-    // Each faulted run has a simulator of its own: they run side by side.
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
     let broken: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -233,10 +427,9 @@ fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
                         .skip(worker)
                         .step_by(workers)
                         .filter_map(|(position, fault)| {
-                            let what = describe(position, fault);
-                            sweep_one(position, fault.clone(), clean)
+                            sweep_one(flow, position, fault.clone(), clean)
                                 .err()
-                                .map(|why| format!("{what}: {why}"))
+                                .map(|why| format!("{}: {why}", describe(position, fault)))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -251,8 +444,25 @@ fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
     use std::io::Write;
     let _ = writeln!(
         std::io::stderr(),
-        "fault sweep of repo: {} request positions, {tried} faulted runs",
-        positions.len()
+        "fault sweep of {}: {} request positions, {} faulted runs",
+        F::NAME,
+        positions.len(),
+        runs.len()
     );
     assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
+    sweep(&Fix);
+}
+
+#[test]
+fn every_request_of_the_diagnosis_fails_once_and_no_other_cause_is_named() {
+    sweep(&Check);
+}
+
+#[test]
+fn every_request_of_a_rotation_fails_once_and_resume_finishes_it() {
+    sweep(&Rotate);
 }
