@@ -134,3 +134,23 @@ fn rotate_at_a_terminal_asks_for_the_key_and_draws_a_bar_with_eta() {
         Some(sim.key("fresh"))
     );
 }
+
+#[test]
+fn declining_a_rotation_writes_nothing_and_ends_as_a_declined_fix_does() {
+    let mut scenario = org_scenario();
+    scenario.faults.clear();
+    let sim = start(scenario);
+    let mut p = session_of(&sim, &["rotate", "--owner", "acme", "--no-canary"]);
+    p.exp_string("New Anthropic API key (hidden)").unwrap();
+    p.send_line(&sim.key("fresh")).unwrap();
+    p.exp_string("with 4 writes?").unwrap();
+    p.send("n").unwrap();
+    p.flush().unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("Nothing was written"), "{rest}");
+    assert_eq!(exit_code(&mut p), 10, "as repo's declined confirmation");
+    assert!(sim
+        .requests()
+        .iter()
+        .all(|r| !(r.method == "PUT" && r.path.contains("/secrets/"))));
+}
