@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod progress;
 pub mod stderr;
 
 use std::io::IsTerminal;
