@@ -297,6 +297,28 @@ async fn verify(
     Ok(true)
 }
 
+/// Whether the failed run is re-run after the fix, and why not.
+#[derive(Debug)]
+enum Rerun<'r> {
+    Due(&'r WorkflowRun),
+    NoFailedRun,
+    /// `--no-rerun`.
+    NotAsked,
+    /// A fork's pull request or a Dependabot run: a re-run gets no secrets either.
+    GotNoSecrets,
+}
+
+impl<'r> Rerun<'r> {
+    fn decide(run: Option<&'r WorkflowRun>, no_rerun: bool) -> Rerun<'r> {
+        match run {
+            None => Rerun::NoFailedRun,
+            Some(_) if no_rerun => Rerun::NotAsked,
+            Some(run) if run.no_secrets_reason().is_some() => Rerun::GotNoSecrets,
+            Some(run) => Rerun::Due(run),
+        }
+    }
+}
+
 /// Re-runs the failed run's failed jobs and watches them: `Fixed` unless the re-run failed.
 async fn rerun(
     client: &Client,
@@ -305,17 +327,18 @@ async fn rerun(
     ctx: &Context,
     report: &mut Outcome,
 ) -> Result<RepoEnd, Failure> {
-    let Some(run) = &findings.failed_run else {
-        ctx.progress.step("No failed run to re-run.");
-        return Ok(RepoEnd::Fixed);
+    let run = match Rerun::decide(findings.failed_run.as_ref(), options.no_rerun) {
+        Rerun::Due(run) => run,
+        Rerun::NoFailedRun => {
+            ctx.progress.step("No failed run to re-run.");
+            return Ok(RepoEnd::Fixed);
+        }
+        Rerun::NotAsked => return Ok(RepoEnd::Fixed),
+        Rerun::GotNoSecrets => {
+            ctx.progress.step("The failed run got no Actions secrets (a fork or Dependabot): a re-run would fail the same way, so keyfix leaves it.");
+            return Ok(RepoEnd::Fixed);
+        }
     };
-    if options.no_rerun {
-        return Ok(RepoEnd::Fixed);
-    }
-    if run.no_secrets_reason().is_some() {
-        ctx.progress.step("The failed run got no Actions secrets (a fork or Dependabot): a re-run would fail the same way, so keyfix leaves it.");
-        return Ok(RepoEnd::Fixed);
-    }
     ctx.progress
         .step(&format!("Re-running the failed jobs of run {} …", run.id));
     match request_rerun(client, findings, run).await {
@@ -439,4 +462,32 @@ async fn rerun_after_earlier_fix(
         RepoEnd::Fixed => RepoEnd::StoredKeyWorks,
         other => other,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(event: &str, actor: &str) -> WorkflowRun {
+        serde_json::from_value(serde_json::json!({
+            "id": 7, "event": event, "actor": {"login": actor}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failed_run_is_re_run_unless_it_cannot_or_may_not_be() {
+        let comment = run("issue_comment", "alice");
+        let dependabot = run("pull_request", "dependabot[bot]");
+        assert!(matches!(Rerun::decide(Some(&comment), false), Rerun::Due(r) if r.id == 7));
+        assert!(matches!(Rerun::decide(None, false), Rerun::NoFailedRun));
+        assert!(matches!(
+            Rerun::decide(Some(&comment), true),
+            Rerun::NotAsked
+        ));
+        assert!(matches!(
+            Rerun::decide(Some(&dependabot), false),
+            Rerun::GotNoSecrets
+        ));
+    }
 }
