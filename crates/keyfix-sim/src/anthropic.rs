@@ -11,15 +11,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::faults::{self, RequestFacts};
 use crate::scenario::{CredentialKind, KeySpec, KeyState, Organization, Refusal};
 use crate::World;
 
@@ -33,8 +35,58 @@ pub fn router(world: Arc<World>) -> Router {
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/organizations/api_keys", get(admin_list_keys))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(world.clone(), gate))
         .with_state(world)
 }
+
+/// Added latency and faults: what every Anthropic request meets before its handler.
+async fn gate(State(world): State<Arc<World>>, request: Request, next: Next) -> Response {
+    let latency = world.scenario.anthropic.latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let (request, model) = match requested_model_of(request).await {
+        Ok(read) => read,
+        Err(refusal) => return respond(&world, refusal),
+    };
+    let hit = world.faults.take(&RequestFacts {
+        service: "anthropic",
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        key: presented_credential(request.headers())
+            .and_then(|value| world.key_by_value(value))
+            .map(|key| key.name.as_str()),
+        model: model.as_deref(),
+    });
+    faults::apply(&world, hit, request, next, fault_answer).await
+}
+
+/// The model a request is about, from `/v1/models/{id}` or a JSON body's `model`, with the
+/// request as it came (the body read and put back).
+async fn requested_model_of(request: Request) -> Result<(Request, Option<String>), Reply> {
+    if let Some(id) = request.uri().path().strip_prefix("/v1/models/") {
+        let model = Some(id.to_owned());
+        return Ok((request, model));
+    }
+    if request.method() != Method::POST {
+        return Ok((request, None));
+    }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            Reply::error(
+                413,
+                "request_too_large",
+                "Request exceeds the maximum allowed number of bytes.",
+            )
+        })?;
+    let model = requested_model(&body).ok();
+    Ok((Request::from_parts(parts, Body::from(body)), model))
+}
+
+/// As large a body as axum's own extractors accept.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// An answer in the making: status, body, and the headers the real API adds.
 struct Reply {
@@ -112,6 +164,18 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key").and_then(|v| v.to_str().ok())
 }
 
+/// The credential a request presents: its `x-api-key`, or else an `Authorization: Bearer` token
+/// (as OAuth callers send). Authentication reads only `x-api-key`; this names the caller.
+pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
+    presented_key(headers).or_else(|| {
+        let value = headers.get("authorization")?.to_str().ok()?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?;
+        Some(token.trim())
+    })
+}
+
 /// Who is calling: a known key and its organization, or the 401/400 that ends the request.
 fn authenticate<'w>(
     world: &'w World,
@@ -147,35 +211,15 @@ fn authenticate_value<'w>(
     Ok((key, org))
 }
 
-/// Runs the injected fault for this request, if one matches: its latency, then its answer.
-async fn fault(
-    world: &World,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    model: Option<&str>,
-) -> Option<Reply> {
-    let key_name = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| world.key_by_value(v))
-        .map(|k| k.name.clone());
-    let hit = world.take_fault(method.as_str(), path, key_name.as_deref(), model)?;
-    if hit.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(hit.latency_ms)).await;
-    }
-    let status = hit.status?;
-    let reply = match status {
+/// The API's error answer for a fault's status.
+fn fault_answer(world: &World, status: StatusCode) -> Response {
+    let reply = match status.as_u16() {
         429 => Reply::error(
             429,
             "rate_limit_error",
             "Number of requests has exceeded your rate limit.",
         )
-        .header(
-            "retry-after",
-            hit.retry_after_secs
-                .unwrap_or(world.scenario.anthropic.retry_after_secs),
-        ),
+        .header("retry-after", world.scenario.anthropic.retry_after_secs),
         529 => Reply::error(529, "overloaded_error", "Overloaded").header("x-should-retry", "true"),
         504 => {
             Reply::error(504, "timeout_error", "Request timeout").header("x-should-retry", "true")
@@ -185,14 +229,10 @@ async fn fault(
         }
         s => Reply::error(s, "invalid_request_error", "Injected fault"),
     };
-    Some(reply)
+    respond(world, reply)
 }
 
-async fn respond(world: &World, reply: Reply) -> Response {
-    let latency = world.scenario.anthropic.latency_ms;
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
+fn respond(world: &World, reply: Reply) -> Response {
     reply.into_response(world.request_id())
 }
 
@@ -207,13 +247,9 @@ struct ListQuery {
 
 async fn list_models(
     State(world): State<Arc<World>>,
-    method: Method,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    if let Some(reply) = fault(&world, &method, "/v1/models", &headers, None).await {
-        return respond(&world, reply).await;
-    }
     let reply = match authenticate(&world, &headers) {
         Err(reply) => reply,
         Ok((key, org)) => {
@@ -229,7 +265,7 @@ async fn list_models(
             .for_key(key, org)
         }
     };
-    respond(&world, reply).await
+    respond(&world, reply)
 }
 
 async fn get_model(
@@ -246,7 +282,7 @@ async fn get_model(
             Reply::error(404, "not_found_error", &format!("model: {id}")).for_key(key, org)
         }
     };
-    respond(&world, reply).await
+    respond(&world, reply)
 }
 
 /// The model named in a messages body, or the 400 the API gives for a body without one.
@@ -362,19 +398,10 @@ fn messages_reply(world: &World, presented: Option<&str>, model: Result<String, 
     answer.unwrap_or_else(|refusal| refusal)
 }
 
-async fn messages(
-    State(world): State<Arc<World>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn messages(State(world): State<Arc<World>>, headers: HeaderMap, body: Bytes) -> Response {
     let model = requested_model(&body);
-    let model_name = model.as_ref().ok().map(String::as_str);
-    if let Some(reply) = fault(&world, &method, "/v1/messages", &headers, model_name).await {
-        return respond(&world, reply).await;
-    }
     let reply = messages_reply(&world, presented_key(&headers), model);
-    respond(&world, reply).await
+    respond(&world, reply)
 }
 
 /// The call `anthropics/claude-code-action` makes from inside a simulated run, answered in
@@ -391,19 +418,16 @@ pub fn emulated_messages(world: &World, key: &str, model: &str) -> (u16, Value) 
         "/v1/messages (from a workflow run)",
         status,
         Some(key_name),
+        false,
     );
     (status, reply.body)
 }
 
 async fn count_tokens(
     State(world): State<Arc<World>>,
-    method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(reply) = fault(&world, &method, "/v1/messages/count_tokens", &headers, None).await {
-        return respond(&world, reply).await;
-    }
     let reply = (|| {
         let (key, org) = authenticate(&world, &headers)?;
         let model = requested_model(&body)?;
@@ -411,7 +435,7 @@ async fn count_tokens(
         Ok::<Reply, Reply>(Reply::ok(json!({"input_tokens": 8})).for_key(key, org))
     })()
     .unwrap_or_else(|refusal| refusal);
-    respond(&world, reply).await
+    respond(&world, reply)
 }
 
 #[derive(Deserialize)]
@@ -444,28 +468,16 @@ pub fn partial_key_hint(value: &str) -> String {
 
 async fn admin_list_keys(
     State(world): State<Arc<World>>,
-    method: Method,
     headers: HeaderMap,
     Query(q): Query<AdminQuery>,
 ) -> Response {
-    if let Some(reply) = fault(
-        &world,
-        &method,
-        "/v1/organizations/api_keys",
-        &headers,
-        None,
-    )
-    .await
-    {
-        return respond(&world, reply).await;
-    }
     let admin = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| world.key_by_value(v))
         .filter(|k| k.kind == CredentialKind::Admin && k.state == KeyState::Active);
     let Some(org_name) = admin.and_then(|k| k.organization.clone()) else {
-        return respond(&world, unauthorized()).await;
+        return respond(&world, unauthorized());
     };
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
     let listed: Vec<Value> = world
@@ -505,9 +517,9 @@ async fn admin_list_keys(
         "first_id": page.first().map(|k| k["id"].clone()),
         "last_id": page.last().map(|k| k["id"].clone()),
     }));
-    respond(&world, reply).await
+    respond(&world, reply)
 }
 
 async fn not_found(State(world): State<Arc<World>>) -> Response {
-    respond(&world, Reply::error(404, "not_found_error", "Not found")).await
+    respond(&world, Reply::error(404, "not_found_error", "Not found"))
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod anthropic;
+pub mod faults;
 pub mod github;
 pub mod runner;
 pub mod scenario;
@@ -25,8 +26,9 @@ use axum::{Json, Router};
 use rand::Rng;
 use serde::Serialize;
 
+use faults::{Fault, Faults};
+use scenario::KeySpec;
 pub use scenario::Scenario;
-use scenario::{Fault, KeySpec};
 
 /// One request as the simulator saw it: enough to assert what happened and what did not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -41,16 +43,19 @@ pub struct LoggedRequest {
     pub key: Option<String>,
     /// Milliseconds since the simulator started.
     pub at_ms: u64,
+    /// A fault hit the request; `status` is then what the fault answered, 0 for a dropped
+    /// connection.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fault: bool,
 }
 
 /// The served world: the scenario and what has happened to it so far.
 pub struct World {
     pub scenario: Scenario,
-    /// Faults added while running (tests and the demo add them between commands).
-    extra_faults: Mutex<Vec<(Fault, u32)>>,
+    /// The scenario's faults, and those added while running (tests add them between commands).
+    faults: Faults,
     pub github: Mutex<github::state::GithubState>,
     keys_by_value: HashMap<String, usize>,
-    fault_hits: Mutex<Vec<u32>>,
     log: Mutex<Vec<LoggedRequest>>,
     started: Instant,
     next_id: AtomicU64,
@@ -68,13 +73,11 @@ impl World {
             .enumerate()
             .map(|(i, k)| (k.value(), i))
             .collect();
-        let fault_hits = Mutex::new(vec![0; scenario.faults.len()]);
         World {
-            extra_faults: Mutex::new(Vec::new()),
+            faults: Faults::new(&scenario.faults),
             github: Mutex::new(github::state::GithubState::new(&scenario)),
             scenario,
             keys_by_value,
-            fault_hits,
             log: Mutex::new(Vec::new()),
             started: Instant::now(),
             next_id: AtomicU64::new(1),
@@ -111,6 +114,7 @@ impl World {
         path: &str,
         status: u16,
         key: Option<String>,
+        fault: bool,
     ) {
         let entry = LoggedRequest {
             service,
@@ -119,6 +123,7 @@ impl World {
             status,
             key,
             at_ms: self.started.elapsed().as_millis() as u64,
+            fault,
         };
         self.log.lock().expect("request log").push(entry);
     }
@@ -129,56 +134,13 @@ impl World {
             .map(|&i| &self.scenario.keys[i])
     }
 
-    /// Adds a fault from now on, after the scenario's own.
+    /// Adds a fault from now on, after the scenario's own. Panics on a fault the scenario
+    /// check would refuse (an unknown key or service): tests name what they mean.
     pub fn add_fault(&self, fault: Fault) {
-        self.extra_faults.lock().expect("faults").push((fault, 0));
-    }
-
-    /// The first fault that matches and still has hits left; counts the hit. A fault's first
-    /// `skip` matches pass untouched (counted, not hit).
-    pub fn take_fault(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        model: Option<&str>,
-    ) -> Option<Fault> {
-        let matches = |fault: &Fault| {
-            let path_matches = match fault.path.strip_suffix('$') {
-                Some(exact) => path == exact,
-                None => path.starts_with(&fault.path),
-            };
-            path_matches
-                && fault
-                    .method
-                    .as_deref()
-                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && fault.key.as_deref().is_none_or(|k| Some(k) == key)
-                && fault.model.as_deref().is_none_or(|m| Some(m) == model)
-        };
-        // The first matching fault with a hit left takes the request; one still skipping lets
-        // it on to the next.
-        let hit_now = |fault: &Fault, seen: &mut u32| {
-            if !matches(fault) {
-                return false;
-            }
-            *seen += 1;
-            let hits = seen.saturating_sub(fault.skip);
-            hits > 0 && fault.times.is_none_or(|t| hits <= t)
-        };
-        let mut seen = self.fault_hits.lock().expect("fault counters");
-        for (i, fault) in self.scenario.faults.iter().enumerate() {
-            if hit_now(fault, &mut seen[i]) {
-                return Some(fault.clone());
-            }
+        if let Err(why) = fault.check(&self.scenario) {
+            panic!("{why}");
         }
-        let mut extra = self.extra_faults.lock().expect("faults");
-        for (fault, seen) in extra.iter_mut() {
-            if hit_now(fault, seen) {
-                return Some(fault.clone());
-            }
-        }
-        None
+        self.faults.add(fault);
     }
 
     /// A `req_…` id as the real API writes them.
@@ -210,7 +172,7 @@ impl World {
 /// Who a request came from, by name: the scenario key (Anthropic) or token (GitHub).
 fn caller_name(world: &World, service: &str, headers: &axum::http::HeaderMap) -> Option<String> {
     if service == "anthropic" {
-        let value = headers.get("x-api-key")?.to_str().ok()?;
+        let value = anthropic::presented_credential(headers)?;
         return Some(
             world
                 .key_by_value(value)
@@ -250,7 +212,12 @@ async fn log_request(
     if counted {
         world.in_flight.0.fetch_sub(1, Ordering::SeqCst);
     }
-    world.record(service, &method, &path, response.status().as_u16(), caller);
+    let hit = response.extensions().get::<faults::Hit>().copied();
+    let status = match hit {
+        Some(faults::Hit { dropped: true }) => 0,
+        _ => response.status().as_u16(),
+    };
+    world.record(service, &method, &path, status, caller, hit.is_some());
     response
 }
 

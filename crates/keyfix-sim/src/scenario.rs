@@ -7,6 +7,8 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::faults::Fault;
+
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -460,45 +462,6 @@ impl TokenSpec {
     }
 }
 
-/// A failure injected into matching requests.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fault {
-    /// Matches requests whose path starts with this (`/v1/messages`); ending in `$`, only
-    /// that exact path.
-    pub path: String,
-    #[serde(default)]
-    pub method: Option<String>,
-    /// Only requests made with this key (by name).
-    #[serde(default)]
-    pub key: Option<String>,
-    /// Only requests for this model (messages calls).
-    #[serde(default)]
-    pub model: Option<String>,
-    /// Answer with this status and the API's error body for it.
-    #[serde(default)]
-    pub status: Option<u16>,
-    /// Wait this long before answering.
-    #[serde(default)]
-    pub latency_ms: u64,
-    /// How many matching requests it hits; every one when absent.
-    #[serde(default)]
-    pub times: Option<u32>,
-    /// Matching requests let through untouched before the first hit: `skip = 2` hits the third.
-    #[serde(default)]
-    pub skip: u32,
-    /// With a 429: the `retry-after` to send.
-    #[serde(default)]
-    pub retry_after_secs: Option<u64>,
-    /// Send the status line and headers, then drop the connection.
-    #[serde(default)]
-    pub drop_connection: bool,
-    /// Carry the request out first, then answer with the fault: the write landed, its answer
-    /// was lost (GitHub requests).
-    #[serde(default)]
-    pub applied: bool,
-}
-
 impl Scenario {
     pub fn from_path(path: &Path) -> anyhow::Result<Scenario> {
         let text = std::fs::read_to_string(path)
@@ -570,11 +533,7 @@ impl Scenario {
             }
         }
         for fault in &self.faults {
-            if let Some(name) = &fault.key {
-                if self.key(name).is_none() {
-                    bail!("a fault names unknown key {name:?}");
-                }
-            }
+            fault.check(self)?;
         }
         Ok(())
     }

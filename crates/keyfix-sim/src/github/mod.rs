@@ -12,7 +12,6 @@ pub use actions::latest_jobs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -20,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::scenario::Fault;
+use crate::faults::{self, RequestFacts};
 use crate::World;
 use state::{GithubState, Perm};
 
@@ -30,6 +29,10 @@ pub fn router(world: Arc<World>) -> Router {
         .merge(secrets::routes())
         .merge(actions::routes())
         .fallback(|| async { not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            world.clone(),
+            apply_faults,
+        ))
         .layer(axum::middleware::from_fn_with_state(world.clone(), gate))
         .with_state(world.clone());
     let prefix = world
@@ -199,15 +202,7 @@ fn rate_headers(response: &mut Response, limit: u64, remaining: u64, reset: u64)
     }
 }
 
-/// A response whose status line goes out and whose body then fails: the connection drops.
-fn dropped() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by a fault"))
-    });
-    Response::new(Body::from_stream(stream))
-}
-
-/// Authentication, budgets, faults and secondary limits: what every GitHub request meets first.
+/// Authentication, budgets and secondary limits: what every GitHub request meets first.
 async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next) -> Response {
     let latency = world.scenario.github.latency_ms;
     if latency > 0 {
@@ -215,7 +210,6 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
     }
     let limit = world.scenario.github.rate_limit;
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let caller = {
         let mut state = world.github.lock().expect("github state");
         state.renew_budgets(limit, world.scenario.github.rate_window_secs);
@@ -247,34 +241,30 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
     };
     let (caller, remaining, reset) = caller;
     request.extensions_mut().insert(caller);
-    if let Some(fault) = world.take_fault(method.as_str(), &path, None, None) {
-        if fault.latency_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
-        }
-        if fault.applied {
-            // The request takes effect; only its answer is lost.
-            let _ = next.run(request).await;
-            return fault_answer(&fault, limit, remaining, reset)
-                .unwrap_or_else(|| error(StatusCode::BAD_GATEWAY, "Bad Gateway"));
-        }
-        if let Some(response) = fault_answer(&fault, limit, remaining, reset) {
-            return response;
-        }
-    }
     let mut response = next.run(request).await;
     rate_headers(&mut response, limit, remaining, reset);
     response
 }
 
-/// The answer a fault gives in place of GitHub's: a dropped connection, or its status.
-fn fault_answer(fault: &Fault, limit: u64, remaining: u64, reset: u64) -> Option<Response> {
-    if fault.drop_connection {
-        return Some(dropped());
-    }
-    let status = StatusCode::from_u16(fault.status?).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut response = error(status, status.canonical_reason().unwrap_or("Server Error"));
-    rate_headers(&mut response, limit, remaining, reset);
-    Some(response)
+/// Applies the faults to a request the gate let in: inside the gate, because a fault names a
+/// GitHub caller by its token, which the gate finds.
+async fn apply_faults(State(world): State<Arc<World>>, request: Request, next: Next) -> Response {
+    let hit = world.faults.take(&RequestFacts {
+        service: "github",
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        key: request
+            .extensions()
+            .get::<Caller>()
+            .map(|caller| caller.token.as_str()),
+        model: None,
+    });
+    faults::apply(&world, hit, request, next, fault_answer).await
+}
+
+/// GitHub's error body for a fault's status; the gate adds the rate-limit headers.
+fn fault_answer(_: &World, status: StatusCode) -> Response {
+    error(status, status.canonical_reason().unwrap_or("Server Error"))
 }
 
 /// GitHub's secondary limit on content-creating requests: 403 with `retry-after` once the
