@@ -1,8 +1,8 @@
 //! The fault sweep. Three flows of keyfix — `repo` fixing an orphaned key (probe, validation,
 //! upload, verification, re-run), `check` diagnosing it, `rotate` over a mixed organization
 //! with its canary — are each run once clean, then once for every request they sent, with
-//! exactly that request failed: a 5xx (a 529 from the Anthropic API), and for GitHub writes also
-//! a dropped connection, before the write took effect and after it (its answer lost). Whatever
+//! exactly that request failed: a 5xx (a 529 from the Anthropic API) or a dropped connection,
+//! and for GitHub writes both again after the write took effect (its answer lost). Whatever
 //! fails, the exit code is one of cli.md's for that flow, the document is true to the world, no
 //! scope holds anything but the old or the new key, no write is sent again blindly, and the same
 //! command run again without faults (`rotate`: `--resume`) finishes.
@@ -71,9 +71,11 @@ fn positions(log: &[LoggedRequest]) -> Vec<Position> {
         .collect()
 }
 
-/// The faults each position is tried with.
+/// The faults each position is tried with: a 5xx (a 529 from the Anthropic API) and a dropped
+/// connection everywhere; for GitHub writes also both after the write took effect.
 fn faults_at(position: &Position) -> Vec<Fault> {
     let at = Fault {
+        service: Some(position.service.to_owned()),
         path: format!("{}$", position.path),
         method: Some(position.method.clone()),
         skip: position.occurrence - 1,
@@ -85,22 +87,20 @@ fn faults_at(position: &Position) -> Vec<Fault> {
     } else {
         500
     };
-    let mut faults = vec![Fault {
+    let failed = Fault {
         status: Some(status),
         ..at.clone()
-    }];
+    };
+    let dropped = Fault {
+        drop_connection: true,
+        ..at
+    };
+    let mut faults = vec![failed.clone(), dropped.clone()];
     if position.is_write() {
-        // Refused before it took effect, and taken effect with its answer lost: a 500 or a drop.
-        faults.push(Fault {
-            drop_connection: true,
-            ..at.clone()
-        });
-        for drop_connection in [false, true] {
+        for fault in [failed, dropped] {
             faults.push(Fault {
-                status: Some(500),
-                drop_connection,
                 applied: true,
-                ..at.clone()
+                ..fault
             });
         }
     }
