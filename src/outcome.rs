@@ -1,7 +1,5 @@
 //! What every command returns, and the one place that turns it into an exit code.
 
-use serde::Serialize;
-
 use crate::diagnosis::{Cause, CauseClass, Diagnosis};
 use crate::github::runs::Signature;
 use crate::github::secrets::{Scope, Written};
@@ -220,63 +218,50 @@ impl CommandName {
 }
 
 /// One repository of `scan`: its Claude workflows and its last run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoReport {
     pub repo: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
     pub workflows: Vec<WorkflowReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run: Option<RunReport>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
 /// One Claude step, with where its secret resolves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkflowReport {
     pub path: String,
     pub job: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// The scope the job reads; absent when the secret is defined nowhere it can see.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shadows: Vec<Scope>,
     pub model: String,
     pub model_source: ModelSource,
     pub credential: Credential,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunReport {
     pub id: u64,
     pub workflow: String,
     pub event: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 /// The secret a diagnosis is about, and where the job reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecretSummary {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shadows: Vec<Scope>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkflowSummary {
     pub path: String,
     pub job: String,
@@ -284,21 +269,17 @@ pub struct WorkflowSummary {
     pub model_source: ModelSource,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailedRunSummary {
     pub id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub event: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
 }
 
 /// What a command did, in order (`actions` in JSON).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     ProbeInstalled {
         path: String,
@@ -340,20 +321,18 @@ pub enum Action {
 }
 
 /// One target and secret name of `rotate`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetReport {
     pub repo: String,
     pub secret: String,
     pub scope: Scope,
     /// `rotated`, `skipped`, `failed` or `pending`.
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RotationReport {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub journal: Option<String>,
     /// Writes done (in this run and, on resume, before it).
     pub writes: usize,
@@ -361,7 +340,6 @@ pub struct RotationReport {
     pub github_requests: u64,
     pub secondary_limit_waits: u64,
     pub validated_models: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<String>,
 }
 

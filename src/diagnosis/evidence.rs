@@ -26,27 +26,19 @@ pub enum Endpoint {
 }
 
 /// An HTTP answer from the Anthropic API, reduced to what tells causes apart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// `error.details.error_code`: tells the tier's spend cap from an ordinary 429.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// `anthropic-organization-id`: raw from a direct call, salted when it comes from the probe.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retry_after: bool,
     /// `anthropic-ratelimit-requests-limit`: a hint at the usage tier, not proof.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub requests_limit: Option<u64>,
 }
 
@@ -88,16 +80,13 @@ pub struct KeyEvidence {
 }
 
 /// The Admin API's record of the key whose `partial_key_hint` matches.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminRecord {
     pub id: String,
     pub name: String,
     pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
 }
 

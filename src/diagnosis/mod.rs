@@ -10,7 +10,6 @@ pub use evidence::{
     AdminRecord, Answer, Call, Endpoint, Evidence, KeyEvidence, NoSecretsReason, Outcome, RunFacts,
     Source, WorkflowFacts,
 };
-use serde::Serialize;
 pub use verdict::Verdict;
 
 use crate::key::KeyKind;
@@ -37,24 +36,17 @@ impl Diagnosis {
 }
 
 /// One piece of evidence as it is shown and written to JSON.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvidenceItem {
     pub source: Source,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub call: Option<Endpoint>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub answer: Option<Answer>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub timed_out: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
     /// For `admin` evidence: the matching key record.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_record: Option<AdminRecord>,
     /// For `run` evidence: the event that triggered the failed run.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
 }
 

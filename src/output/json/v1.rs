@@ -1,13 +1,19 @@
 //! `keyfix/v1`: the one JSON document a command prints with `--json` (`cli.md`, `docs/json.md`).
-//! Fields that do not apply are omitted, never invented.
+//! Fields that do not apply are omitted, never invented. Every object of the document is a view
+//! type of this module, built from the report: the shape of `v1` is written here and nowhere
+//! else, so that no change to an internal type can change it. Leaf names (causes, scopes,
+//! sources, signatures, credentials) are the contract's own names, kept by their types.
 
 use serde::Serialize;
 
-use crate::diagnosis::{Cause, Diagnosis, EvidenceItem};
+use crate::diagnosis::{AdminRecord, Answer, Cause, Diagnosis, Endpoint, EvidenceItem, Source};
+use crate::github::runs::Signature;
+use crate::github::secrets::{Scope, Written};
+use crate::github::workflows::{Credential, ModelSource};
 use crate::key::{Defect, KeyKind};
 use crate::outcome::{
-    Action, FailedRunSummary, Failure, KeySummary, Outcome, RepoReport, RotationReport,
-    SecretSummary, TargetReport, WorkflowSummary,
+    Action, FailedRunSummary, Failure, KeySummary, Outcome, RepoReport, RotationReport, RunReport,
+    SecretSummary, TargetReport, WorkflowReport, WorkflowSummary,
 };
 
 pub const SCHEMA: &str = "keyfix/v1";
@@ -19,25 +25,25 @@ pub struct Document<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repo: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<&'a SecretSummary>,
+    pub secret: Option<SecretDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<&'a WorkflowSummary>,
+    pub workflow: Option<WorkflowDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed_run: Option<&'a FailedRunSummary>,
+    pub failed_run: Option<FailedRunDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<KeyDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<DiagnosisDoc<'a>>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub actions: &'a [Action],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub targets: Option<&'a [TargetReport]>,
+    pub targets: Option<Vec<TargetDoc<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rotation: Option<&'a RotationReport>,
+    pub rotation: Option<RotationDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub repos: Option<&'a [RepoReport]>,
+    pub repos: Option<Vec<RepoDoc<'a>>>,
     /// The probe workflow (`probe print`, or a file to commit by hand).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeDoc<'a>>,
@@ -64,7 +70,199 @@ pub struct DiagnosisDoc<'a> {
     pub remedy: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub notes: &'a [String],
-    pub evidence: &'a [EvidenceItem],
+    pub evidence: Vec<EvidenceDoc<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SecretDoc<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'a Scope>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub shadows: &'a [Scope],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WorkflowDoc<'a> {
+    pub path: &'a str,
+    pub job: &'a str,
+    pub model: &'a str,
+    pub model_source: ModelSource,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailedRunDoc<'a> {
+    pub id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
+    pub event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+}
+
+/// One piece of evidence: where it came from, the call, and the answer's facts beside them.
+#[derive(Debug, Serialize)]
+pub struct EvidenceDoc<'a> {
+    pub source: Source,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<Endpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<&'a str>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerDoc<'a>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_record: Option<AdminRecordDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnswerDoc<'a> {
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry_after: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdminRecordDoc<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<&'a str>,
+}
+
+/// What a command did, in order.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActionDoc<'a> {
+    ProbeInstalled {
+        path: &'a str,
+        updated: bool,
+    },
+    ProbeRun {
+        run_id: u64,
+        url: &'a str,
+    },
+    KeyValidated {
+        key: &'a str,
+        model: &'a str,
+    },
+    SecretUpdated {
+        secret: &'a str,
+        scope: &'a Scope,
+        written: Written,
+    },
+    Verified {
+        run_id: u64,
+        fingerprint_matches: bool,
+    },
+    VerificationSkipped {
+        reason: &'a str,
+    },
+    RerunRequested {
+        run_id: u64,
+    },
+    RerunRefused {
+        run_id: u64,
+        reason: &'a str,
+    },
+    RerunFinished {
+        run_id: u64,
+        attempt: u32,
+        conclusion: &'a str,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetDoc<'a> {
+    pub repo: &'a str,
+    pub secret: &'a str,
+    pub scope: &'a Scope,
+    pub status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RotationDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<&'a str>,
+    pub writes: usize,
+    pub planned_writes: usize,
+    pub github_requests: u64,
+    pub secondary_limit_waits: u64,
+    pub validated_models: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RepoDoc<'a> {
+    pub repo: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+    pub workflows: Vec<RepoWorkflowDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRunDoc<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub warnings: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct RepoWorkflowDoc<'a> {
+    pub path: &'a str,
+    pub job: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'a Scope>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub shadows: &'a [Scope],
+    pub model: &'a str,
+    pub model_source: ModelSource,
+    pub credential: Credential,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastRunDoc<'a> {
+    pub id: u64,
+    pub workflow: &'a str,
+    pub event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,10 +283,10 @@ impl<'a> Document<'a> {
             schema: SCHEMA,
             command: outcome.command.name(),
             repo: outcome.repo.as_deref(),
-            secret: outcome.secret.as_ref(),
-            workflow: outcome.workflow.as_ref(),
-            failed_run: outcome.failed_run.as_ref(),
-            actions: &outcome.actions,
+            secret: outcome.secret.as_ref().map(SecretDoc::of),
+            workflow: outcome.workflow.as_ref().map(WorkflowDoc::of),
+            failed_run: outcome.failed_run.as_ref().map(FailedRunDoc::of),
+            actions: outcome.actions.iter().map(ActionDoc::of).collect(),
             probe: outcome.file_to_commit.as_deref().map(|workflow| ProbeDoc {
                 path: crate::probe::PATH,
                 workflow,
@@ -96,9 +294,15 @@ impl<'a> Document<'a> {
             key: outcome.key.as_ref().map(KeyDoc::of),
             model: outcome.model.as_deref(),
             diagnosis: outcome.diagnosis.as_ref().map(DiagnosisDoc::of),
-            targets: outcome.targets.as_deref(),
-            rotation: outcome.rotation.as_ref(),
-            repos: outcome.repos.as_deref(),
+            targets: outcome
+                .targets
+                .as_ref()
+                .map(|targets| targets.iter().map(TargetDoc::of).collect()),
+            rotation: outcome.rotation.as_ref().map(RotationDoc::of),
+            repos: outcome
+                .repos
+                .as_ref()
+                .map(|repos| repos.iter().map(RepoDoc::of).collect()),
             error: outcome.error.as_ref().map(ErrorDoc::of),
             exit_code: outcome.exit_code(),
         }
@@ -124,7 +328,199 @@ impl<'a> DiagnosisDoc<'a> {
             summary: &d.summary,
             remedy: &d.remedy,
             notes: &d.notes,
-            evidence: &d.evidence,
+            evidence: d.evidence.iter().map(EvidenceDoc::of).collect(),
+        }
+    }
+}
+
+impl<'a> SecretDoc<'a> {
+    fn of(s: &'a SecretSummary) -> SecretDoc<'a> {
+        SecretDoc {
+            name: &s.name,
+            scope: s.scope.as_ref(),
+            shadows: &s.shadows,
+            updated_at: s.updated_at.as_deref(),
+        }
+    }
+}
+
+impl<'a> WorkflowDoc<'a> {
+    fn of(w: &'a WorkflowSummary) -> WorkflowDoc<'a> {
+        WorkflowDoc {
+            path: &w.path,
+            job: &w.job,
+            model: &w.model,
+            model_source: w.model_source,
+        }
+    }
+}
+
+impl<'a> FailedRunDoc<'a> {
+    fn of(r: &'a FailedRunSummary) -> FailedRunDoc<'a> {
+        FailedRunDoc {
+            id: r.id,
+            url: r.url.as_deref(),
+            event: &r.event,
+            actor: r.actor.as_deref(),
+            signature: r.signature,
+        }
+    }
+}
+
+impl<'a> EvidenceDoc<'a> {
+    fn of(e: &'a EvidenceItem) -> EvidenceDoc<'a> {
+        EvidenceDoc {
+            source: e.source,
+            call: e.call,
+            model: e.model.as_deref(),
+            answer: e.answer.as_ref().map(AnswerDoc::of),
+            timed_out: e.timed_out,
+            latency_ms: e.latency_ms,
+            admin_record: e.admin_record.as_ref().map(AdminRecordDoc::of),
+            event: e.event.as_deref(),
+        }
+    }
+}
+
+impl<'a> AnswerDoc<'a> {
+    fn of(a: &'a Answer) -> AnswerDoc<'a> {
+        AnswerDoc {
+            status: a.status,
+            error_type: a.error_type.as_deref(),
+            message: a.message.as_deref(),
+            error_code: a.error_code.as_deref(),
+            request_id: a.request_id.as_deref(),
+            organization_id: a.organization_id.as_deref(),
+            workspace_id: a.workspace_id.as_deref(),
+            retry_after: a.retry_after,
+            requests_limit: a.requests_limit,
+        }
+    }
+}
+
+impl<'a> AdminRecordDoc<'a> {
+    fn of(r: &'a AdminRecord) -> AdminRecordDoc<'a> {
+        AdminRecordDoc {
+            id: &r.id,
+            name: &r.name,
+            status: &r.status,
+            workspace_id: r.workspace_id.as_deref(),
+            created_at: r.created_at.as_deref(),
+            expires_at: r.expires_at.as_deref(),
+        }
+    }
+}
+
+impl<'a> ActionDoc<'a> {
+    fn of(action: &'a Action) -> ActionDoc<'a> {
+        match action {
+            Action::ProbeInstalled { path, updated } => ActionDoc::ProbeInstalled {
+                path,
+                updated: *updated,
+            },
+            Action::ProbeRun { run_id, url } => ActionDoc::ProbeRun {
+                run_id: *run_id,
+                url,
+            },
+            Action::KeyValidated { key, model } => ActionDoc::KeyValidated { key, model },
+            Action::SecretUpdated {
+                secret,
+                scope,
+                written,
+            } => ActionDoc::SecretUpdated {
+                secret,
+                scope,
+                written: *written,
+            },
+            Action::Verified {
+                run_id,
+                fingerprint_matches,
+            } => ActionDoc::Verified {
+                run_id: *run_id,
+                fingerprint_matches: *fingerprint_matches,
+            },
+            Action::VerificationSkipped { reason } => ActionDoc::VerificationSkipped { reason },
+            Action::RerunRequested { run_id } => ActionDoc::RerunRequested { run_id: *run_id },
+            Action::RerunRefused { run_id, reason } => ActionDoc::RerunRefused {
+                run_id: *run_id,
+                reason,
+            },
+            Action::RerunFinished {
+                run_id,
+                attempt,
+                conclusion,
+            } => ActionDoc::RerunFinished {
+                run_id: *run_id,
+                attempt: *attempt,
+                conclusion,
+            },
+        }
+    }
+}
+
+impl<'a> TargetDoc<'a> {
+    fn of(t: &'a TargetReport) -> TargetDoc<'a> {
+        TargetDoc {
+            repo: &t.repo,
+            secret: &t.secret,
+            scope: &t.scope,
+            status: t.status,
+            error: t.error.as_deref(),
+        }
+    }
+}
+
+impl<'a> RotationDoc<'a> {
+    fn of(r: &'a RotationReport) -> RotationDoc<'a> {
+        RotationDoc {
+            journal: r.journal.as_deref(),
+            writes: r.writes,
+            planned_writes: r.planned_writes,
+            github_requests: r.github_requests,
+            secondary_limit_waits: r.secondary_limit_waits,
+            validated_models: &r.validated_models,
+            canary: r.canary.as_deref(),
+        }
+    }
+}
+
+impl<'a> RepoDoc<'a> {
+    fn of(r: &'a RepoReport) -> RepoDoc<'a> {
+        RepoDoc {
+            repo: &r.repo,
+            archived: r.archived,
+            workflows: r.workflows.iter().map(RepoWorkflowDoc::of).collect(),
+            last_run: r.last_run.as_ref().map(LastRunDoc::of),
+            warnings: &r.warnings,
+        }
+    }
+}
+
+impl<'a> RepoWorkflowDoc<'a> {
+    fn of(w: &'a WorkflowReport) -> RepoWorkflowDoc<'a> {
+        RepoWorkflowDoc {
+            path: &w.path,
+            job: &w.job,
+            secret: w.secret.as_deref(),
+            environment: w.environment.as_deref(),
+            scope: w.scope.as_ref(),
+            shadows: &w.shadows,
+            model: &w.model,
+            model_source: w.model_source,
+            credential: w.credential,
+        }
+    }
+}
+
+impl<'a> LastRunDoc<'a> {
+    fn of(r: &'a RunReport) -> LastRunDoc<'a> {
+        LastRunDoc {
+            id: r.id,
+            workflow: &r.workflow,
+            event: &r.event,
+            conclusion: r.conclusion.as_deref(),
+            signature: r.signature,
+            url: r.url.as_deref(),
         }
     }
 }
