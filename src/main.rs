@@ -45,7 +45,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                     .clone()
                     .unwrap_or_else(|| anthropic::BASELINE_MODEL.to_owned()),
             };
-            commands::validate::run(options, ctx).await
+            commands::validate::run(options, ctx).await.into()
         }
         Command::Repo(args) => {
             let options = commands::repo::RepoOptions {
@@ -61,7 +61,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 include_shadowed: args.include_shadowed,
                 yes: global.yes,
             };
-            commands::repo::run(options, ctx).await
+            commands::repo::run(options, ctx).await.into()
         }
         Command::Rotate(args) => {
             let options = commands::rotate::RotateOptions {
@@ -82,7 +82,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 force: args.force,
                 yes: global.yes,
             };
-            commands::rotate::run(options, ctx).await
+            commands::rotate::run(options, ctx).await.into()
         }
         Command::Check(args) => {
             let options = commands::check::CheckOptions {
@@ -96,20 +96,24 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                     key_env: args.reference_key_env,
                 },
             };
-            commands::check::run(options, ctx).await
+            commands::check::run(options, ctx).await.into()
         }
         Command::Probe(cli::ProbeCommand::Print { repo }) => {
-            commands::probe::print(repo, global.secret.clone(), ctx).await
+            commands::probe::print(repo, global.secret.clone(), ctx)
+                .await
+                .into()
         }
         Command::Probe(cli::ProbeCommand::Install { repo }) => {
-            commands::probe::install(repo, global.secret.clone(), ctx).await
+            commands::probe::install(repo, global.secret.clone(), ctx)
+                .await
+                .into()
         }
         Command::Scan(args) => {
             let options = commands::scan::ScanOptions {
                 owner: args.owner,
                 concurrency: usize::from(args.concurrency),
             };
-            commands::scan::run(options, ctx).await
+            commands::scan::run(options, ctx).await.into()
         }
     }
 }

@@ -1,4 +1,5 @@
-//! What every command returns, and the one place that turns it into an exit code.
+//! Each command's report, the failure that can stop it, and the one place that turns them into
+//! an exit code.
 
 use crate::diagnosis::{Cause, CauseClass, Diagnosis};
 use crate::github::runs::Signature;
@@ -219,17 +220,17 @@ impl CommandName {
 
 /// One repository of `scan`: its Claude workflows and its last run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RepoReport {
+pub struct ScannedRepo {
     pub repo: String,
     pub archived: bool,
-    pub workflows: Vec<WorkflowReport>,
-    pub last_run: Option<RunReport>,
+    pub workflows: Vec<ScannedWorkflow>,
+    pub last_run: Option<LastRun>,
     pub warnings: Vec<String>,
 }
 
 /// One Claude step, with where its secret resolves.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkflowReport {
+pub struct ScannedWorkflow {
     pub path: String,
     pub job: String,
     pub secret: Option<String>,
@@ -243,7 +244,7 @@ pub struct WorkflowReport {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunReport {
+pub struct LastRun {
     pub id: u64,
     pub workflow: String,
     pub event: String,
@@ -398,86 +399,216 @@ impl RepoEnd {
     }
 }
 
-/// The result of a command: what it found, and what stopped it if anything did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    pub command: CommandName,
-    pub repo: Option<String>,
+/// What `check` and `repo` found about one repository's key, filled in as it is found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    pub repo: String,
     pub secret: Option<SecretSummary>,
     pub workflow: Option<WorkflowSummary>,
     pub failed_run: Option<FailedRunSummary>,
+    /// What keyfix did, in order (the probe installed and run; for `repo`, the fix).
     pub actions: Vec<Action>,
-    /// A workflow file for the user to commit (the probe, when keyfix may not write it).
-    pub file_to_commit: Option<String>,
+    pub diagnosis: Option<Diagnosis>,
+}
+
+impl Found {
+    pub fn of(repo: &str) -> Found {
+        Found {
+            repo: repo.to_owned(),
+            ..Found::default()
+        }
+    }
+}
+
+/// `validate`: one key's shape and cause.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValidateReport {
     pub key: Option<KeySummary>,
     pub model: Option<String>,
     pub diagnosis: Option<Diagnosis>,
-    /// How `repo` ended.
-    pub repo_end: Option<RepoEnd>,
-    /// `rotate`'s targets, its figures, and how it ended.
+}
+
+/// `check`: the cause of a repository's failing key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    pub found: Found,
+}
+
+/// `repo`: the cause, what the fix did, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixReport {
+    pub found: Found,
+    pub end: Option<RepoEnd>,
+}
+
+/// `scan`: the owner's repositories that use claude-code-action.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    pub repos: Option<Vec<ScannedRepo>>,
+}
+
+/// `rotate`: every target, the figures, and how it ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RotateReport {
     pub targets: Option<Vec<TargetReport>>,
     pub rotation: Option<RotationReport>,
-    pub rotate_end: Option<RotateEnd>,
-    /// `scan`'s repositories.
-    pub repos: Option<Vec<RepoReport>>,
+    pub end: Option<RotateEnd>,
+}
+
+/// `probe print` and `probe install`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProbeReport {
+    pub repo: Option<String>,
+    pub actions: Vec<Action>,
+    /// The workflow text `probe print` shows.
+    pub workflow: Option<String>,
+}
+
+/// Each command's own report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Report {
+    Validate(ValidateReport),
+    Check(CheckReport),
+    Repo(FixReport),
+    Scan(ScanReport),
+    Rotate(RotateReport),
+    Probe(ProbeReport),
+}
+
+/// A command's report, and the failure that stopped it part-way, if one did: everything found
+/// and done before the failure stays in the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finished<R> {
+    pub report: R,
+    pub failure: Option<Failure>,
+}
+
+impl<R> Finished<R> {
+    pub fn of(report: R, result: Result<(), Failure>) -> Finished<R> {
+        Finished {
+            report,
+            failure: result.err(),
+        }
+    }
+}
+
+/// The one place a command's end becomes what keyfix prints and exits with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub report: Report,
     pub error: Option<Failure>,
 }
 
-impl Outcome {
-    pub fn new(command: CommandName) -> Outcome {
+impl<R: Into<Report>> From<Finished<R>> for Outcome {
+    fn from(finished: Finished<R>) -> Outcome {
         Outcome {
-            command,
-            repo: None,
-            secret: None,
-            workflow: None,
-            failed_run: None,
-            actions: Vec::new(),
-            file_to_commit: None,
-            key: None,
-            model: None,
-            diagnosis: None,
-            repo_end: None,
-            targets: None,
-            rotation: None,
-            rotate_end: None,
-            repos: None,
-            error: None,
+            report: finished.report.into(),
+            error: finished.failure,
         }
     }
+}
 
-    pub fn failed(command: CommandName, failure: Failure) -> Outcome {
-        Outcome {
-            file_to_commit: failure.file_to_commit.clone(),
-            error: Some(failure),
-            ..Outcome::new(command)
-        }
-    }
-
-    /// The report as it stands when the command ends: with the failure that stopped it, if one
-    /// did, beside everything found and done before it.
-    pub fn finish(mut self, result: Result<(), Failure>) -> Outcome {
-        if let Err(failure) = result {
-            if self.file_to_commit.is_none() {
-                self.file_to_commit = failure.file_to_commit.clone();
+macro_rules! into_report {
+    ($($report:ident => $variant:ident),*) => {$(
+        impl From<$report> for Report {
+            fn from(report: $report) -> Report {
+                Report::$variant(report)
             }
-            self.error = Some(failure);
         }
-        self
+    )*};
+}
+
+into_report!(ValidateReport => Validate, CheckReport => Check, FixReport => Repo,
+    ScanReport => Scan, RotateReport => Rotate, ProbeReport => Probe);
+
+impl Outcome {
+    pub fn command(&self) -> CommandName {
+        match &self.report {
+            Report::Validate(_) => CommandName::Validate,
+            Report::Check(_) => CommandName::Check,
+            Report::Repo(_) => CommandName::Repo,
+            Report::Scan(_) => CommandName::Scan,
+            Report::Rotate(_) => CommandName::Rotate,
+            Report::Probe(_) => CommandName::Probe,
+        }
     }
 
-    /// The exit code of `cli.md`: how `repo` ended, else a failure's, else the diagnosis's.
-    pub fn exit_code(&self) -> u8 {
-        if let Some(end) = &self.repo_end {
-            return end.exit_code();
+    /// What `check` or `repo` found.
+    pub fn found(&self) -> Option<&Found> {
+        match &self.report {
+            Report::Check(r) => Some(&r.found),
+            Report::Repo(r) => Some(&r.found),
+            _ => None,
         }
-        if let Some(end) = &self.rotate_end {
-            return end.exit_code();
+    }
+
+    pub fn repo(&self) -> Option<&str> {
+        match &self.report {
+            Report::Probe(r) => r.repo.as_deref(),
+            _ => self.found().map(|f| f.repo.as_str()),
+        }
+    }
+
+    pub fn actions(&self) -> &[Action] {
+        match &self.report {
+            Report::Probe(r) => &r.actions,
+            _ => self.found().map_or(&[], |f| &f.actions),
+        }
+    }
+
+    pub fn diagnosis(&self) -> Option<&Diagnosis> {
+        match &self.report {
+            Report::Validate(r) => r.diagnosis.as_ref(),
+            _ => self.found().and_then(|f| f.diagnosis.as_ref()),
+        }
+    }
+
+    pub fn validated(&self) -> Option<&ValidateReport> {
+        match &self.report {
+            Report::Validate(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn rotated(&self) -> Option<&RotateReport> {
+        match &self.report {
+            Report::Rotate(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn scanned(&self) -> Option<&[ScannedRepo]> {
+        match &self.report {
+            Report::Scan(r) => r.repos.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// A workflow for the user to commit: the probe `probe print` shows, or the one keyfix could
+    /// not commit itself.
+    pub fn file_to_commit(&self) -> Option<&str> {
+        let printed = match &self.report {
+            Report::Probe(r) => r.workflow.as_deref(),
+            _ => None,
+        };
+        printed.or_else(|| self.error.as_ref()?.file_to_commit.as_deref())
+    }
+
+    /// The exit code of `cli.md`: how `repo` or `rotate` ended, else a failure's, else the
+    /// diagnosis's.
+    pub fn exit_code(&self) -> u8 {
+        let end = match &self.report {
+            Report::Repo(r) => r.end.as_ref().map(RepoEnd::exit_code),
+            Report::Rotate(r) => r.end.as_ref().map(RotateEnd::exit_code),
+            _ => None,
+        };
+        if let Some(code) = end {
+            return code;
         }
         if let Some(failure) = &self.error {
             return failure.exit.unwrap_or_else(|| failure.kind.exit_code());
         }
-        self.diagnosis
-            .as_ref()
+        self.diagnosis()
             .map_or(0, |diagnosis| diagnosis.cause.exit_code())
     }
 }
@@ -488,13 +619,16 @@ mod tests {
 
     #[test]
     fn failures_map_to_their_exit_codes() {
-        let code =
-            |kind| Outcome::failed(CommandName::Validate, Failure::new(kind, "x")).exit_code();
+        let code = |kind| {
+            let failed = Finished::of(ValidateReport::default(), Err(Failure::new(kind, "x")));
+            Outcome::from(failed).exit_code()
+        };
         assert_eq!(code(FailureKind::Usage), 2);
         assert_eq!(code(FailureKind::InputNeeded), 3);
         assert_eq!(code(FailureKind::GithubAccess), 4);
         assert_eq!(code(FailureKind::Network), 1);
         assert_eq!(code(FailureKind::Api), 1);
-        assert_eq!(Outcome::new(CommandName::Validate).exit_code(), 0);
+        let done = Finished::of(ValidateReport::default(), Ok(()));
+        assert_eq!(Outcome::from(done).exit_code(), 0);
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::cli::{KeyInputArgs, ProbeRunArgs};
 use crate::input;
-use crate::outcome::{CommandName, Failure, Outcome};
+use crate::outcome::{CheckReport, Failure, Finished, Found};
 use crate::work::findings::{add_reference, gather, Subject};
 use crate::work::Context;
 
@@ -17,19 +17,16 @@ pub struct CheckOptions {
     pub reference: KeyInputArgs,
 }
 
-pub async fn run(options: CheckOptions, ctx: &Context) -> Outcome {
-    let mut report = Outcome {
-        repo: Some(options.repo.clone()),
-        ..Outcome::new(CommandName::Check)
-    };
-    let result = diagnose(&options, ctx, &mut report).await;
-    report.finish(result)
+pub async fn run(options: CheckOptions, ctx: &Context) -> Finished<CheckReport> {
+    let mut found = Found::of(&options.repo);
+    let result = diagnose(&options, ctx, &mut found).await;
+    Finished::of(CheckReport { found }, result)
 }
 
 async fn diagnose(
     options: &CheckOptions,
     ctx: &Context,
-    report: &mut Outcome,
+    report: &mut Found,
 ) -> Result<(), Failure> {
     let subject = Subject::parse(
         &options.repo,

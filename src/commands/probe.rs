@@ -3,7 +3,7 @@
 use crate::github::survey::Survey;
 use crate::github::workflows::DEFAULT_SECRET;
 use crate::github::{names, RepoName};
-use crate::outcome::{CommandName, Failure, Outcome};
+use crate::outcome::{Failure, Finished, ProbeReport};
 use crate::probe::{self, ProbeSpec};
 use crate::work::probe::ready;
 use crate::work::Context;
@@ -41,27 +41,31 @@ async fn spec_for(
 }
 
 /// The workflow text, to stdout.
-pub async fn print(repo: Option<String>, secret: Option<String>, ctx: &Context) -> Outcome {
-    let mut report = Outcome {
+pub async fn print(
+    repo: Option<String>,
+    secret: Option<String>,
+    ctx: &Context,
+) -> Finished<ProbeReport> {
+    let mut report = ProbeReport {
         repo: repo.clone(),
-        ..Outcome::new(CommandName::Probe)
+        ..ProbeReport::default()
     };
     let result = async {
         let repo = repo.as_deref().map(RepoName::parse).transpose()?;
         let (spec, _) = spec_for(repo.as_ref(), secret.as_deref(), ctx).await?;
-        report.file_to_commit = Some(probe::render(&spec));
+        report.workflow = Some(probe::render(&spec));
         Ok(())
     }
     .await;
-    report.finish(result)
+    Finished::of(report, result)
 }
 
 /// Commits the probe to the default branch (the command is the consent), or leaves an
 /// up-to-date one alone.
-pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Outcome {
-    let mut report = Outcome {
+pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Finished<ProbeReport> {
+    let mut report = ProbeReport {
         repo: Some(repo.clone()),
-        ..Outcome::new(CommandName::Probe)
+        ..ProbeReport::default()
     };
     let result = async {
         let repo = RepoName::parse(&repo)?;
@@ -88,5 +92,5 @@ pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Out
         Ok(())
     }
     .await;
-    report.finish(result)
+    Finished::of(report, result)
 }

@@ -14,7 +14,7 @@ use crate::github::Client;
 use crate::input;
 use crate::key::Key;
 use crate::outcome::{
-    new_key_rejected, Action, CommandName, Failure, FailureKind, Outcome, RepoEnd,
+    new_key_rejected, Action, Failure, FailureKind, Finished, FixReport, Found, RepoEnd,
 };
 use crate::work::findings::{add_reference, gather, ready_probe, Findings, Subject};
 use crate::work::new_key::{judge_new_key, works_on};
@@ -35,16 +35,31 @@ pub struct RepoOptions {
     pub yes: bool,
 }
 
-pub async fn run(options: RepoOptions, ctx: &Context) -> Outcome {
-    let mut report = Outcome {
-        repo: Some(options.repo.clone()),
-        ..Outcome::new(CommandName::Repo)
+pub async fn run(options: RepoOptions, ctx: &Context) -> Finished<FixReport> {
+    let mut report = FixReport {
+        found: Found::of(&options.repo),
+        end: None,
     };
     let result = fix(&options, ctx, &mut report).await;
-    report.finish(result)
+    Finished::of(report, result)
 }
 
-async fn fix(options: &RepoOptions, ctx: &Context, report: &mut Outcome) -> Result<(), Failure> {
+/// Ends the fix as `end`; where a step found a failure beside it (the re-run failed, the
+/// verification did not pass, the new key was rejected), the end is the one that failure makes.
+fn end_as(report: &mut FixReport, end: RepoEnd, failure: Option<Failure>) -> Result<(), Failure> {
+    match failure {
+        None => {
+            report.end = Some(end);
+            Ok(())
+        }
+        Some(failure) => {
+            report.end.get_or_insert(RepoEnd::VerificationFailed);
+            Err(failure)
+        }
+    }
+}
+
+async fn fix(options: &RepoOptions, ctx: &Context, report: &mut FixReport) -> Result<(), Failure> {
     let subject = Subject::parse(
         &options.repo,
         options.secret.as_deref(),
@@ -54,16 +69,14 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut Outcome) -> Resu
     // A key named by flag is read before the first request: a missing one changes nothing.
     let given_key = input::key_from_flags(&options.key)?;
     let client = ctx.github_client()?;
-    let mut findings = gather(&client, &subject, &options.probe, ctx, report).await?;
+    let mut findings = gather(&client, &subject, &options.probe, ctx, &mut report.found).await?;
     let before = findings.diagnosis();
-    report.diagnosis = Some(before.clone());
+    report.found.diagnosis = Some(before.clone());
     if before.cause == Cause::Ok {
-        let end = rerun_after_earlier_fix(&client, &findings, options, ctx, report).await?;
-        report.repo_end = Some(end);
-        return Ok(());
+        return rerun_after_earlier_fix(&client, &findings, options, ctx, report).await;
     }
     if let Some(refusal) = refuse_without_force(&before, options, ctx) {
-        report.repo_end = Some(refusal);
+        report.end = Some(refusal);
         return Ok(());
     }
 
@@ -80,17 +93,17 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut Outcome) -> Resu
     add_reference(&mut findings, &key, ctx).await?;
     // With the new key as reference, an undetermined credit text becomes a named cause.
     let diagnosis = findings.diagnosis();
-    report.diagnosis = Some(diagnosis.clone());
-    if let Some(rejected) = reject_new_key(&findings, &key, report) {
-        report.repo_end = Some(rejected);
-        return Ok(());
+    report.found.diagnosis = Some(diagnosis.clone());
+    if let Some((cause, failure)) = reject_new_key(&findings, &key) {
+        report.end = Some(RepoEnd::NewKeyRejected(cause));
+        return Err(failure);
     }
-    report.actions.push(Action::KeyValidated {
+    report.found.actions.push(Action::KeyValidated {
         key: key.display_form(),
         model: findings.model.clone(),
     });
     if let Some(refusal) = refuse_without_force(&diagnosis, options, ctx) {
-        report.repo_end = Some(refusal);
+        report.end = Some(refusal);
         return Ok(());
     }
 
@@ -105,7 +118,7 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut Outcome) -> Resu
         .or_else(allow_without_terminal)?
     {
         ctx.progress.step("Nothing was changed.");
-        report.repo_end = Some(RepoEnd::Declined);
+        report.end = Some(RepoEnd::Declined);
         return Ok(());
     }
     let mut scopes = vec![target];
@@ -114,13 +127,12 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut Outcome) -> Resu
         upload(&client, &findings, scope, &key, ctx, report).await?;
     }
 
-    if !verify(&client, &findings, &key, options, ctx, report).await? {
-        report.repo_end = Some(RepoEnd::VerificationFailed);
-        return Ok(());
+    if let Some(failure) = verify(&client, &findings, &key, options, ctx, report).await? {
+        report.end = Some(RepoEnd::VerificationFailed);
+        return Err(failure);
     }
-    let end = rerun(&client, &findings, options, ctx, report).await?;
-    report.repo_end = Some(end);
-    Ok(())
+    let failed = rerun(&client, &findings, options, ctx, report).await?;
+    end_as(report, RepoEnd::Fixed, failed)
 }
 
 /// A confirmation that cannot be asked because keyfix runs without a terminal is the script's
@@ -157,7 +169,7 @@ fn refuse_without_force(
 
 /// The new key must be a clean API key that succeeds on the workflow's model; otherwise say
 /// what it is and upload nothing.
-fn reject_new_key(findings: &Findings, key: &Key, report: &mut Outcome) -> Option<RepoEnd> {
+fn reject_new_key(findings: &Findings, key: &Key) -> Option<(Cause, Failure)> {
     let reference = findings.evidence.reference.as_ref()?;
     if works_on(reference, &findings.model) {
         return None;
@@ -177,8 +189,7 @@ fn reject_new_key(findings: &Findings, key: &Key, report: &mut Outcome) -> Optio
             verdict.summary
         )
     };
-    report.error = Some(new_key_rejected(verdict.cause, message));
-    Some(RepoEnd::NewKeyRejected(verdict.cause))
+    Some((verdict.cause, new_key_rejected(verdict.cause, message)))
 }
 
 /// Stale copies under the scope the job reads: written only with `--include-shadowed`, or when
@@ -219,7 +230,7 @@ async fn upload(
     scope: &Scope,
     key: &Key,
     ctx: &Context,
-    report: &mut Outcome,
+    report: &mut FixReport,
 ) -> Result<(), Failure> {
     let (repo, secret) = (&findings.repo, &findings.secret);
     ctx.progress
@@ -233,7 +244,7 @@ async fn upload(
     }
     .await
     .map_err(|error| upload_failure(&error, findings, scope))?;
-    report.actions.push(Action::SecretUpdated {
+    report.found.actions.push(Action::SecretUpdated {
         secret: secret.clone(),
         scope: scope.clone(),
         written,
@@ -253,21 +264,21 @@ fn upload_failure(error: &UploadError, findings: &Findings, scope: &Scope) -> Fa
 
 /// Runs the probe again: the secret must now work and hold exactly the new key. Where the probe
 /// is not in place and keyfix may not commit it (`--yes` does not allow that), the check is
-/// skipped and the report says the upload is unverified. `false`: verification failed.
+/// skipped and the report says the upload is unverified. `Some`: what verification found.
 async fn verify(
     client: &Client,
     findings: &Findings,
     key: &Key,
     options: &RepoOptions,
     ctx: &Context,
-    report: &mut Outcome,
-) -> Result<bool, Failure> {
+    report: &mut FixReport,
+) -> Result<Option<Failure>, Failure> {
     let probe = match ready_probe(
         client,
         findings,
         options.probe.install_probe,
         ctx,
-        &mut report.actions,
+        &mut report.found.actions,
     )
     .await?
     {
@@ -280,21 +291,23 @@ async fn verify(
             ctx.progress.step(&format!(
                 "Not verified with the probe: {reason}. The new key worked when called directly."
             ));
-            report.actions.push(Action::VerificationSkipped { reason });
-            return Ok(true);
+            report
+                .found
+                .actions
+                .push(Action::VerificationSkipped { reason });
+            return Ok(None);
         }
     };
     ctx.progress.step("Verifying with the probe …");
     let asked = findings.asked(Duration::from_secs(options.probe.timeout));
-    let verification = verify_key(client, &probe, &asked, key, ctx, &mut report.actions).await?;
-    if let Some(shortfall) = verification.shortfall(&findings.secret) {
-        report.error = Some(Failure::new(
+    let verification =
+        verify_key(client, &probe, &asked, key, ctx, &mut report.found.actions).await?;
+    Ok(verification.shortfall(&findings.secret).map(|shortfall| {
+        Failure::new(
             FailureKind::Api,
             format!("uploaded, but verification failed: {shortfall}"),
-        ));
-        return Ok(false);
-    }
-    Ok(true)
+        )
+    }))
 }
 
 /// Whether the failed run is re-run after the fix, and why not.
@@ -319,64 +332,64 @@ impl<'r> Rerun<'r> {
     }
 }
 
-/// Re-runs the failed run's failed jobs and watches them: `Fixed` unless the re-run failed.
+/// Re-runs the failed run's failed jobs and watches them; `Some`: how the re-run failed.
 async fn rerun(
     client: &Client,
     findings: &Findings,
     options: &RepoOptions,
     ctx: &Context,
-    report: &mut Outcome,
-) -> Result<RepoEnd, Failure> {
+    report: &mut FixReport,
+) -> Result<Option<Failure>, Failure> {
     let run = match Rerun::decide(findings.failed_run.as_ref(), options.no_rerun) {
         Rerun::Due(run) => run,
         Rerun::NoFailedRun => {
             ctx.progress.step("No failed run to re-run.");
-            return Ok(RepoEnd::Fixed);
+            return Ok(None);
         }
-        Rerun::NotAsked => return Ok(RepoEnd::Fixed),
+        Rerun::NotAsked => return Ok(None),
         Rerun::GotNoSecrets => {
             ctx.progress.step("The failed run got no Actions secrets (a fork or Dependabot): a re-run would fail the same way, so keyfix leaves it.");
-            return Ok(RepoEnd::Fixed);
+            return Ok(None);
         }
     };
     ctx.progress
         .step(&format!("Re-running the failed jobs of run {} …", run.id));
     match request_rerun(client, findings, run).await {
         Ok(()) => report
+            .found
             .actions
             .push(Action::RerunRequested { run_id: run.id }),
         Err(RerunError::Github(e)) => return Err(e.into()),
         Err(refused) => {
             ctx.progress
                 .step(&format!("GitHub would not re-run it: {refused}"));
-            report.actions.push(Action::RerunRefused {
+            report.found.actions.push(Action::RerunRefused {
                 run_id: run.id,
                 reason: refused.to_string(),
             });
-            return Ok(RepoEnd::Fixed);
+            return Ok(None);
         }
     }
     if options.no_watch {
-        return Ok(RepoEnd::Fixed);
+        return Ok(None);
     }
     let finished = watch(client, findings, run, options, ctx).await?;
     let conclusion = finished.conclusion.clone().unwrap_or_default();
-    report.actions.push(Action::RerunFinished {
+    report.found.actions.push(Action::RerunFinished {
         run_id: finished.id,
         attempt: finished.run_attempt,
         conclusion: conclusion.clone(),
     });
     if conclusion == "success" {
-        return Ok(RepoEnd::Fixed);
+        return Ok(None);
     }
-    report.error = Some(Failure::new(
+    Ok(Some(Failure::new(
         FailureKind::Api,
         format!(
             "the key is fixed, but the re-run {conclusion}: see {}",
             finished.html_url.unwrap_or_default()
         ),
-    ));
-    Ok(RepoEnd::VerificationFailed)
+    )))
 }
 
 /// Asks GitHub once to re-run; where the answer was lost, the run's attempt number says
@@ -449,19 +462,18 @@ async fn rerun_after_earlier_fix(
     findings: &Findings,
     options: &RepoOptions,
     ctx: &Context,
-    report: &mut Outcome,
-) -> Result<RepoEnd, Failure> {
+    report: &mut FixReport,
+) -> Result<(), Failure> {
     let refused = findings.failed_run.as_ref().is_some_and(|run| {
         runs::signature(run, &findings.run_reading) == Some(Signature::PreflightRefusal)
     });
     if !refused {
-        return Ok(RepoEnd::StoredKeyWorks);
+        report.end = Some(RepoEnd::StoredKeyWorks);
+        return Ok(());
     }
     ctx.progress.step("The stored key works now, and the failed run was a refusal before any work: re-running it.");
-    Ok(match rerun(client, findings, options, ctx, report).await? {
-        RepoEnd::Fixed => RepoEnd::StoredKeyWorks,
-        other => other,
-    })
+    let failed = rerun(client, findings, options, ctx, report).await?;
+    end_as(report, RepoEnd::StoredKeyWorks, failed)
 }
 
 #[cfg(test)]

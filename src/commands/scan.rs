@@ -7,7 +7,7 @@ use crate::github::repos::{self, Repository};
 use crate::github::runs::{self, LogReading};
 use crate::github::survey::Survey;
 use crate::github::{names, Client, Error};
-use crate::outcome::{CommandName, Failure, Outcome, RepoReport, RunReport, WorkflowReport};
+use crate::outcome::{Failure, Finished, LastRun, ScanReport, ScannedRepo, ScannedWorkflow};
 
 use crate::work::Context;
 
@@ -17,13 +17,17 @@ pub struct ScanOptions {
     pub concurrency: usize,
 }
 
-pub async fn run(options: ScanOptions, ctx: &Context) -> Outcome {
-    let mut report = Outcome::new(CommandName::Scan);
+pub async fn run(options: ScanOptions, ctx: &Context) -> Finished<ScanReport> {
+    let mut report = ScanReport::default();
     let result = scan(&options, ctx, &mut report).await;
-    report.finish(result)
+    Finished::of(report, result)
 }
 
-async fn scan(options: &ScanOptions, ctx: &Context, outcome: &mut Outcome) -> Result<(), Failure> {
+async fn scan(
+    options: &ScanOptions,
+    ctx: &Context,
+    scanned: &mut ScanReport,
+) -> Result<(), Failure> {
     let owner = names::parse_owner(&options.owner)?;
     let client = ctx.github_client()?;
     let owner = repos::owner(&client, &owner).await?;
@@ -34,7 +38,7 @@ async fn scan(options: &ScanOptions, ctx: &Context, outcome: &mut Outcome) -> Re
         owner.login
     ));
     // Each repository is read one request at a time, so at most `concurrency` are in flight.
-    let results: Vec<Result<Option<RepoReport>, Error>> = stream::iter(listed)
+    let results: Vec<Result<Option<ScannedRepo>, Error>> = stream::iter(listed)
         .map(|repository| report(&client, repository))
         .buffered(options.concurrency.max(1))
         .collect()
@@ -54,11 +58,11 @@ async fn scan(options: &ScanOptions, ctx: &Context, outcome: &mut Outcome) -> Re
         reports.len(),
         client.requests_sent()
     ));
-    outcome.repos = Some(reports);
+    scanned.repos = Some(reports);
     Ok(())
 }
 
-async fn report(client: &Client, repository: Repository) -> Result<Option<RepoReport>, Error> {
+async fn report(client: &Client, repository: Repository) -> Result<Option<ScannedRepo>, Error> {
     let archived = repository.archived;
     let Some(survey) = Survey::of(client, repository, 1).await? else {
         return Ok(None);
@@ -70,7 +74,7 @@ async fn report(client: &Client, repository: Repository) -> Result<Option<RepoRe
         .map(|step| {
             let resolution = survey.resolution(step);
             let model = survey.model_of(step);
-            WorkflowReport {
+            ScannedWorkflow {
                 path: step.workflow_path.clone(),
                 job: step.job_id.clone(),
                 secret: step.api_key_secret.clone(),
@@ -84,7 +88,7 @@ async fn report(client: &Client, repository: Repository) -> Result<Option<RepoRe
         })
         .collect();
     let last_run = last_run(client, &survey).await?;
-    Ok(Some(RepoReport {
+    Ok(Some(ScannedRepo {
         repo: survey.repository.full_name.clone(),
         archived,
         workflows,
@@ -100,7 +104,7 @@ async fn report(client: &Client, repository: Repository) -> Result<Option<RepoRe
 
 /// The newest run of the repository's Claude workflows, with its signature when it failed (or
 /// passed with a refusal in its log, as some action versions let it).
-async fn last_run(client: &Client, survey: &Survey) -> Result<Option<RunReport>, Error> {
+async fn last_run(client: &Client, survey: &Survey) -> Result<Option<LastRun>, Error> {
     let repo = survey.repo_name();
     let mut newest: Option<runs::WorkflowRun> = None;
     for path in survey.analysis.workflow_paths() {
@@ -118,7 +122,7 @@ async fn last_run(client: &Client, survey: &Survey) -> Result<Option<RunReport>,
     } else {
         LogReading::default()
     };
-    Ok(Some(RunReport {
+    Ok(Some(LastRun {
         id: run.id,
         workflow: run.path.clone().unwrap_or_default(),
         event: run.event.clone(),

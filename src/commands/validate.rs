@@ -4,7 +4,7 @@ use crate::anthropic::Client;
 use crate::cli::KeyInputArgs;
 use crate::diagnosis::{self, Evidence};
 use crate::input;
-use crate::outcome::{CommandName, Failure, KeySummary, Outcome};
+use crate::outcome::{Failure, Finished, KeySummary, ValidateReport};
 use crate::work::admin::{admin_key_from_env, admin_record, needs_admin_view};
 use crate::work::new_key::{evidence_of, key_alone};
 use crate::work::Context;
@@ -14,16 +14,16 @@ pub struct ValidateOptions {
     pub model: String,
 }
 
-pub async fn run(options: ValidateOptions, ctx: &Context) -> Outcome {
-    let mut report = Outcome::new(CommandName::Validate);
+pub async fn run(options: ValidateOptions, ctx: &Context) -> Finished<ValidateReport> {
+    let mut report = ValidateReport::default();
     let result = classify(&options, ctx, &mut report).await;
-    report.finish(result)
+    Finished::of(report, result)
 }
 
 async fn classify(
     options: &ValidateOptions,
     ctx: &Context,
-    report: &mut Outcome,
+    report: &mut ValidateReport,
 ) -> Result<(), Failure> {
     let key = input::read_key(
         &options.key,

@@ -8,7 +8,8 @@ use crate::github::secrets::Written;
 use crate::github::workflows::Credential;
 use crate::github::workflows::ModelSource;
 use crate::outcome::{
-    Action, CommandName, KeySummary, Outcome, RepoReport, RotateEnd, RotationReport, TargetReport,
+    Action, CommandName, Found, KeySummary, Outcome, RotateEnd, RotationReport, ScannedRepo,
+    TargetReport,
 };
 
 use super::Style;
@@ -16,35 +17,35 @@ use super::Style;
 /// The text printed on stdout for an outcome that has one (failures go to stderr).
 pub fn render(outcome: &Outcome, style: Style) -> String {
     if let (CommandName::Probe, None, Some(text)) =
-        (outcome.command, &outcome.error, &outcome.file_to_commit)
+        (outcome.command(), &outcome.error, outcome.file_to_commit())
     {
-        return text.clone();
+        return text.to_owned();
     }
     let mut out = String::new();
-    render_context(&mut out, outcome);
-    if let Some(key) = &outcome.key {
-        let _ = writeln!(out, "{:<10} {}", "Key", describe_key(key));
+    if let Some(found) = outcome.found() {
+        render_context(&mut out, found);
     }
-    if let Some(model) = &outcome.model {
-        let _ = writeln!(out, "{:<10} {model}", "Model");
+    if let Some(validated) = outcome.validated() {
+        if let Some(key) = &validated.key {
+            let _ = writeln!(out, "{:<10} {}", "Key", describe_key(key));
+        }
+        if let Some(model) = &validated.model {
+            let _ = writeln!(out, "{:<10} {model}", "Model");
+        }
     }
-    if let Some(diagnosis) = &outcome.diagnosis {
+    if let Some(diagnosis) = outcome.diagnosis() {
         render_diagnosis(&mut out, diagnosis, style);
     }
-    render_fix(&mut out, outcome, style);
-    if let (Some(targets), Some(rotation)) = (&outcome.targets, &outcome.rotation) {
-        render_rotation(
-            &mut out,
-            targets,
-            rotation,
-            outcome.rotate_end.as_ref(),
-            style,
-        );
+    render_fix(&mut out, outcome.actions(), style);
+    if let Some(rotated) = outcome.rotated() {
+        if let (Some(targets), Some(rotation)) = (&rotated.targets, &rotated.rotation) {
+            render_rotation(&mut out, targets, rotation, rotated.end.as_ref(), style);
+        }
     }
-    if let Some(repos) = &outcome.repos {
+    if let Some(repos) = outcome.scanned() {
         render_scan(&mut out, repos, style);
     }
-    if let (Some(_), Some(text)) = (&outcome.error, &outcome.file_to_commit) {
+    if let (Some(_), Some(text)) = (&outcome.error, outcome.file_to_commit()) {
         let _ = write!(
             out,
             "Commit this file as {} yourself, then run keyfix again:\n\n{text}",
@@ -55,10 +56,8 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
 }
 
 /// What the diagnosis is about: repository, workflow, secret, failed run, probe.
-fn render_context(out: &mut String, outcome: &Outcome) {
-    if let Some(repo) = &outcome.repo {
-        let _ = writeln!(out, "{:<10} {repo}", "Repository");
-    }
+fn render_context(out: &mut String, outcome: &Found) {
+    let _ = writeln!(out, "{:<10} {}", "Repository", outcome.repo);
     if let Some(wf) = &outcome.workflow {
         let assumed = if wf.model_source == ModelSource::Default {
             " (Claude Code's default: the workflow names none)"
@@ -125,9 +124,8 @@ fn probe_action(action: &Action) -> Option<String> {
 }
 
 /// What `repo` did after the diagnosis, one line each.
-fn render_fix(out: &mut String, outcome: &Outcome, style: Style) {
-    let lines: Vec<String> = outcome
-        .actions
+fn render_fix(out: &mut String, actions: &[Action], style: Style) {
+    let lines: Vec<String> = actions
         .iter()
         .filter_map(|action| match action {
             Action::KeyValidated { key, model } => {
@@ -276,7 +274,7 @@ fn table<const N: usize>(header: &[String; N], rows: &[[String; N]], style: Styl
 }
 
 /// `scan`'s table: one row per Claude step, then what to look at.
-fn render_scan(out: &mut String, repos: &[RepoReport], style: Style) {
+fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
     if repos.is_empty() {
         let _ = writeln!(out, "No repository uses anthropics/claude-code-action.");
         return;

@@ -18,7 +18,7 @@ use crate::github::workflows::{
 use crate::github::{names, Client, RepoName};
 use crate::key::{Fingerprint, Key, Shape};
 use crate::outcome::{
-    Action, FailedRunSummary, Failure, FailureKind, Outcome, SecretSummary, WorkflowSummary,
+    Action, FailedRunSummary, Failure, FailureKind, Found, SecretSummary, WorkflowSummary,
 };
 use crate::probe::{ProbeSpec, BASELINE_MODEL};
 
@@ -93,9 +93,9 @@ impl Findings {
         }
     }
 
-    /// Writes what was found into `report`, the command's document.
-    pub fn fill(&self, report: &mut Outcome) {
-        report.repo = Some(self.repo.to_string());
+    /// Writes what was found into the command's report.
+    pub fn fill(&self, report: &mut Found) {
+        report.repo = self.repo.to_string();
         report.secret = Some(SecretSummary {
             name: self.secret.clone(),
             scope: self.resolution.reads.clone(),
@@ -250,7 +250,7 @@ pub async fn gather(
     subject: &Subject,
     probe: &ProbeRunArgs,
     ctx: &Context,
-    report: &mut Outcome,
+    report: &mut Found,
 ) -> Result<Findings, Failure> {
     let mut findings = read_repository(client, subject, ctx).await?;
     findings.fill(report);

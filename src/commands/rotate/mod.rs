@@ -19,7 +19,7 @@ use crate::cli::{KeyInputArgs, ProbeRunArgs};
 use crate::github::{names, Client, RepoName};
 use crate::input;
 use crate::key::Key;
-use crate::outcome::{new_key_rejected, CommandName, Failure, FailureKind, Outcome, RotateEnd};
+use crate::outcome::{new_key_rejected, Failure, FailureKind, Finished, RotateEnd, RotateReport};
 use crate::output::counted;
 use crate::output::progress::ProgressBar;
 use crate::work::new_key::judge_new_key;
@@ -56,18 +56,13 @@ pub struct RotateOptions {
 const DEFAULT_WRITE_INTERVAL: f64 = 1.0;
 const DEFAULT_CONCURRENCY: usize = 8;
 
-pub async fn run(options: RotateOptions, ctx: &Context) -> Outcome {
-    let mut report = Outcome::new(CommandName::Rotate);
-    match rotate(options, ctx).await {
-        Ok(outcome) => outcome,
-        Err(failure) => {
-            report.error = Some(failure);
-            report
-        }
-    }
+pub async fn run(options: RotateOptions, ctx: &Context) -> Finished<RotateReport> {
+    rotate(options, ctx)
+        .await
+        .unwrap_or_else(|failure| Finished::of(RotateReport::default(), Err(failure)))
 }
 
-async fn rotate(options: RotateOptions, ctx: &Context) -> Result<Outcome, Failure> {
+async fn rotate(options: RotateOptions, ctx: &Context) -> Result<Finished<RotateReport>, Failure> {
     let interval = options.write_interval.unwrap_or(DEFAULT_WRITE_INTERVAL);
     if !(0.0..=3600.0).contains(&interval) {
         return Err(Failure::new(
@@ -88,7 +83,7 @@ async fn start(
     options: &RotateOptions,
     github: crate::github::Config,
     ctx: &Context,
-) -> Result<Outcome, Failure> {
+) -> Result<Finished<RotateReport>, Failure> {
     let named = named_targets(options)?;
     let owner = options
         .owner
@@ -214,7 +209,7 @@ async fn resume(
     options: &RotateOptions,
     github: crate::github::Config,
     ctx: &Context,
-) -> Result<Outcome, Failure> {
+) -> Result<Finished<RotateReport>, Failure> {
     let (journal, header, entries) =
         Journal::reopen(&path).map_err(|e| Failure::new(FailureKind::Usage, e))?;
     let key = input::read_key(
@@ -245,7 +240,7 @@ async fn execute(
     client: Client,
     options: &RotateOptions,
     ctx: &Context,
-) -> Result<Outcome, Failure> {
+) -> Result<Finished<RotateReport>, Failure> {
     let interrupt = Interrupt::watch(ctx.progress);
     if let Some(interval) = options.write_interval {
         header.options.write_interval_secs = interval;
@@ -409,7 +404,8 @@ async fn execute(
                 "Stopped: {}. Resume with: {resume}",
                 failure.message
             ));
-            Ok(finish(&states, None).finish(Err(failure)))
+            let stopped = finish(&states, None);
+            Ok(Finished::of(stopped.report, Err(failure)))
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::github::{Client, RepoName};
 use crate::outcome::{
-    CommandName, Failure, FailureKind, Outcome, RotateEnd, RotationReport, TargetReport,
+    Failure, FailureKind, Finished, RotateEnd, RotateReport, RotationReport, TargetReport,
 };
 use crate::output::counted;
 use crate::work::Context;
@@ -78,7 +78,7 @@ pub(super) fn outcome(
     validated: &[String],
     canary: Option<usize>,
     end: Option<RotateEnd>,
-) -> Outcome {
+) -> Finished<RotateReport> {
     let targets = plan
         .targets
         .iter()
@@ -105,7 +105,7 @@ pub(super) fn outcome(
         )),
         _ => None,
     };
-    Outcome {
+    let report = RotateReport {
         targets: Some(targets),
         rotation: Some(RotationReport {
             journal: journal.map(|p| p.display().to_string()),
@@ -116,8 +116,10 @@ pub(super) fn outcome(
             validated_models: validated.to_vec(),
             canary: canary.map(|c| plan.writes[c].destination.repo.to_string()),
         }),
-        rotate_end: end,
-        error,
-        ..Outcome::new(CommandName::Rotate)
+        end,
+    };
+    Finished {
+        report,
+        failure: error,
     }
 }

@@ -12,8 +12,8 @@ use crate::github::secrets::{Scope, Written};
 use crate::github::workflows::{Credential, ModelSource};
 use crate::key::{Defect, KeyKind};
 use crate::outcome::{
-    Action, FailedRunSummary, Failure, KeySummary, Outcome, RepoReport, RotationReport, RunReport,
-    SecretSummary, TargetReport, WorkflowReport, WorkflowSummary,
+    Action, FailedRunSummary, Failure, KeySummary, LastRun, Outcome, RotationReport, ScannedRepo,
+    ScannedWorkflow, SecretSummary, TargetReport, WorkflowSummary,
 };
 
 pub const SCHEMA: &str = "keyfix/v1";
@@ -279,29 +279,34 @@ pub struct ErrorDoc<'a> {
 
 impl<'a> Document<'a> {
     pub fn of(outcome: &'a Outcome) -> Document<'a> {
+        let found = outcome.found();
+        let validated = outcome.validated();
+        let rotated = outcome.rotated();
         Document {
             schema: SCHEMA,
-            command: outcome.command.name(),
-            repo: outcome.repo.as_deref(),
-            secret: outcome.secret.as_ref().map(SecretDoc::of),
-            workflow: outcome.workflow.as_ref().map(WorkflowDoc::of),
-            failed_run: outcome.failed_run.as_ref().map(FailedRunDoc::of),
-            actions: outcome.actions.iter().map(ActionDoc::of).collect(),
-            probe: outcome.file_to_commit.as_deref().map(|workflow| ProbeDoc {
+            command: outcome.command().name(),
+            repo: outcome.repo(),
+            secret: found.and_then(|f| f.secret.as_ref()).map(SecretDoc::of),
+            workflow: found.and_then(|f| f.workflow.as_ref()).map(WorkflowDoc::of),
+            failed_run: found
+                .and_then(|f| f.failed_run.as_ref())
+                .map(FailedRunDoc::of),
+            actions: outcome.actions().iter().map(ActionDoc::of).collect(),
+            probe: outcome.file_to_commit().map(|workflow| ProbeDoc {
                 path: crate::probe::PATH,
                 workflow,
             }),
-            key: outcome.key.as_ref().map(KeyDoc::of),
-            model: outcome.model.as_deref(),
-            diagnosis: outcome.diagnosis.as_ref().map(DiagnosisDoc::of),
-            targets: outcome
-                .targets
-                .as_ref()
+            key: validated.and_then(|v| v.key.as_ref()).map(KeyDoc::of),
+            model: validated.and_then(|v| v.model.as_deref()),
+            diagnosis: outcome.diagnosis().map(DiagnosisDoc::of),
+            targets: rotated
+                .and_then(|r| r.targets.as_ref())
                 .map(|targets| targets.iter().map(TargetDoc::of).collect()),
-            rotation: outcome.rotation.as_ref().map(RotationDoc::of),
+            rotation: rotated
+                .and_then(|r| r.rotation.as_ref())
+                .map(RotationDoc::of),
             repos: outcome
-                .repos
-                .as_ref()
+                .scanned()
                 .map(|repos| repos.iter().map(RepoDoc::of).collect()),
             error: outcome.error.as_ref().map(ErrorDoc::of),
             exit_code: outcome.exit_code(),
@@ -485,7 +490,7 @@ impl<'a> RotationDoc<'a> {
 }
 
 impl<'a> RepoDoc<'a> {
-    fn of(r: &'a RepoReport) -> RepoDoc<'a> {
+    fn of(r: &'a ScannedRepo) -> RepoDoc<'a> {
         RepoDoc {
             repo: &r.repo,
             archived: r.archived,
@@ -497,7 +502,7 @@ impl<'a> RepoDoc<'a> {
 }
 
 impl<'a> RepoWorkflowDoc<'a> {
-    fn of(w: &'a WorkflowReport) -> RepoWorkflowDoc<'a> {
+    fn of(w: &'a ScannedWorkflow) -> RepoWorkflowDoc<'a> {
         RepoWorkflowDoc {
             path: &w.path,
             job: &w.job,
@@ -513,7 +518,7 @@ impl<'a> RepoWorkflowDoc<'a> {
 }
 
 impl<'a> LastRunDoc<'a> {
-    fn of(r: &'a RunReport) -> LastRunDoc<'a> {
+    fn of(r: &'a LastRun) -> LastRunDoc<'a> {
         LastRunDoc {
             id: r.id,
             workflow: &r.workflow,
