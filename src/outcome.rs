@@ -402,22 +402,14 @@ impl RepoEnd {
 /// What `check` and `repo` found about one repository's key, filled in as it is found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Found {
-    pub repo: String,
+    /// `owner/name`, once the command line's name is known to be one.
+    pub repo: Option<String>,
     pub secret: Option<SecretSummary>,
     pub workflow: Option<WorkflowSummary>,
     pub failed_run: Option<FailedRunSummary>,
     /// What keyfix did, in order (the probe installed and run; for `repo`, the fix).
     pub actions: Vec<Action>,
     pub diagnosis: Option<Diagnosis>,
-}
-
-impl Found {
-    pub fn of(repo: &str) -> Found {
-        Found {
-            repo: repo.to_owned(),
-            ..Found::default()
-        }
-    }
 }
 
 /// `validate`: one key's shape and cause.
@@ -545,7 +537,7 @@ impl Outcome {
     pub fn repo(&self) -> Option<&str> {
         match &self.report {
             Report::Probe(r) => r.repo.as_deref(),
-            _ => self.found().map(|f| f.repo.as_str()),
+            _ => self.found().and_then(|f| f.repo.as_deref()),
         }
     }
 

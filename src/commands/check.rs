@@ -18,7 +18,7 @@ pub struct CheckOptions {
 }
 
 pub async fn run(options: CheckOptions, ctx: &Context) -> Finished<CheckReport> {
-    let mut found = Found::of(&options.repo);
+    let mut found = Found::default();
     let result = diagnose(&options, ctx, &mut found).await;
     Finished::of(CheckReport { found }, result)
 }
@@ -34,6 +34,7 @@ async fn diagnose(
         options.model.clone(),
         options.run,
     )?;
+    report.repo = Some(subject.repo.to_string());
     let reference = input::key_from_flags(&options.reference)?;
     let client = ctx.github_client()?;
     let mut findings = gather(&client, &subject, &options.probe, ctx, report).await?;

@@ -46,12 +46,10 @@ pub async fn print(
     secret: Option<String>,
     ctx: &Context,
 ) -> Finished<ProbeReport> {
-    let mut report = ProbeReport {
-        repo: repo.clone(),
-        ..ProbeReport::default()
-    };
+    let mut report = ProbeReport::default();
     let result = async {
         let repo = repo.as_deref().map(RepoName::parse).transpose()?;
+        report.repo = repo.as_ref().map(ToString::to_string);
         let (spec, _) = spec_for(repo.as_ref(), secret.as_deref(), ctx).await?;
         report.workflow = Some(probe::render(&spec));
         Ok(())
@@ -63,12 +61,10 @@ pub async fn print(
 /// Commits the probe to the default branch (the command is the consent), or leaves an
 /// up-to-date one alone.
 pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Finished<ProbeReport> {
-    let mut report = ProbeReport {
-        repo: Some(repo.clone()),
-        ..ProbeReport::default()
-    };
+    let mut report = ProbeReport::default();
     let result = async {
         let repo = RepoName::parse(&repo)?;
+        report.repo = Some(repo.to_string());
         let (spec, branch) = spec_for(Some(&repo), secret.as_deref(), ctx).await?;
         let branch = branch.expect("a repository was named");
         let client = ctx.github_client()?;

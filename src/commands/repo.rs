@@ -37,7 +37,7 @@ pub struct RepoOptions {
 
 pub async fn run(options: RepoOptions, ctx: &Context) -> Finished<FixReport> {
     let mut report = FixReport {
-        found: Found::of(&options.repo),
+        found: Found::default(),
         end: None,
     };
     let result = fix(&options, ctx, &mut report).await;
@@ -66,6 +66,7 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut FixReport) -> Re
         options.model.clone(),
         options.run,
     )?;
+    report.found.repo = Some(subject.repo.to_string());
     // A key named by flag is read before the first request: a missing one changes nothing.
     let given_key = input::key_from_flags(&options.key)?;
     let client = ctx.github_client()?;

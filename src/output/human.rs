@@ -22,9 +22,13 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
         return text.to_owned();
     }
     let mut out = String::new();
+    if let Some(repo) = outcome.repo() {
+        let _ = writeln!(out, "{:<10} {repo}", "Repository");
+    }
     if let Some(found) = outcome.found() {
         render_context(&mut out, found);
     }
+    render_probe(&mut out, outcome.actions());
     if let Some(validated) = outcome.validated() {
         if let Some(key) = &validated.key {
             let _ = writeln!(out, "{:<10} {}", "Key", describe_key(key));
@@ -55,9 +59,8 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     out
 }
 
-/// What the diagnosis is about: repository, workflow, secret, failed run, probe.
+/// What the diagnosis is about: workflow, secret, failed run.
 fn render_context(out: &mut String, outcome: &Found) {
-    let _ = writeln!(out, "{:<10} {}", "Repository", outcome.repo);
     if let Some(wf) = &outcome.workflow {
         let assumed = if wf.model_source == ModelSource::Default {
             " (Claude Code's default: the workflow names none)"
@@ -101,10 +104,12 @@ fn render_context(out: &mut String, outcome: &Found) {
             "Failed run", run.id, run.event
         );
     }
-    for action in &outcome.actions {
-        if let Some(line) = probe_action(action) {
-            let _ = writeln!(out, "{:<10} {line}", "Probe");
-        }
+}
+
+/// What keyfix did with the probe, a line each.
+fn render_probe(out: &mut String, actions: &[Action]) {
+    for line in actions.iter().filter_map(probe_action) {
+        let _ = writeln!(out, "{:<10} {line}", "Probe");
     }
 }
 

@@ -95,7 +95,7 @@ impl Findings {
 
     /// Writes what was found into the command's report.
     pub fn fill(&self, report: &mut Found) {
-        report.repo = self.repo.to_string();
+        report.repo = Some(self.repo.to_string());
         report.secret = Some(SecretSummary {
             name: self.secret.clone(),
             scope: self.resolution.reads.clone(),
