@@ -12,6 +12,7 @@ use keyfix::commands::{self, Context};
 use keyfix::input::Interactivity;
 use keyfix::outcome::Outcome;
 use keyfix::output::{self, Progress, Style};
+use keyfix::work::findings::SubjectArgs;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -49,10 +50,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
         }
         Command::Repo(args) => {
             let options = commands::repo::RepoOptions {
-                repo: args.repo,
-                secret: global.secret.clone(),
-                model: global.model.clone(),
-                run: global.run,
+                subject: subject(args.repo, global),
                 probe: args.probe,
                 key: args.key,
                 force: args.force,
@@ -86,10 +84,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
         }
         Command::Check(args) => {
             let options = commands::check::CheckOptions {
-                repo: args.repo,
-                secret: global.secret.clone(),
-                model: global.model.clone(),
-                run: global.run,
+                subject: subject(args.repo, global),
                 probe: args.probe,
                 reference: cli::KeyInputArgs {
                     key_stdin: args.reference_key_stdin,
@@ -115,6 +110,16 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
             };
             commands::scan::run(options, ctx).await.into()
         }
+    }
+}
+
+/// The repository a diagnosis is about, and what the common options chose in it.
+fn subject(repo: String, global: &cli::GlobalArgs) -> SubjectArgs {
+    SubjectArgs {
+        repo,
+        secret: global.secret.clone(),
+        model: global.model.clone(),
+        run: global.run,
     }
 }
 

@@ -18,30 +18,6 @@ fn shipped(file: &str) -> Scenario {
     scenario(&std::fs::read_to_string(path).expect("the shipped scenario"))
 }
 
-/// The filters that take the run-to-run noise out of keyfix's output.
-fn snapshot_settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"req_[A-Za-z0-9]+", "[request-id]");
-    settings.add_filter(r#""latency_ms": \d+"#, r#""latency_ms": "[ms]""#);
-    // Latencies are right-aligned: their width varies with the digits, so the padding goes too.
-    settings.add_filter(r" +\d+ ms\b", " [ms]");
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
-    // Organization and workspace ids are salted with a nonce new for every probe run.
-    settings.add_filter(
-        r#""(organization_id|workspace_id)": "[0-9a-f]{16}""#,
-        r#""$1": "[salted]""#,
-    );
-    settings.add_filter(r"\b(organization|workspace) [0-9a-f]{16}\b", "$1 [salted]");
-    // A default journal is named by the time it was started.
-    settings.add_filter(r#""journal": "[^"]+""#, r#""journal": "[journal]""#);
-    // Polling a run costs as many requests as the run takes.
-    settings.add_filter(
-        r#""github_requests": \d+"#,
-        r#""github_requests": "[count]""#,
-    );
-    settings
-}
-
 /// What one run of keyfix printed, and its exit code.
 struct Run {
     stdout: String,

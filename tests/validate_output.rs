@@ -21,22 +21,12 @@ fn output(name: &str, args: &[&str]) -> String {
     )
 }
 
-fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"req_[A-Za-z0-9]+", "[request-id]");
-    settings.add_filter(r#""latency_ms": \d+"#, r#""latency_ms": "[ms]""#);
-    // Latencies are right-aligned: their width varies with the digits, so the padding goes too.
-    settings.add_filter(r" +\d+ ms\b", " [ms]");
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
-    settings
-}
-
 macro_rules! snapshot {
     ($name:ident, $key:expr, $args:expr) => {
         #[test]
         fn $name() {
             let text = output($key, $args);
-            settings().bind(|| insta::assert_snapshot!(text));
+            snapshot_settings().bind(|| insta::assert_snapshot!(text));
         }
     };
 }

@@ -5,14 +5,11 @@
 use crate::cli::{KeyInputArgs, ProbeRunArgs};
 use crate::input;
 use crate::outcome::{CheckReport, Failure, Finished, Found};
-use crate::work::findings::{add_reference, gather, Subject};
+use crate::work::findings::{add_reference, gather, Subject, SubjectArgs};
 use crate::work::Context;
 
 pub struct CheckOptions {
-    pub repo: String,
-    pub secret: Option<String>,
-    pub model: Option<String>,
-    pub run: Option<u64>,
+    pub subject: SubjectArgs,
     pub probe: ProbeRunArgs,
     pub reference: KeyInputArgs,
 }
@@ -28,13 +25,7 @@ async fn diagnose(
     ctx: &Context,
     report: &mut Found,
 ) -> Result<(), Failure> {
-    let subject = Subject::parse(
-        &options.repo,
-        options.secret.as_deref(),
-        options.model.clone(),
-        options.run,
-    )?;
-    report.repo = Some(subject.repo.to_string());
+    let subject = Subject::parse(&options.subject, report)?;
     let reference = input::key_from_flags(&options.reference)?;
     let client = ctx.github_client()?;
     let mut findings = gather(&client, &subject, &options.probe, ctx, report).await?;

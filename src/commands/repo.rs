@@ -16,16 +16,13 @@ use crate::key::Key;
 use crate::outcome::{
     new_key_rejected, Action, Failure, FailureKind, Finished, FixReport, Found, RepoEnd,
 };
-use crate::work::findings::{add_reference, gather, ready_probe, Findings, Subject};
+use crate::work::findings::{add_reference, gather, ready_probe, Findings, Subject, SubjectArgs};
 use crate::work::new_key::{judge_new_key, works_on};
 use crate::work::probe::verify_key;
 use crate::work::Context;
 
 pub struct RepoOptions {
-    pub repo: String,
-    pub secret: Option<String>,
-    pub model: Option<String>,
-    pub run: Option<u64>,
+    pub subject: SubjectArgs,
     pub probe: ProbeRunArgs,
     pub key: KeyInputArgs,
     pub force: bool,
@@ -60,13 +57,7 @@ fn end_as(report: &mut FixReport, end: RepoEnd, failure: Option<Failure>) -> Res
 }
 
 async fn fix(options: &RepoOptions, ctx: &Context, report: &mut FixReport) -> Result<(), Failure> {
-    let subject = Subject::parse(
-        &options.repo,
-        options.secret.as_deref(),
-        options.model.clone(),
-        options.run,
-    )?;
-    report.found.repo = Some(subject.repo.to_string());
+    let subject = Subject::parse(&options.subject, &mut report.found)?;
     // A key named by flag is read before the first request: a missing one changes nothing.
     let given_key = input::key_from_flags(&options.key)?;
     let client = ctx.github_client()?;

@@ -27,6 +27,15 @@ use super::new_key::evidence_of;
 use super::probe::{not_allowed_failure, read_secret, ready, Asked, ReadyProbe};
 use super::Context;
 
+/// What the command line named to look at, as given.
+#[derive(Clone, Debug)]
+pub struct SubjectArgs {
+    pub repo: String,
+    pub secret: Option<String>,
+    pub model: Option<String>,
+    pub run: Option<u64>,
+}
+
 /// What to look at: the repository, and what the command line chose instead of the workflow.
 pub struct Subject {
     pub repo: RepoName,
@@ -37,18 +46,20 @@ pub struct Subject {
 }
 
 impl Subject {
-    /// Checks the names the command line gave, before any request.
-    pub fn parse(
-        repo: &str,
-        secret: Option<&str>,
-        model: Option<String>,
-        run: Option<u64>,
-    ) -> Result<Subject, Failure> {
+    /// Checks the names the command line gave, before any request, and names the repository
+    /// in `report` once it is one.
+    pub fn parse(args: &SubjectArgs, report: &mut Found) -> Result<Subject, Failure> {
+        let repo = RepoName::parse(&args.repo)?;
+        report.repo = Some(repo.to_string());
         Ok(Subject {
-            repo: RepoName::parse(repo)?,
-            secret: secret.map(names::parse_secret_name).transpose()?,
-            model,
-            run,
+            repo,
+            secret: args
+                .secret
+                .as_deref()
+                .map(names::parse_secret_name)
+                .transpose()?,
+            model: args.model.clone(),
+            run: args.run,
         })
     }
 }
