@@ -10,9 +10,9 @@ use crate::key::Key;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the key is empty{0}; nothing was sent anywhere")]
+    #[error("the key is empty{0}; it was not sent anywhere")]
     Empty(&'static str),
-    #[error("environment variable {0} is not set or is empty; nothing was sent anywhere")]
+    #[error("environment variable {0} is not set or is empty; no key was sent anywhere")]
     EnvMissing(String),
     #[error("environment variable {0} does not hold valid UTF-8 text")]
     EnvNotText(String),

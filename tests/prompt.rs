@@ -62,7 +62,7 @@ fn declining_the_confirmation_changes_nothing() {
     p.send("n").unwrap();
     p.flush().unwrap();
     let rest = p.exp_eof().unwrap();
-    assert!(rest.contains("Nothing was changed"), "{rest}");
+    assert!(rest.contains("The secret was not changed"), "{rest}");
     assert_eq!(exit_code(&mut p), 10);
     assert_eq!(secret(&sim), Some(sim.key("orphaned")));
 }

@@ -109,7 +109,7 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut FixReport) -> Re
     if !input::confirm(ctx.interactivity, options.yes, true, &question)
         .or_else(allow_without_terminal)?
     {
-        ctx.progress.step("Nothing was changed.");
+        ctx.progress.step("The secret was not changed.");
         report.end = Some(RepoEnd::Declined);
         return Ok(());
     }
