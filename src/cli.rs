@@ -23,6 +23,7 @@ pub struct Cli {
 
 /// Options every command takes, before or after its name.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Common options")]
 pub struct GlobalArgs {
     /// Print exactly one JSON document (keyfix/v1) on stdout; implies --no-input
     #[arg(long, global = true)]
@@ -97,7 +98,22 @@ pub enum Command {
     /// Print or install the probe workflow that tests a stored secret from inside Actions
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Print a completion script for a shell
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// bash, zsh, fish, powershell or elvish
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    #[command(after_help = "Example:\n  keyfix man > ~/.local/share/man/man1/keyfix.1")]
+    Man,
 }
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  keyfix completions bash > ~/.local/share/bash-completion/completions/keyfix
+  keyfix completions zsh > \"${fpath[1]}/_keyfix\"
+  keyfix completions fish > ~/.config/fish/completions/keyfix.fish";
 
 const REPO_HELP: &str = "\
 keyfix diagnoses as `keyfix check` does. Only where a new key fixes the cause (or the cause is

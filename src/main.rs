@@ -16,6 +16,9 @@ use keyfix::work::findings::SubjectArgs;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(printed) = print_shell_integration(&cli.command) {
+        return printed;
+    }
     init_logging(cli.global.verbose, cli.global.quiet);
     // reqwest is built without a default TLS provider, so that only ring is linked.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -103,6 +106,9 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 .await
                 .into()
         }
+        Command::Completions { .. } | Command::Man => {
+            unreachable!("printed before any command runs")
+        }
         Command::Scan(args) => {
             let options = commands::scan::ScanOptions {
                 owner: args.owner,
@@ -111,6 +117,26 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
             commands::scan::run(options, ctx).await.into()
         }
     }
+}
+
+/// `keyfix completions SHELL` and `keyfix man`: text about keyfix itself, printed as it is.
+fn print_shell_integration(command: &Command) -> Option<ExitCode> {
+    use clap::CommandFactory;
+    // Made whole first: the generator panics on a write error, such as a closed pipe.
+    let mut text = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "keyfix", &mut text);
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut text)
+            .expect("the man page renders into memory"),
+        _ => return None,
+    }
+    Some(match std::io::stdout().lock().write_all(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(1),
+    })
 }
 
 /// The repository a diagnosis is about, and what the common options chose in it.
