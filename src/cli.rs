@@ -268,6 +268,14 @@ pub enum ProbeCommand {
         /// The repository, OWNER/REPO
         repo: String,
     },
+    /// Delete the probe workflow from the default branch of OWNER/REPO
+    #[command(
+        after_help = "Example:\n  keyfix probe remove acme/app\n\nNeeds Contents and Workflows write (fine-grained) or the workflow scope (classic)."
+    )]
+    Remove {
+        /// The repository, OWNER/REPO
+        repo: String,
+    },
 }
 
 const SCAN_HELP: &str = "\

@@ -101,6 +101,9 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 .await
                 .into()
         }
+        Command::Probe(cli::ProbeCommand::Remove { repo }) => {
+            commands::probe::remove(repo, ctx).await.into()
+        }
         Command::Probe(cli::ProbeCommand::Install { repo }) => {
             commands::probe::install(repo, global.secret.clone(), ctx)
                 .await

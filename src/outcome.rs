@@ -290,6 +290,9 @@ pub enum Action {
         run_id: u64,
         url: String,
     },
+    ProbeRemoved {
+        path: String,
+    },
     KeyValidated {
         key: String,
         model: String,

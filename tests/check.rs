@@ -413,3 +413,31 @@ fn probe_install_and_print() {
         text
     );
 }
+
+#[test]
+fn probe_remove_deletes_the_installed_probe_and_leaves_a_repository_without_one_alone() {
+    let sim = world(&[case("app", Some("good"), "claude-haiku-4-5")], "");
+    let installed = |sim: &Sim| {
+        let state = sim.world().github.lock().unwrap();
+        state
+            .repo("acme", "app")
+            .unwrap()
+            .files
+            .contains_key(".github/workflows/keyfix-probe.yml")
+    };
+    let (doc, code) = json_of(keyfix(&sim).args(["probe", "install", "acme/app"]));
+    assert_eq!(code, 0, "{doc:#}");
+    assert!(installed(&sim));
+    let (doc, code) = json_of(keyfix(&sim).args(["probe", "remove", "acme/app"]));
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["actions"][0]["kind"], "probe_removed", "{doc:#}");
+    assert!(!installed(&sim));
+    // Nothing to remove: nothing is deleted, and that is no error.
+    let before = sim.requests().len();
+    let (doc, code) = json_of(keyfix(&sim).args(["probe", "remove", "acme/app"]));
+    assert_eq!(code, 0, "{doc:#}");
+    assert!(doc.get("actions").is_none(), "{doc:#}");
+    assert!(sim.requests()[before..]
+        .iter()
+        .all(|r| r.method != "DELETE"));
+}

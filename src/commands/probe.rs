@@ -1,9 +1,9 @@
-//! `keyfix probe print` and `keyfix probe install`: the probe workflow, shown or committed.
+//! `keyfix probe print`, `install` and `remove`: the probe workflow, shown, committed or deleted.
 
 use crate::github::survey::Survey;
 use crate::github::workflows::DEFAULT_SECRET;
 use crate::github::{names, RepoName};
-use crate::outcome::{Failure, Finished, ProbeReport};
+use crate::outcome::{Action, Failure, Finished, ProbeReport};
 use crate::probe::{self, ProbeSpec};
 use crate::work::probe::ready;
 use crate::work::Context;
@@ -84,6 +84,30 @@ pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Fin
         {
             ctx.progress
                 .step(&format!("{} on {repo} is up to date.", probe::PATH));
+        }
+        Ok(())
+    }
+    .await;
+    Finished::of(report, result)
+}
+
+/// Deletes the probe from the default branch (the command is the consent), or says there is none.
+pub async fn remove(repo: String, ctx: &Context) -> Finished<ProbeReport> {
+    let mut report = ProbeReport::default();
+    let result = async {
+        let repo = RepoName::parse(&repo)?;
+        report.repo = Some(repo.to_string());
+        let client = ctx.github_client()?;
+        let branch = crate::github::repos::get(&client, &repo)
+            .await?
+            .default_branch;
+        if crate::probe::run::remove(&client, &repo, &branch).await? {
+            report.actions.push(Action::ProbeRemoved {
+                path: probe::PATH.to_owned(),
+            });
+        } else {
+            ctx.progress
+                .step(&format!("{} is not on {repo}:{branch}.", probe::PATH));
         }
         Ok(())
     }

@@ -124,6 +124,7 @@ fn probe_action(action: &Action) -> Option<String> {
             updated: true,
         } => Some(format!("updated {path}")),
         Action::ProbeRun { run_id, .. } => Some(format!("run {run_id} reported")),
+        Action::ProbeRemoved { path } => Some(format!("removed {path}")),
         _ => None,
     }
 }

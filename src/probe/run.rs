@@ -98,20 +98,54 @@ pub async fn install(
         .await?;
     match answer.status {
         200 | 201 => Ok(()),
-        // Without the workflow scope GitHub may answer 404 rather than 403.
-        403 | 404 if !answer.message().to_lowercase().contains("rate limit") => {
-            Err(Error::Permission {
-                doing: Access::WriteWorkflowFile.doing(),
-                fine_grained: Access::WriteWorkflowFile.fine_grained(),
-                classic: Access::WriteWorkflowFile.classic(),
-            })
-        }
-        _ => Err(client.error_for(
-            &answer,
-            Access::WriteWorkflowFile,
-            &format!("{PATH} in {repo}"),
-        )),
+        _ => Err(write_refusal(client, &answer, repo)),
     }
+}
+
+/// Deletes the probe from the default branch; `false` when there was none to delete.
+pub async fn remove(client: &Client, repo: &RepoName, branch: &str) -> Result<bool, Error> {
+    let Some(file) = repos::file(client, repo, branch, PATH).await? else {
+        return Ok(false);
+    };
+    let body = json!({
+        "message": "Remove keyfix probe workflow",
+        "sha": file.sha,
+        "branch": branch,
+    });
+    let answer = client
+        .send(
+            Method::DELETE,
+            &format!("/repos/{repo}/contents/{PATH}"),
+            Some(&body),
+            &[],
+        )
+        .await?;
+    match answer.status {
+        200 => Ok(true),
+        _ => Err(write_refusal(client, &answer, repo)),
+    }
+}
+
+/// The error of a refused write of the probe file: without the workflow scope GitHub may
+/// answer 404 rather than 403.
+fn write_refusal(
+    client: &Client,
+    answer: &crate::github::client::Answer,
+    repo: &RepoName,
+) -> Error {
+    if matches!(answer.status, 403 | 404) && !answer.message().to_lowercase().contains("rate limit")
+    {
+        return Error::Permission {
+            doing: Access::WriteWorkflowFile.doing(),
+            fine_grained: Access::WriteWorkflowFile.fine_grained(),
+            classic: Access::WriteWorkflowFile.classic(),
+        };
+    }
+    client.error_for(
+        answer,
+        Access::WriteWorkflowFile,
+        &format!("{PATH} in {repo}"),
+    )
 }
 
 /// The inputs of one probe run.

@@ -170,6 +170,9 @@ pub enum ActionDoc<'a> {
         run_id: u64,
         url: &'a str,
     },
+    ProbeRemoved {
+        path: &'a str,
+    },
     KeyValidated {
         key: &'a str,
         model: &'a str,
@@ -427,6 +430,7 @@ impl<'a> ActionDoc<'a> {
                 run_id: *run_id,
                 url,
             },
+            Action::ProbeRemoved { path } => ActionDoc::ProbeRemoved { path },
             Action::KeyValidated { key, model } => ActionDoc::KeyValidated { key, model },
             Action::SecretUpdated {
                 secret,

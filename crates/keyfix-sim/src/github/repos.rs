@@ -11,7 +11,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::state::{File, Owner, Perm, Repo};
+use super::state::{File, GithubState, Owner, Perm, Repo};
 use super::{error, json_response, not_found, page, Caller, PageQuery};
 use crate::scenario::OwnerKind;
 use crate::World;
@@ -25,7 +25,7 @@ pub fn routes() -> Router<Arc<World>> {
         .route("/repos/{owner}/{repo}", get(get_repo))
         .route(
             "/repos/{owner}/{repo}/contents/{*path}",
-            get(get_contents).put(put_contents),
+            get(get_contents).put(put_contents).delete(delete_contents),
         )
 }
 
@@ -157,6 +157,86 @@ async fn get_contents(
     json_response(StatusCode::OK, Value::Array(entries))
 }
 
+/// The repository a file write goes to, or GitHub's refusal: the token's permissions (and the
+/// workflow scope for a workflow file), an unknown or archived repository, another branch.
+fn writable_repo<'s>(
+    state: &'s mut GithubState,
+    caller: &Caller,
+    owner: &str,
+    repo: &str,
+    path: &str,
+    branch: &Option<String>,
+) -> Result<&'s mut Repo, Response> {
+    caller.require(Perm::ContentsWrite)?;
+    if path.starts_with(".github/workflows/") && !caller.perms.contains(&Perm::WorkflowsWrite) {
+        // A classic token without `workflow` gets a 404 here; a fine-grained one a 403.
+        if caller.classic {
+            return Err(not_found());
+        }
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by personal access token (refusing to allow a Personal Access Token to create or update workflow without `workflows` permission)",
+        ));
+    }
+    let repo = state.repo_mut(owner, repo).ok_or_else(not_found)?;
+    if repo.archived {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "Repository was archived so is read-only.",
+        ));
+    }
+    if branch.as_ref().is_some_and(|b| *b != repo.default_branch) {
+        return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "Branch not found"));
+    }
+    Ok(repo)
+}
+
+#[derive(Deserialize)]
+struct DeleteFile {
+    message: String,
+    sha: Option<String>,
+    branch: Option<String>,
+}
+
+/// `DELETE /repos/{owner}/{repo}/contents/{path}`: the file's `sha` is required, as GitHub's.
+async fn delete_contents(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    Json(body): Json<DeleteFile>,
+) -> Response {
+    let path = path.trim_matches('/').to_owned();
+    let mut state = world.github.lock().expect("github state");
+    let repo = match writable_repo(&mut state, &caller, &owner, &repo, &path, &body.branch) {
+        Ok(repo) => repo,
+        Err(refusal) => return refusal,
+    };
+    let Some(existing) = repo.files.get(&path) else {
+        return not_found();
+    };
+    match &body.sha {
+        None => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid request.\n\n\"sha\" wasn't supplied.",
+            )
+        }
+        Some(sha) if existing.sha != *sha => {
+            return error(
+                StatusCode::CONFLICT,
+                &format!("{path} does not match {sha}"),
+            )
+        }
+        Some(_) => {}
+    }
+    let commit = File::new(format!("{}\n{path}", body.message)).sha;
+    repo.files.remove(&path);
+    json_response(
+        StatusCode::OK,
+        json!({"content": null, "commit": {"sha": commit, "message": body.message}}),
+    )
+}
+
 #[derive(Deserialize)]
 struct PutFile {
     message: String,
@@ -171,38 +251,12 @@ async fn put_contents(
     Path((owner, repo, path)): Path<(String, String, String)>,
     Json(body): Json<PutFile>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
-        return refusal;
-    }
     let path = path.trim_matches('/').to_owned();
-    let is_workflow = path.starts_with(".github/workflows/");
-    if is_workflow && !caller.perms.contains(&Perm::WorkflowsWrite) {
-        // A classic token without `workflow` gets a 404 here; a fine-grained one a 403.
-        if caller.classic {
-            return not_found();
-        }
-        return error(
-            StatusCode::FORBIDDEN,
-            "Resource not accessible by personal access token (refusing to allow a Personal Access Token to create or update workflow without `workflows` permission)",
-        );
-    }
     let mut state = world.github.lock().expect("github state");
-    let Some(repo) = state.repo_mut(&owner, &repo) else {
-        return not_found();
+    let repo = match writable_repo(&mut state, &caller, &owner, &repo, &path, &body.branch) {
+        Ok(repo) => repo,
+        Err(refusal) => return refusal,
     };
-    if repo.archived {
-        return error(
-            StatusCode::FORBIDDEN,
-            "Repository was archived so is read-only.",
-        );
-    }
-    if body
-        .branch
-        .as_ref()
-        .is_some_and(|b| *b != repo.default_branch)
-    {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Branch not found");
-    }
     let Ok(bytes) =
         base64::engine::general_purpose::STANDARD.decode(body.content.replace('\n', ""))
     else {
