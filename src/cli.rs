@@ -128,7 +128,7 @@ Examples:
   op read op://ci/anthropic | keyfix repo acme/app --key-stdin --yes
 
 Exit codes: 0 fixed and the re-run passed (or the stored key works); 10/11/12/13/14 the cause,
-nothing changed; 15 the new key was rejected; 17 uploaded but verification or the re-run failed;
+no secret changed; 15 the new key was rejected; 17 uploaded but verification or the re-run failed;
 18 a run gave no answer; 1 a failure part-way (the message says what state things are in).";
 
 #[derive(Debug, Args)]

@@ -308,7 +308,7 @@ fn a_502_on_the_upload_is_reported_and_running_again_finishes() {
         doc["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("either the old or the new key"),
+            .contains("the secret was not changed"),
         "{doc:#}"
     );
     assert_eq!(puts(&sim), 1, "the write was not repeated");

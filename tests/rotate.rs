@@ -311,7 +311,7 @@ fn a_502_on_one_write_leaves_the_others_rotated_and_resume_finishes_it() {
     assert!(own2["error"]
         .as_str()
         .unwrap()
-        .contains("old or the new key"));
+        .contains("the secret holds the old key"));
     assert_eq!(
         secret_puts(&sim).len(),
         5,

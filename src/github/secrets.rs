@@ -226,7 +226,8 @@ pub enum Written {
 /// Why an upload did not finish, and so what the secret holds now.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
-    /// GitHub refused the write: the secret is unchanged.
+    /// GitHub refused the write, or its record shows that a write whose answer was lost did not
+    /// land: the secret is unchanged.
     #[error("{0}; the secret was not changed")]
     Refused(Error),
     /// No answer, or a server error: the write may or may not have happened.
@@ -394,7 +395,9 @@ pub async fn put_settled(
     match landed(client, repo, scope, name, before).await {
         Ok(true) if before.is_some() => Ok(Written::Updated),
         Ok(true) => Ok(Written::Created),
-        _ => Err(UploadError::Unknown(error)),
+        // GitHub's own record says the write did not land: the secret is unchanged.
+        Ok(false) => Err(UploadError::Refused(error)),
+        Err(_) => Err(UploadError::Unknown(error)),
     }
 }
 
