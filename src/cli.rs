@@ -248,6 +248,10 @@ pub struct ProbeRunArgs {
     /// Seconds to wait for the probe run (or a re-run)
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub timeout: u64,
+    /// Run the probe from a throwaway branch keyfix-probe/<8 hex> (deleted afterwards):
+    /// nothing is committed to the default branch
+    #[arg(long)]
+    pub probe_branch: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,11 +266,15 @@ pub enum ProbeCommand {
     },
     /// Commit the probe workflow to the default branch of OWNER/REPO
     #[command(
-        after_help = "Example:\n  keyfix probe install acme/app\n\nNeeds Contents and Workflows write (fine-grained) or the workflow scope (classic)."
+        after_help = "Examples:\n  keyfix probe install acme/app\n  keyfix probe install --pull-request acme/app\n\nNeeds Contents and Workflows write (fine-grained) or the workflow scope (classic);\n--pull-request also Pull requests write."
     )]
     Install {
         /// The repository, OWNER/REPO
         repo: String,
+        /// Open a pull request that adds the probe, for a default branch that takes no direct
+        /// commits, and print its URL
+        #[arg(long)]
+        pull_request: bool,
     },
     /// Delete the probe workflow from the default branch of OWNER/REPO
     #[command(

@@ -104,8 +104,8 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
         Command::Probe(cli::ProbeCommand::Remove { repo }) => {
             commands::probe::remove(repo, ctx).await.into()
         }
-        Command::Probe(cli::ProbeCommand::Install { repo }) => {
-            commands::probe::install(repo, global.secret.clone(), ctx)
+        Command::Probe(cli::ProbeCommand::Install { repo, pull_request }) => {
+            commands::probe::install(repo, global.secret.clone(), pull_request, ctx)
                 .await
                 .into()
         }

@@ -24,6 +24,8 @@ pub enum FailureKind {
     Run,
     /// A local file keyfix keeps (the rotation journal) could not be read or written: exit 1.
     Io,
+    /// Ctrl-C stopped the command after it cleaned up what it had started: exit 130.
+    Interrupted,
 }
 
 impl FailureKind {
@@ -36,6 +38,7 @@ impl FailureKind {
             FailureKind::Api => "api",
             FailureKind::Run => "run",
             FailureKind::Io => "io",
+            FailureKind::Interrupted => "interrupted",
         }
     }
 
@@ -46,6 +49,7 @@ impl FailureKind {
             FailureKind::GithubAccess => 4,
             FailureKind::Network | FailureKind::Api | FailureKind::Io => 1,
             FailureKind::Run => 18,
+            FailureKind::Interrupted => 130,
         }
     }
 }
@@ -292,6 +296,17 @@ pub enum Action {
     },
     ProbeRemoved {
         path: String,
+    },
+    /// The probe ran from a throwaway branch; `deleted` is false when it is still there.
+    ProbeBranch {
+        branch: String,
+        deleted: bool,
+    },
+    /// A pull request that adds the probe to the default branch.
+    PullRequestOpened {
+        number: u64,
+        url: String,
+        branch: String,
     },
     KeyValidated {
         key: String,

@@ -2,10 +2,12 @@
 
 use crate::github::survey::Survey;
 use crate::github::workflows::DEFAULT_SECRET;
-use crate::github::{names, RepoName};
+use crate::github::{names, Client, RepoName};
+use crate::key::random_hex;
 use crate::outcome::{Action, Failure, Finished, ProbeReport};
-use crate::probe::{self, ProbeSpec};
-use crate::work::probe::ready;
+use crate::probe::run::{self, Installed};
+use crate::probe::{self, branch, ProbeSpec};
+use crate::work::probe::{commit, Committed};
 use crate::work::Context;
 
 /// The probe for `repo` (its Claude steps' secrets and environments), or a generic one for
@@ -59,8 +61,13 @@ pub async fn print(
 }
 
 /// Commits the probe to the default branch (the command is the consent), or leaves an
-/// up-to-date one alone.
-pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Finished<ProbeReport> {
+/// up-to-date one alone; with `pull_request`, opens a pull request that adds it instead.
+pub async fn install(
+    repo: String,
+    secret: Option<String>,
+    pull_request: bool,
+    ctx: &Context,
+) -> Finished<ProbeReport> {
     let mut report = ProbeReport::default();
     let result = async {
         let repo = RepoName::parse(&repo)?;
@@ -68,27 +75,81 @@ pub async fn install(repo: String, secret: Option<String>, ctx: &Context) -> Fin
         let (spec, branch) = spec_for(Some(&repo), secret.as_deref(), ctx).await?;
         let branch = branch.expect("a repository was named");
         let client = ctx.github_client()?;
-        let before = report.actions.len();
-        if ready(
+        if pull_request {
+            return propose(&client, &repo, &branch, &spec, ctx, &mut report.actions).await;
+        }
+        let text = probe::render(&spec);
+        let state = run::installed(&client, &repo, &branch, &text).await?;
+        if state == Installed::UpToDate {
+            ctx.progress
+                .step(&format!("{} on {repo} is up to date.", probe::PATH));
+            return Ok(());
+        }
+        match commit(
             &client,
             &repo,
             &branch,
-            &spec,
-            true,
+            &text,
+            &state,
             ctx,
             &mut report.actions,
         )
         .await?
-        .is_ok()
-            && report.actions.len() == before
         {
-            ctx.progress
-                .step(&format!("{} on {repo} is up to date.", probe::PATH));
+            Committed::Yes => Ok(()),
+            Committed::Refused { message } => Err(crate::github::Error::BranchProtected {
+                repo: repo.to_string(),
+                branch,
+                message,
+            }
+            .into()),
         }
-        Ok(())
     }
     .await;
     Finished::of(report, result)
+}
+
+/// Opens a pull request that adds (or updates) the probe on the default branch, from a branch
+/// of its own; an up-to-date probe needs none.
+async fn propose(
+    client: &Client,
+    repo: &RepoName,
+    default_branch: &str,
+    spec: &ProbeSpec,
+    ctx: &Context,
+    actions: &mut Vec<Action>,
+) -> Result<(), Failure> {
+    let text = probe::render(spec);
+    if run::installed(client, repo, default_branch, &text).await? == Installed::UpToDate {
+        ctx.progress
+            .step(&format!("{} on {repo} is up to date.", probe::PATH));
+        return Ok(());
+    }
+    let name = format!("keyfix/add-probe-{}", random_hex(4));
+    ctx.progress
+        .step(&format!("Opening a pull request from {name} of {repo} …"));
+    branch::create_from_head(client, repo, default_branch, &name).await?;
+    let state = run::installed(client, repo, &name, &text).await?;
+    run::install(client, repo, &name, &text, &state).await?;
+    let body = format!(
+        "This adds `{}`, the probe `keyfix check` and `keyfix repo` run to test the Anthropic key stored in this repository's secrets from inside Actions. It runs only when dispatched, has no permissions, uses no actions, and prints one report line with salted fingerprints — nothing of the key.",
+        probe::PATH
+    );
+    let opened = branch::open_pull_request(
+        client,
+        repo,
+        &name,
+        default_branch,
+        &format!("Add the keyfix probe workflow (v{})", probe::VERSION),
+        &body,
+    )
+    .await?;
+    actions.push(Action::PullRequestOpened {
+        number: opened.number,
+        url: opened.html_url,
+        branch: name,
+    });
+    Ok(())
 }
 
 /// Deletes the probe from the default branch (the command is the consent), or says there is none.

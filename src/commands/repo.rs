@@ -268,7 +268,7 @@ async fn verify(
     let probe = match ready_probe(
         client,
         findings,
-        options.probe.install_probe,
+        (&options.probe).into(),
         ctx,
         &mut report.found.actions,
     )
@@ -277,7 +277,7 @@ async fn verify(
         Ok(probe) => probe,
         Err(refusal) => {
             let reason = format!(
-                "keyfix's probe workflow {} and may not be committed without --install-probe",
+                "keyfix's probe workflow {} and may not be committed without --install-probe (or run from a throwaway branch without --probe-branch)",
                 refusal.what
             );
             ctx.progress.step(&format!(

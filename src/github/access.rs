@@ -14,6 +14,7 @@ pub enum Access {
     WriteSecrets,
     WriteEnvironmentSecrets,
     WriteOrganizationSecrets,
+    OpenPullRequest,
 }
 
 impl Access {
@@ -29,6 +30,7 @@ impl Access {
             Access::WriteSecrets => "write repository secrets",
             Access::WriteEnvironmentSecrets => "write environment secrets",
             Access::WriteOrganizationSecrets => "write organization secrets",
+            Access::OpenPullRequest => "open a pull request",
         }
     }
 
@@ -46,6 +48,7 @@ impl Access {
             Access::WriteSecrets => "repository permission Secrets: write",
             Access::WriteEnvironmentSecrets => "repository permission Environments: write",
             Access::WriteOrganizationSecrets => "organization permission Secrets: write",
+            Access::OpenPullRequest => "repository permission Pull requests: write",
         }
     }
 
@@ -66,6 +69,7 @@ impl Access {
                 | Access::WriteSecrets
                 | Access::WriteEnvironmentSecrets
                 | Access::WriteOrganizationSecrets
+                | Access::OpenPullRequest
         )
     }
 }

@@ -37,6 +37,12 @@ pub enum Error {
     NotFound { what: String },
     #[error("{repo} is archived: its secrets and workflows cannot be changed")]
     Archived { repo: String },
+    #[error("{repo}'s default branch {branch} refuses direct commits (GitHub: {message}): run the probe from a throwaway branch with --probe-branch, or add it through a pull request with `keyfix probe install --pull-request {repo}`")]
+    BranchProtected {
+        repo: String,
+        branch: String,
+        message: String,
+    },
     #[error("the token's GitHub rate limit is used up until {reset} (epoch seconds); wait, or use another token")]
     RateLimited { reset: u64 },
     #[error("GitHub's secondary rate limit refused the request; wait {retry_after} s and run keyfix again")]
@@ -75,6 +81,7 @@ impl Error {
                 | Error::Permission { .. }
                 | Error::NotFound { .. }
                 | Error::Archived { .. }
+                | Error::BranchProtected { .. }
         )
     }
 }

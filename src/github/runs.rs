@@ -96,6 +96,21 @@ pub struct JobInfo {
     pub status: Option<String>,
     #[serde(default)]
     pub conclusion: Option<String>,
+    #[serde(default)]
+    pub steps: Vec<StepInfo>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct StepInfo {
+    pub name: String,
+}
+
+impl JobInfo {
+    /// Failed before any step ran: GitHub refused it before a runner took it (an environment's
+    /// deployment branches, a startup failure).
+    pub fn failed_unstarted(&self) -> bool {
+        self.conclusion.as_deref() == Some("failure") && self.steps.is_empty()
+    }
 }
 
 /// What a run's log says, read from the claude-code-action step's output.

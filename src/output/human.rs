@@ -125,6 +125,20 @@ fn probe_action(action: &Action) -> Option<String> {
         } => Some(format!("updated {path}")),
         Action::ProbeRun { run_id, .. } => Some(format!("run {run_id} reported")),
         Action::ProbeRemoved { path } => Some(format!("removed {path}")),
+        Action::ProbeBranch {
+            branch,
+            deleted: true,
+        } => Some(format!("ran from throwaway branch {branch}, since deleted")),
+        Action::ProbeBranch {
+            branch,
+            deleted: false,
+        } => Some(format!(
+            "ran from throwaway branch {branch}, still there: delete it with `{}`",
+            crate::probe::branch::delete_command(branch)
+        )),
+        Action::PullRequestOpened { number, url, .. } => {
+            Some(format!("pull request #{number} adds it: {url}"))
+        }
         _ => None,
     }
 }

@@ -36,8 +36,18 @@ pub enum ProbeError {
         waited: u64,
         url: String,
     },
-    #[error("the dispatched probe run did not appear within {waited} s; look at the Actions tab of the repository")]
+    #[error(
+        "the probe run did not appear within {waited} s; look at the Actions tab of the repository"
+    )]
     RunNotFound { waited: u64 },
+    #[error("the probe job {job} failed before any step ran; its run is at {url}")]
+    JobNotStarted { job: String, url: String },
+    #[error("environment {environment} refused the probe job: its deployment branches do not include {branch}. Allow `keyfix-probe/*` in the environment's deployment branches (Settings → Environments → {environment}), or put the probe on the default branch through a pull request: `keyfix probe install --pull-request {repo}`")]
+    EnvironmentRefused {
+        environment: String,
+        branch: String,
+        repo: String,
+    },
 }
 
 /// The probe on the default branch, compared with the one keyfix would install.
@@ -98,7 +108,7 @@ pub async fn install(
         .await?;
     match answer.status {
         200 | 201 => Ok(()),
-        _ => Err(write_refusal(client, &answer, repo)),
+        _ => Err(write_refusal(client, &answer, repo, branch)),
     }
 }
 
@@ -122,19 +132,31 @@ pub async fn remove(client: &Client, repo: &RepoName, branch: &str) -> Result<bo
         .await?;
     match answer.status {
         200 => Ok(true),
-        _ => Err(write_refusal(client, &answer, repo)),
+        _ => Err(write_refusal(client, &answer, repo, branch)),
     }
 }
 
-/// The error of a refused write of the probe file: without the workflow scope GitHub may
+/// The error of a refused write of the probe file: rules that protect `branch` (a ruleset's 409,
+/// classic protection's 422 or 403), or a token without the workflow scope, to which GitHub may
 /// answer 404 rather than 403.
-fn write_refusal(
+pub fn write_refusal(
     client: &Client,
     answer: &crate::github::client::Answer,
     repo: &RepoName,
+    branch: &str,
 ) -> Error {
-    if matches!(answer.status, 403 | 404) && !answer.message().to_lowercase().contains("rate limit")
+    let message = answer.message();
+    let lower = message.to_lowercase();
+    if matches!(answer.status, 403 | 409 | 422)
+        && (lower.contains("rule violation") || lower.contains("protected branch"))
     {
+        return Error::BranchProtected {
+            repo: repo.to_string(),
+            branch: branch.to_owned(),
+            message: message.lines().next().unwrap_or_default().trim().to_owned(),
+        };
+    }
+    if matches!(answer.status, 403 | 404) && !lower.contains("rate limit") {
         return Error::Permission {
             doing: Access::WriteWorkflowFile.doing(),
             fine_grained: Access::WriteWorkflowFile.fine_grained(),
@@ -189,7 +211,12 @@ pub async fn dispatch(
                 let details: RunDetails = answer.json("the dispatch answer")?;
                 return Ok(details.workflow_run_id);
             }
-            204 => return find_run(client, repo, inputs.correlation_id, started).await,
+            204 => {
+                let runs = format!(
+                    "/repos/{repo}/actions/workflows/{FILE}/runs?event=workflow_dispatch&per_page=20"
+                );
+                return find_run(client, &runs, inputs.correlation_id, started).await;
+            }
             422 if body.get("return_run_details").is_some()
                 && answer.message().contains("return_run_details") =>
             {
@@ -220,19 +247,18 @@ struct RunList {
     workflow_runs: Vec<WorkflowRun>,
 }
 
-/// Finds the run whose title carries the correlation id (the probe's `run-name`).
-async fn find_run(
+/// Finds the run, among those `runs` lists, whose title carries the correlation id (the
+/// probe's `run-name`).
+pub async fn find_run(
     client: &Client,
-    repo: &RepoName,
+    runs: &str,
     correlation_id: &str,
     started: Instant,
 ) -> Result<u64, ProbeError> {
-    let path =
-        format!("/repos/{repo}/actions/workflows/{FILE}/runs?event=workflow_dispatch&per_page=20");
     let limit = Duration::from_secs(60);
     let mut interval = Duration::from_millis(250);
     loop {
-        let list: RunList = client.get(&path, Access::Read, "the probe's runs").await?;
+        let list: RunList = client.get(runs, Access::Read, "the probe's runs").await?;
         let found = list.workflow_runs.iter().find(|run| {
             [&run.display_title, &run.name]
                 .iter()
@@ -305,6 +331,9 @@ pub async fn wait_and_read(
     }
     let mut reports = Vec::new();
     for job in runs::jobs(client, repo, run_id).await? {
+        if job.failed_unstarted() {
+            return Err(ProbeError::JobNotStarted { job: job.name, url });
+        }
         let log = runs::job_log(client, repo, job.id).await?;
         match find_report(&log, correlation_id) {
             Some(report) => reports.push(report),

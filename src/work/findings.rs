@@ -24,7 +24,7 @@ use crate::probe::{ProbeSpec, BASELINE_MODEL};
 
 use super::admin::{admin_key_from_env, admin_record, needs_admin_view};
 use super::new_key::evidence_of;
-use super::probe::{not_allowed_failure, read_secret, ready, Asked, ReadyProbe};
+use super::probe::{not_allowed_failure, read_secret, ready, Asked, Consent, ReadyProbe};
 use super::Context;
 
 /// What the command line named to look at, as given.
@@ -81,6 +81,8 @@ pub struct Findings {
     /// The probe's salted fingerprint of the stored key's Admin API hint.
     pub hint_fingerprint: Option<String>,
     pub probe_spec: ProbeSpec,
+    /// Where the probe ran, once it has: later runs (verifying a new key) go the same way.
+    pub ready_probe: Option<ReadyProbe>,
 }
 
 impl Findings {
@@ -250,6 +252,7 @@ pub async fn read_repository(
         nonce: None,
         hint_fingerprint: None,
         probe_spec,
+        ready_probe: None,
     })
 }
 
@@ -280,9 +283,10 @@ pub async fn probe_stored_key(
     ctx: &Context,
     actions: &mut Vec<Action>,
 ) -> Result<(), Failure> {
-    let probe = ready_probe(client, findings, args.install_probe, ctx, actions)
+    let probe = ready_probe(client, findings, args.into(), ctx, actions)
         .await?
         .map_err(|refusal| not_allowed_failure(&findings.repo, &refusal, "the diagnosis"))?;
+    findings.ready_probe = Some(probe.clone());
     let asked = findings.asked(Duration::from_secs(args.timeout));
     let reading = read_secret(client, &probe, &asked, ctx, actions).await?;
     findings.evidence.stored = reading.evidence;
@@ -291,20 +295,24 @@ pub async fn probe_stored_key(
     add_admin_view(findings, ctx).await
 }
 
-/// The findings' repository with its probe in place, or why it may not be.
+/// The findings' repository with its probe in place (where it already ran, the same place),
+/// or why it may not be.
 pub async fn ready_probe(
     client: &Client,
     findings: &Findings,
-    install_probe: bool,
+    consent: Consent,
     ctx: &Context,
     actions: &mut Vec<Action>,
 ) -> Result<Result<ReadyProbe, super::probe::NotAllowed>, Failure> {
+    if let Some(probe) = &findings.ready_probe {
+        return Ok(Ok(probe.clone()));
+    }
     ready(
         client,
         &findings.repo,
         &findings.default_branch,
         &findings.probe_spec,
-        install_probe,
+        consent,
         ctx,
         actions,
     )

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod findings;
+pub mod interrupt;
 pub mod new_key;
 pub mod probe;
 

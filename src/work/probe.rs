@@ -1,24 +1,56 @@
 //! The probe as commands use it: in place on the default branch (committed only with consent),
 //! dispatched, its report on one secret read, and a new key verified through it.
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
+use crate::cli::ProbeRunArgs;
 use crate::diagnosis::{self, Diagnosis, Evidence, KeyEvidence, Source};
-use crate::github::{Client, RepoName};
+use crate::github::{Client, Error as GithubError, RepoName};
 use crate::input;
 use crate::key::{random_hex, Key};
 use crate::outcome::{Action, Failure, FailureKind};
-use crate::probe::run::{self, Installed};
-use crate::probe::{self, ProbeSpec, BASELINE_MODEL};
+use crate::probe::branch;
+use crate::probe::run::{self, Installed, ProbeError, ProbeRun};
+use crate::probe::{self, ProbeSpec, RunValues, Trigger, BASELINE_MODEL};
 
+use super::interrupt::Handling;
 use super::Context;
 
-/// A repository whose probe workflow is in place, ready to be dispatched.
+/// A repository where the probe can run.
+#[derive(Clone, Debug)]
 pub struct ReadyProbe {
     pub repo: RepoName,
+    /// The default branch.
     pub branch: String,
-    /// Just committed: its first dispatch may need to wait for GitHub to see it.
-    pub fresh: bool,
+    pub place: Place,
+}
+
+/// Where each probe run comes from.
+#[derive(Clone, Debug)]
+pub enum Place {
+    /// The probe on the default branch, dispatched. `fresh`: just committed, so its first
+    /// dispatch may need to wait for GitHub to see it.
+    Dispatched { fresh: bool },
+    /// A throwaway branch for each run, holding the probe `spec` renders for that run.
+    Branch { spec: ProbeSpec },
+}
+
+/// What the person allowed: committing the probe to the default branch (`--install-probe` or a
+/// yes), and running it from a throwaway branch (`--probe-branch`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Consent {
+    pub install: bool,
+    pub branch: bool,
+}
+
+impl From<&ProbeRunArgs> for Consent {
+    fn from(args: &ProbeRunArgs) -> Consent {
+        Consent {
+            install: args.install_probe,
+            branch: args.probe_branch,
+        }
+    }
 }
 
 /// Why the probe is not in place: it is missing or outdated, and keyfix may not commit it.
@@ -29,34 +61,40 @@ pub struct NotAllowed {
     pub could_not_ask: Option<&'static str>,
 }
 
-/// Makes sure `repo`'s default branch has the probe `spec` renders. It is committed with
-/// `--install-probe` or a person's yes; `--yes` does not answer this.
+/// Makes sure the probe `spec` renders can run in `repo`: from a throwaway branch with
+/// `--probe-branch`; else from the default branch, where it is committed with `--install-probe`
+/// or a person's yes (`--yes` does not answer this) — or, when the default branch refuses the
+/// commit, from a throwaway branch after all, with the same consent.
 pub async fn ready(
     client: &Client,
     repo: &RepoName,
     branch: &str,
     spec: &ProbeSpec,
-    install_probe: bool,
+    consent: Consent,
     ctx: &Context,
     actions: &mut Vec<Action>,
 ) -> Result<Result<ReadyProbe, NotAllowed>, Failure> {
-    let text = probe::render(spec);
-    let state = run::installed(client, repo, branch, &text).await?;
-    let ready = |fresh| {
+    let ready_at = |place| {
         Ok(Ok(ReadyProbe {
             repo: repo.clone(),
             branch: branch.to_owned(),
-            fresh,
+            place,
         }))
     };
+    let on_branch = || Place::Branch { spec: spec.clone() };
+    if consent.branch {
+        return ready_at(on_branch());
+    }
+    let text = probe::render(spec);
+    let state = run::installed(client, repo, branch, &text).await?;
     if state == Installed::UpToDate {
-        return ready(false);
+        return ready_at(Place::Dispatched { fresh: false });
     }
     let what = match state {
         Installed::Missing => "is not installed",
         _ => "is outdated",
     };
-    if !install_probe {
+    if !consent.install {
         let question = format!(
             "keyfix's probe workflow {what} on {repo}'s default branch. Commit {} now?",
             probe::PATH
@@ -78,19 +116,55 @@ pub async fn ready(
             Err(other) => return Err(other.into()),
         }
     }
+    match commit(client, repo, branch, &text, &state, ctx, actions).await? {
+        Committed::Yes => ready_at(Place::Dispatched { fresh: true }),
+        Committed::Refused { message } => {
+            ctx.progress.step(&format!(
+                "{repo}:{branch} refuses direct commits ({message}); running the probe from a throwaway branch instead."
+            ));
+            ready_at(on_branch())
+        }
+    }
+}
+
+/// Whether the default branch took the probe's commit.
+pub enum Committed {
+    Yes,
+    /// Rules that protect the branch refused it, in GitHub's words.
+    Refused {
+        message: String,
+    },
+}
+
+/// Commits the probe `text` to `branch`, where it is in `state`, and records it in `actions`.
+pub async fn commit(
+    client: &Client,
+    repo: &RepoName,
+    branch: &str,
+    text: &str,
+    state: &Installed,
+    ctx: &Context,
+    actions: &mut Vec<Action>,
+) -> Result<Committed, Failure> {
     ctx.progress
         .step(&format!("Committing {} to {repo}:{branch} …", probe::PATH));
-    if let Err(error) = run::install(client, repo, branch, &text, &state).await {
-        // An answer lost after the commit landed must not hide the commit: look before saying.
-        if run::installed(client, repo, branch, &text).await.ok() != Some(Installed::UpToDate) {
-            return Err(Failure::from(error).with_file(text));
+    match run::install(client, repo, branch, text, state).await {
+        Ok(()) => {}
+        Err(GithubError::BranchProtected { message, .. }) => {
+            return Ok(Committed::Refused { message });
+        }
+        Err(error) => {
+            // An answer lost after the commit landed must not hide the commit: look before saying.
+            if run::installed(client, repo, branch, text).await.ok() != Some(Installed::UpToDate) {
+                return Err(Failure::from(error).with_file(text.to_owned()));
+            }
         }
     }
     actions.push(Action::ProbeInstalled {
         path: probe::PATH.to_owned(),
-        updated: state != Installed::Missing,
+        updated: *state != Installed::Missing,
     });
-    ready(true)
+    Ok(Committed::Yes)
 }
 
 /// The one-line error for a probe keyfix may not install, naming both ways out.
@@ -102,7 +176,7 @@ pub fn not_allowed_failure(repo: &RepoName, refusal: &NotAllowed, what_for: &str
     Failure::new(
         FailureKind::InputNeeded,
         format!(
-            "keyfix's probe workflow {} on {repo} and {because}; {what_for} needs it: pass --install-probe to commit {}, or commit the output of `keyfix probe print {repo}` yourself",
+            "keyfix's probe workflow {} on {repo} and {because}; {what_for} needs it: pass --install-probe to commit {}, or --probe-branch to run it from a throwaway branch, or commit the output of `keyfix probe print {repo}` yourself",
             refusal.what,
             probe::PATH
         ),
@@ -128,7 +202,8 @@ pub struct Asked<'a> {
     pub timeout: Duration,
 }
 
-/// Dispatches the probe and reads its report on the secret asked about.
+/// Runs the probe (dispatched, or pushed to a throwaway branch) and reads its report on the
+/// secret asked about.
 pub async fn read_secret(
     client: &Client,
     probe: &ReadyProbe,
@@ -143,19 +218,31 @@ pub async fn read_secret(
         timeout,
     } = *asked;
     let nonce = random_hex(16);
-    let correlation = format!("kf-{}", random_hex(6));
-    let inputs = run::Dispatch {
-        branch: &probe.branch,
-        correlation_id: &correlation,
+    let correlation_id = format!("kf-{}", random_hex(6));
+    let values = RunValues {
+        correlation_id: &correlation_id,
         nonce: &nonce,
         model,
     };
-    ctx.progress.step("Dispatching the probe …");
-    let run_id = run::dispatch(client, &probe.repo, &inputs, probe.fresh).await?;
-    let probe_run = run::wait_and_read(client, &probe.repo, run_id, &correlation, timeout, |s| {
-        ctx.progress.step(&format!("  probe run {run_id}: {s}"));
-    })
-    .await?;
+    let (run_id, probe_run) = match &probe.place {
+        Place::Dispatched { fresh } => {
+            let inputs = run::Dispatch {
+                branch: &probe.branch,
+                correlation_id: &correlation_id,
+                nonce: &nonce,
+                model,
+            };
+            ctx.progress.step("Dispatching the probe …");
+            let run_id = run::dispatch(client, &probe.repo, &inputs, *fresh).await?;
+            (
+                run_id,
+                watch(client, probe, run_id, &values, timeout, ctx).await?,
+            )
+        }
+        Place::Branch { spec } => {
+            run_from_branch(client, probe, spec, &values, timeout, ctx, actions).await?
+        }
+    };
     actions.push(Action::ProbeRun {
         run_id,
         url: probe_run.url.clone(),
@@ -177,6 +264,116 @@ pub async fn read_secret(
         evidence: report.evidence(),
         hint_fingerprint: report.hint_fingerprint.clone(),
     })
+}
+
+/// Waits for the probe run `run_id` and reads its reports.
+async fn watch(
+    client: &Client,
+    probe: &ReadyProbe,
+    run_id: u64,
+    values: &RunValues<'_>,
+    timeout: Duration,
+    ctx: &Context,
+) -> Result<ProbeRun, ProbeError> {
+    run::wait_and_read(
+        client,
+        &probe.repo,
+        run_id,
+        values.correlation_id,
+        timeout,
+        |s| {
+            ctx.progress.step(&format!("  probe run {run_id}: {s}"));
+        },
+    )
+    .await
+}
+
+/// One probe run from a throwaway branch: made, its push run found and read, and the branch
+/// deleted — also after a failure or Ctrl-C. A branch keyfix could not delete is reported with
+/// the command that deletes it.
+async fn run_from_branch(
+    client: &Client,
+    probe: &ReadyProbe,
+    spec: &ProbeSpec,
+    values: &RunValues<'_>,
+    timeout: Duration,
+    ctx: &Context,
+    actions: &mut Vec<Action>,
+) -> Result<(u64, ProbeRun), Failure> {
+    let repo = &probe.repo;
+    let name = branch::new_name();
+    let workflow = probe::render_for(spec, Trigger::Push(values));
+    let mut handling = Handling::begin();
+    let created = Cell::new(false);
+    let work = async {
+        ctx.progress.step(&format!(
+            "Pushing the probe to a throwaway branch {name} of {repo} …"
+        ));
+        branch::create(client, repo, &probe.branch, &name, &workflow).await?;
+        created.set(true);
+        let runs = branch::runs_path(repo, &name);
+        let run_id = run::find_run(client, &runs, values.correlation_id, Instant::now()).await?;
+        let probe_run = watch(client, probe, run_id, values, timeout, ctx).await;
+        match probe_run {
+            Err(ProbeError::JobNotStarted { job, url }) => {
+                Err(refused_job(client, probe, spec, &name, job, url).await)
+            }
+            other => other.map(|read| (run_id, read)),
+        }
+    };
+    let outcome = tokio::select! {
+        biased;
+        () = handling.pressed() => Err(Failure::new(
+            FailureKind::Interrupted,
+            format!("stopped by Ctrl-C while the probe ran from branch {name} of {repo}"),
+        )),
+        result = work => result.map_err(Failure::from),
+    };
+    let interrupted = outcome
+        .as_ref()
+        .is_err_and(|f| f.kind == FailureKind::Interrupted);
+    if created.get() || interrupted {
+        let deleted = branch::delete(client, repo, &name).await;
+        if let Err(error) = &deleted {
+            crate::output::stderr::line(&format!(
+                "warning: keyfix could not delete the throwaway branch {name} of {repo} ({error}); delete it with `{}`",
+                branch::delete_command(&name)
+            ));
+        }
+        actions.push(Action::ProbeBranch {
+            branch: name,
+            deleted: deleted.is_ok(),
+        });
+    }
+    outcome
+}
+
+/// Why a job of the branch probe failed before any step ran: an environment whose deployment
+/// branches leave out the throwaway branch, where it has such a policy.
+async fn refused_job(
+    client: &Client,
+    probe: &ReadyProbe,
+    spec: &ProbeSpec,
+    branch_name: &str,
+    job: String,
+    url: String,
+) -> ProbeError {
+    let environment = spec
+        .jobs
+        .iter()
+        .find(|j| j.id() == job)
+        .and_then(|j| j.environment.clone());
+    let Some(environment) = environment else {
+        return ProbeError::JobNotStarted { job, url };
+    };
+    match branch::deployment_restricted(client, &probe.repo, &environment).await {
+        Ok(true) => ProbeError::EnvironmentRefused {
+            environment,
+            branch: branch_name.to_owned(),
+            repo: probe.repo.to_string(),
+        },
+        _ => ProbeError::JobNotStarted { job, url },
+    }
 }
 
 /// What the probe saw after a new key was written.

@@ -373,6 +373,42 @@ impl Sim {
         ]
     }
 
+    /// The text of `path` on the default branch of `owner/repo`.
+    pub fn default_branch_file(&self, owner: &str, repo: &str, path: &str) -> Option<String> {
+        let state = self.world.github.lock().expect("github state");
+        state
+            .repo(owner, repo)
+            .and_then(|r| r.files.get(path).map(|f| f.text.clone()))
+    }
+
+    /// The branches of `owner/repo` other than the default one, with the files each holds.
+    pub fn branches(&self, owner: &str, repo: &str) -> Vec<(String, Vec<String>)> {
+        let state = self.world.github.lock().expect("github state");
+        state
+            .repo(owner, repo)
+            .map(|r| {
+                r.branches
+                    .iter()
+                    .map(|(name, b)| (name.clone(), b.files.keys().cloned().collect()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The pull requests opened in `owner/repo`: (number, head branch, base branch).
+    pub fn pulls(&self, owner: &str, repo: &str) -> Vec<(u64, String, String)> {
+        let state = self.world.github.lock().expect("github state");
+        state
+            .repo(owner, repo)
+            .map(|r| {
+                r.pulls
+                    .iter()
+                    .map(|p| (p.number, p.head.clone(), p.base.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn scenario(&self) -> &Scenario {
         &self.world.scenario
     }
@@ -463,6 +499,7 @@ async fn past_runs(world: Arc<World>) -> Result<(), String> {
                 inputs: Default::default(),
                 created_at: now.saturating_sub(u64::from(run.days_ago) * 86_400_000),
                 attempts: run.attempts,
+                branch: None,
             };
             runner::run_now(world.clone(), request).await?;
         }

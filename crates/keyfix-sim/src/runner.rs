@@ -33,6 +33,8 @@ pub struct RunRequest {
     pub inputs: BTreeMap<String, String>,
     pub created_at: u64,
     pub attempts: u32,
+    /// The branch the run is on; the default branch when `None`.
+    pub branch: Option<String>,
 }
 
 /// Records a queued run and returns its id.
@@ -41,10 +43,26 @@ fn create(world: &World, request: &RunRequest) -> Result<u64, String> {
     let repo = state
         .repo(&request.owner, &request.repo)
         .ok_or_else(|| format!("no repository {}/{}", request.owner, request.repo))?;
-    let (workflow_id, path) = repo
-        .workflow(&request.workflow_path)
-        .ok_or_else(|| format!("no workflow {}", request.workflow_path))?;
-    let text = &repo.files[&path].text;
+    let branch = request
+        .branch
+        .clone()
+        .unwrap_or_else(|| repo.default_branch.clone());
+    let files = repo
+        .files_on(Some(&branch))
+        .ok_or_else(|| format!("no branch {branch}"))?;
+    let (workflow_id, path) = match repo.workflow(&request.workflow_path) {
+        Some(found) => found,
+        // A workflow only on another branch: GitHub registers it when it first runs.
+        None if files.contains_key(&request.workflow_path) => {
+            (repo.id * 1000 + 999, request.workflow_path.clone())
+        }
+        None => return Err(format!("no workflow {}", request.workflow_path)),
+    };
+    let text = files
+        .get(&path)
+        .map(|f| f.text.clone())
+        .ok_or_else(|| format!("no workflow {path} on {branch}"))?;
+    let text = &text;
     let parsed: Option<yaml_serde::Value> = yaml_serde::from_str(text).ok();
     let name = parsed
         .as_ref()
@@ -53,7 +71,7 @@ fn create(world: &World, request: &RunRequest) -> Result<u64, String> {
     let run_name = parsed
         .as_ref()
         .and_then(|v| v.get("run-name")?.as_str().map(str::to_owned));
-    let (repo_id, branch) = (repo.id, repo.default_branch.clone());
+    let repo_id = repo.id;
     let id = state.next_run_id();
     let run_number = state
         .runs
@@ -86,6 +104,7 @@ fn create(world: &World, request: &RunRequest) -> Result<u64, String> {
         created_at: request.created_at,
         updated_at: request.created_at,
         inputs: request.inputs.clone(),
+        workflow_text: text.clone(),
     });
     Ok(id)
 }
@@ -137,6 +156,9 @@ struct RunContext {
     repo: String,
     event: String,
     actor: String,
+    branch: String,
+    /// Whether the run's branch is protected (deployment branch policies ask).
+    protected_branch: bool,
     no_secrets: bool,
     inputs: BTreeMap<String, String>,
     workflow_text: String,
@@ -153,9 +175,11 @@ fn run_context(world: &World, run_id: u64) -> Option<RunContext> {
         repo: repo.name.clone(),
         event: run.event.clone(),
         actor: run.actor.clone(),
+        branch: run.head_branch.clone(),
+        protected_branch: run.head_branch == repo.default_branch && repo.protection.is_some(),
         no_secrets: run.from_fork || run.actor == "dependabot[bot]",
         inputs: run.inputs.clone(),
-        workflow_text: repo.files.get(&run.workflow_path)?.text.clone(),
+        workflow_text: run.workflow_text.clone(),
     })
 }
 
@@ -398,18 +422,37 @@ async fn run_job(
             conclusion: None,
             steps: Vec::new(),
             log: String::new(),
+            annotation: None,
             started_at: time::now_epoch_millis(),
             completed_at: None,
         });
         id
     };
-    let needs_approval = {
+    let (needs_approval, refused) = {
         let state = world.github.lock().expect("github state");
-        state
+        let declared = state
             .repo(&context.owner, &context.repo)
-            .and_then(|r| environment.as_ref().and_then(|e| r.environments.get(e)))
-            .is_some_and(|e| e.requires_approval)
+            .and_then(|r| environment.as_ref().and_then(|e| r.environments.get(e)));
+        let refused = declared
+            .and_then(|e| e.branch_policy.as_ref())
+            .is_some_and(|p| !p.allows(&context.branch, context.protected_branch));
+        (declared.is_some_and(|e| e.requires_approval), refused)
     };
+    if refused {
+        // GitHub fails such a job before any runner takes it: no steps, no log, an annotation.
+        let mut state = world.github.lock().expect("github state");
+        if let Some(job) = state.job_mut(job_id) {
+            job.status = RunStatus::Completed;
+            job.conclusion = Some("failure".to_owned());
+            job.completed_at = Some(time::now_epoch_millis());
+            job.annotation = Some(format!(
+                "Branch \"{}\" is not allowed to deploy to {} due to environment protection rules.",
+                context.branch,
+                environment.as_deref().unwrap_or_default()
+            ));
+        }
+        return false;
+    }
     if needs_approval {
         let mut state = world.github.lock().expect("github state");
         if let Some(job) = state.job_mut(job_id) {

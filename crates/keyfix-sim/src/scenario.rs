@@ -365,6 +365,24 @@ pub struct EnvironmentSpec {
     /// A job in this environment waits for a reviewer's approval.
     #[serde(default)]
     pub requires_approval: bool,
+    /// Deployment branches: only protected branches may deploy to it.
+    #[serde(default)]
+    pub protected_branches: bool,
+    /// Deployment branches: only branches matching these name patterns may deploy to it.
+    #[serde(default)]
+    pub deployment_branches: Option<Vec<String>>,
+}
+
+/// What refuses direct commits to the default branch, each with GitHub's own answer.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Protection {
+    /// A ruleset that requires a pull request: 409 "Repository rule violations found".
+    Ruleset,
+    /// Classic branch protection with required reviews: 422 "Protected branch update failed".
+    Classic,
+    /// Classic branch protection restricting who may push: 403 "Protected branch update failed".
+    PushRestricted,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -382,6 +400,9 @@ pub struct RepoSpec {
     pub private: bool,
     #[serde(default)]
     pub archived: bool,
+    /// Rules that refuse direct commits to the default branch.
+    #[serde(default)]
+    pub protection: Option<Protection>,
     /// Files on the default branch, by path.
     #[serde(default)]
     pub files: BTreeMap<String, String>,

@@ -48,7 +48,7 @@ pub(super) async fn ready_canary_probe(
         &repo,
         branch,
         &spec,
-        args.install_probe,
+        args.into(),
         ctx,
         &mut Vec::new(),
     )

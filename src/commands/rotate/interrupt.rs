@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::output::Progress;
+use crate::work::interrupt::Handling;
 
 pub struct Interrupt {
     /// How many times Ctrl-C was pressed.
@@ -18,19 +19,21 @@ pub struct Interrupt {
 impl Interrupt {
     /// Takes Ctrl-C over from the default (which would end the process) until dropped.
     pub fn watch(progress: Progress) -> Interrupt {
+        let mut handling = Handling::begin();
         let presses = Arc::new(watch::Sender::new(0));
         let counted = presses.clone();
         let watcher = tokio::spawn(async move {
             for press in 1..=2 {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    return;
-                }
+                handling.pressed().await;
                 counted.send_replace(press);
                 if press == 1 {
                     progress
                         .step("Stopping after the write in flight (Ctrl-C again stops at once).");
                 }
             }
+            // Later presses are absorbed until the rotation ends: ending the process then could
+            // fall between an answer and its journal line.
+            std::future::pending::<()>().await;
         });
         Interrupt { presses, watcher }
     }

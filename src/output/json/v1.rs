@@ -173,6 +173,15 @@ pub enum ActionDoc<'a> {
     ProbeRemoved {
         path: &'a str,
     },
+    ProbeBranch {
+        branch: &'a str,
+        deleted: bool,
+    },
+    PullRequestOpened {
+        number: u64,
+        url: &'a str,
+        branch: &'a str,
+    },
     KeyValidated {
         key: &'a str,
         model: &'a str,
@@ -431,6 +440,19 @@ impl<'a> ActionDoc<'a> {
                 url,
             },
             Action::ProbeRemoved { path } => ActionDoc::ProbeRemoved { path },
+            Action::ProbeBranch { branch, deleted } => ActionDoc::ProbeBranch {
+                branch,
+                deleted: *deleted,
+            },
+            Action::PullRequestOpened {
+                number,
+                url,
+                branch,
+            } => ActionDoc::PullRequestOpened {
+                number: *number,
+                url,
+                branch,
+            },
             Action::KeyValidated { key, model } => ActionDoc::KeyValidated { key, model },
             Action::SecretUpdated {
                 secret,

@@ -247,6 +247,7 @@ fn job_json(world: &World, job: &Job, repo_full: &str) -> Value {
         "completed_at": job.completed_at.map(crate::time::rfc3339),
         "steps": steps,
         "html_url": format!("{}/{repo_full}/actions/runs/{}/job/{}", world.github_url(), job.run_id, job.id),
+        "check_run_url": format!("{}/repos/{repo_full}/check-runs/{}", world.github_url(), job.id),
     })
 }
 
@@ -406,6 +407,7 @@ async fn dispatch(
         inputs,
         created_at: crate::time::now_epoch_millis(),
         attempts: 1,
+        branch: None,
     };
     let run_id = match runner::start(world.clone(), request) {
         Ok(id) => id,

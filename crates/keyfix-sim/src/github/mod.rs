@@ -3,11 +3,13 @@
 //! permissions and budgets; secondary limits on writes; faults.
 
 mod actions;
+mod git;
 mod repos;
 mod secrets;
 pub mod state;
 
 pub use actions::latest_jobs;
+pub use git::runs_on_push;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,7 @@ pub fn router(world: Arc<World>) -> Router {
         .merge(repos::routes())
         .merge(secrets::routes())
         .merge(actions::routes())
+        .merge(git::routes())
         .fallback(|| async { not_found() })
         .layer(axum::middleware::from_fn_with_state(
             world.clone(),

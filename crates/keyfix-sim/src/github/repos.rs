@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::state::{File, GithubState, Owner, Perm, Repo};
 use super::{error, json_response, not_found, page, Caller, PageQuery};
-use crate::scenario::OwnerKind;
+use crate::scenario::{OwnerKind, Protection};
 use crate::World;
 
 pub fn routes() -> Router<Arc<World>> {
@@ -124,21 +124,23 @@ async fn get_contents(
     let Some(repo) = state.repo(&owner, &repo) else {
         return not_found();
     };
-    if query
-        .reference
-        .as_ref()
-        .is_some_and(|r| *r != repo.default_branch)
-    {
-        return error(StatusCode::NOT_FOUND, "No commit found for the ref");
-    }
+    let Some(files) = repo.files_on(query.reference.as_deref()) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "No commit found for the ref {}",
+                query.reference.as_deref().unwrap_or_default()
+            ),
+        );
+    };
     let path = path.trim_matches('/');
-    if let Some(file) = repo.files.get(path) {
+    if let Some(file) = files.get(path) {
         return json_response(StatusCode::OK, file_json(path, file));
     }
     let prefix = format!("{path}/");
     let mut entries: Vec<Value> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
-    for (file_path, file) in repo.files.range(prefix.clone()..) {
+    for (file_path, file) in files.range(prefix.clone()..) {
         let Some(rest) = file_path.strip_prefix(&prefix) else {
             break;
         };
@@ -157,8 +159,9 @@ async fn get_contents(
     json_response(StatusCode::OK, Value::Array(entries))
 }
 
-/// The repository a file write goes to, or GitHub's refusal: the token's permissions (and the
-/// workflow scope for a workflow file), an unknown or archived repository, another branch.
+/// The repository and branch a file write goes to, or GitHub's refusal: the token's permissions
+/// (and the workflow scope for a workflow file), an unknown or archived repository, an unknown
+/// branch, rules that protect the default branch.
 fn writable_repo<'s>(
     state: &'s mut GithubState,
     caller: &Caller,
@@ -166,17 +169,10 @@ fn writable_repo<'s>(
     repo: &str,
     path: &str,
     branch: &Option<String>,
-) -> Result<&'s mut Repo, Response> {
+) -> Result<(&'s mut Repo, String), Response> {
     caller.require(Perm::ContentsWrite)?;
-    if path.starts_with(".github/workflows/") && !caller.perms.contains(&Perm::WorkflowsWrite) {
-        // A classic token without `workflow` gets a 404 here; a fine-grained one a 403.
-        if caller.classic {
-            return Err(not_found());
-        }
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "Resource not accessible by personal access token (refusing to allow a Personal Access Token to create or update workflow without `workflows` permission)",
-        ));
+    if path.starts_with(".github/workflows/") {
+        super::git::refuse_workflow_change(caller)?;
     }
     let repo = state.repo_mut(owner, repo).ok_or_else(not_found)?;
     if repo.archived {
@@ -185,10 +181,36 @@ fn writable_repo<'s>(
             "Repository was archived so is read-only.",
         ));
     }
-    if branch.as_ref().is_some_and(|b| *b != repo.default_branch) {
+    let branch = branch
+        .clone()
+        .unwrap_or_else(|| repo.default_branch.clone());
+    if repo.head_of(&branch).is_none() {
         return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "Branch not found"));
     }
-    Ok(repo)
+    if branch == repo.default_branch {
+        if let Some(protection) = repo.protection {
+            return Err(protected_refusal(protection, &branch));
+        }
+    }
+    Ok((repo, branch))
+}
+
+/// GitHub's answer to a direct commit on a protected default branch.
+fn protected_refusal(protection: Protection, branch: &str) -> Response {
+    match protection {
+        Protection::Ruleset => error(
+            StatusCode::CONFLICT,
+            "Repository rule violations found\n\nChanges must be made through a pull request.\n\n",
+        ),
+        Protection::Classic => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Protected branch update failed for refs/heads/{branch}: At least 1 approving review is required by reviewers with write access."),
+        ),
+        Protection::PushRestricted => error(
+            StatusCode::FORBIDDEN,
+            &format!("Protected branch update failed for refs/heads/{branch}: You're not authorized to push to this branch."),
+        ),
+    }
 }
 
 #[derive(Deserialize)]
@@ -207,11 +229,14 @@ async fn delete_contents(
 ) -> Response {
     let path = path.trim_matches('/').to_owned();
     let mut state = world.github.lock().expect("github state");
-    let repo = match writable_repo(&mut state, &caller, &owner, &repo, &path, &body.branch) {
-        Ok(repo) => repo,
+    let (r, branch) = match writable_repo(&mut state, &caller, &owner, &repo, &path, &body.branch) {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
-    let Some(existing) = repo.files.get(&path) else {
+    let files = r
+        .files_on_mut(&branch)
+        .expect("writable_repo checked the branch");
+    let Some(existing) = files.get(&path) else {
         return not_found();
     };
     match &body.sha {
@@ -230,7 +255,10 @@ async fn delete_contents(
         Some(_) => {}
     }
     let commit = File::new(format!("{}\n{path}", body.message)).sha;
-    repo.files.remove(&path);
+    files.remove(&path);
+    r.commit_on(&branch, &body.message);
+    drop(state);
+    pushed_unless_default(&world, &owner, &repo, &branch, &caller);
     json_response(
         StatusCode::OK,
         json!({"content": null, "commit": {"sha": commit, "message": body.message}}),
@@ -253,8 +281,8 @@ async fn put_contents(
 ) -> Response {
     let path = path.trim_matches('/').to_owned();
     let mut state = world.github.lock().expect("github state");
-    let repo = match writable_repo(&mut state, &caller, &owner, &repo, &path, &body.branch) {
-        Ok(repo) => repo,
+    let (r, branch) = match writable_repo(&mut state, &caller, &owner, &repo, &path, &body.branch) {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
     let Ok(bytes) =
@@ -271,7 +299,10 @@ async fn put_contents(
             "content is not UTF-8 text",
         );
     };
-    let status = match (repo.files.get(&path), &body.sha) {
+    let files = r
+        .files_on_mut(&branch)
+        .expect("writable_repo checked the branch");
+    let status = match (files.get(&path), &body.sha) {
         (Some(_), None) => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -292,6 +323,29 @@ async fn put_contents(
         "content": {"name": path.rsplit('/').next(), "path": path, "sha": file.sha},
         "commit": {"sha": file.sha, "message": body.message},
     });
-    repo.files.insert(path, file);
+    files.insert(path, file);
+    r.commit_on(&branch, &body.message);
+    drop(state);
+    pushed_unless_default(&world, &owner, &repo, &branch, &caller);
     json_response(status, answer)
+}
+
+/// A commit on a branch other than the default one starts its `push` runs. (Pushes to the
+/// default branch start none here: scenarios declare the runs they want there.)
+fn pushed_unless_default(
+    world: &Arc<World>,
+    owner: &str,
+    repo: &str,
+    branch: &str,
+    caller: &Caller,
+) {
+    let is_default = world
+        .github
+        .lock()
+        .expect("github state")
+        .repo(owner, repo)
+        .is_some_and(|r| r.default_branch == branch);
+    if !is_default {
+        super::git::pushed(world, owner, repo, branch, &caller.token);
+    }
 }

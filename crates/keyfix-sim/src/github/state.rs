@@ -58,11 +58,80 @@ pub struct Environment {
     pub secrets: BTreeMap<String, Stored>,
     pub keys: KeyPair,
     pub requires_approval: bool,
+    pub branch_policy: Option<BranchPolicy>,
 }
 
+/// Which branches may deploy to an environment (`deployment_branch_policy`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BranchPolicy {
+    /// Only protected branches.
+    Protected,
+    /// Only branches whose names match one of these patterns.
+    Custom(Vec<String>),
+}
+
+impl BranchPolicy {
+    /// Whether a run on `branch` may use the environment; `protected` says whether the branch is.
+    pub fn allows(&self, branch: &str, protected: bool) -> bool {
+        match self {
+            BranchPolicy::Protected => protected,
+            BranchPolicy::Custom(patterns) => patterns.iter().any(|p| branch_matches(p, branch)),
+        }
+    }
+}
+
+/// GitHub's branch name patterns (`File.fnmatch`): `*` and `?` stop at `/`, `**` does not.
+pub fn branch_matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p {
+            [] => n.is_empty(),
+            [b'*', b'*', rest @ ..] => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            [b'*', rest @ ..] => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != b'/')
+                .any(|i| go(rest, &n[i..])),
+            [b'?', rest @ ..] => n.first().is_some_and(|&c| c != b'/') && go(rest, &n[1..]),
+            [c, rest @ ..] => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+/// A branch other than the default one: its head commit and the files there.
+pub struct Branch {
+    pub head: String,
+    pub files: BTreeMap<String, File>,
+}
+
+/// A commit made through the Git database API.
+pub struct Commit {
+    pub tree: String,
+    pub parents: Vec<String>,
+    pub message: String,
+}
+
+/// A pull request opened through the API.
+pub struct Pull {
+    pub number: u64,
+    pub title: String,
+    pub head: String,
+    pub base: String,
+}
+
+#[derive(Clone)]
 pub struct File {
     pub text: String,
     pub sha: String,
+}
+
+/// A content address for a set of files (a tree, or the default branch's head).
+pub fn tree_sha(files: &BTreeMap<String, File>) -> String {
+    let mut hasher = Sha256::new();
+    for (path, file) in files {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update(file.sha.as_bytes());
+    }
+    hex::encode(hasher.finalize())[..40].to_owned()
 }
 
 impl File {
@@ -87,11 +156,75 @@ pub struct Repo {
     pub keys: KeyPair,
     pub environments: BTreeMap<String, Environment>,
     pub variables: BTreeMap<String, String>,
+    pub protection: Option<crate::scenario::Protection>,
+    /// Branches besides the default one, by name.
+    pub branches: BTreeMap<String, Branch>,
+    /// Trees made through the Git database API, by sha.
+    pub trees: BTreeMap<String, BTreeMap<String, File>>,
+    pub commits: BTreeMap<String, Commit>,
+    pub pulls: Vec<Pull>,
 }
 
 impl Repo {
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+
+    /// The files on `branch`, the default branch's when `None`.
+    pub fn files_on(&self, branch: Option<&str>) -> Option<&BTreeMap<String, File>> {
+        match branch {
+            None => Some(&self.files),
+            Some(b) if b == self.default_branch => Some(&self.files),
+            Some(b) => self.branches.get(b).map(|branch| &branch.files),
+        }
+    }
+
+    pub fn files_on_mut(&mut self, branch: &str) -> Option<&mut BTreeMap<String, File>> {
+        if branch == self.default_branch {
+            return Some(&mut self.files);
+        }
+        self.branches.get_mut(branch).map(|b| &mut b.files)
+    }
+
+    /// Records a new head for a branch other than the default one, after its files changed.
+    pub fn commit_on(&mut self, branch: &str, message: &str) {
+        let Some(files) = self.branches.get(branch).map(|b| b.files.clone()) else {
+            return;
+        };
+        let parent = self.branches[branch].head.clone();
+        let tree = tree_sha(&files);
+        let sha = File::new(format!(
+            "tree {tree}\nparent {parent}\n{}\n{message}",
+            rand::random::<u64>()
+        ))
+        .sha;
+        self.trees.insert(tree.clone(), files);
+        self.commits.insert(
+            sha.clone(),
+            Commit {
+                tree,
+                parents: vec![parent],
+                message: message.to_owned(),
+            },
+        );
+        if let Some(b) = self.branches.get_mut(branch) {
+            b.head = sha;
+        }
+    }
+
+    /// The head commit of `branch`: the default branch's is derived from its files.
+    pub fn head_of(&self, branch: &str) -> Option<String> {
+        if branch == self.default_branch {
+            return Some(tree_sha(&self.files));
+        }
+        self.branches.get(branch).map(|b| b.head.clone())
+    }
+
+    /// Whether `sha` names a commit of this repository.
+    pub fn has_commit(&self, sha: &str) -> bool {
+        self.commits.contains_key(sha)
+            || sha == tree_sha(&self.files)
+            || self.branches.values().any(|b| b.head == sha)
     }
 
     /// Workflow files, in path order, with the ids GitHub gives them.
@@ -160,6 +293,8 @@ pub enum Perm {
     EnvironmentsWrite,
     OrgSecretsRead,
     OrgSecretsWrite,
+    PullRequestsWrite,
+    ChecksRead,
 }
 
 impl Perm {
@@ -176,6 +311,8 @@ impl Perm {
             Perm::SecretsWrite => "secrets=write",
             Perm::EnvironmentsRead => "environments=read",
             Perm::EnvironmentsWrite => "environments=write",
+            Perm::PullRequestsWrite => "pull_requests=write",
+            Perm::ChecksRead => "checks=read",
             Perm::OrgSecretsRead => "organization_secrets=read",
             Perm::OrgSecretsWrite => "organization_secrets=write",
         }
@@ -193,6 +330,8 @@ impl Perm {
             "secrets" => pair(Perm::SecretsRead, Perm::SecretsWrite),
             "environments" => pair(Perm::EnvironmentsRead, Perm::EnvironmentsWrite),
             "organization_secrets" => pair(Perm::OrgSecretsRead, Perm::OrgSecretsWrite),
+            "pull_requests" if write => vec![Perm::PullRequestsWrite],
+            "checks" => vec![Perm::ChecksRead],
             _ => Vec::new(),
         }
     }
@@ -209,6 +348,8 @@ impl Perm {
                 Perm::SecretsWrite,
                 Perm::EnvironmentsRead,
                 Perm::EnvironmentsWrite,
+                Perm::PullRequestsWrite,
+                Perm::ChecksRead,
             ],
             "workflow" => vec![Perm::WorkflowsWrite],
             "admin:org" => vec![Perm::OrgSecretsRead, Perm::OrgSecretsWrite],
@@ -285,6 +426,8 @@ pub struct Run {
     pub updated_at: u64,
     /// Inputs of a `workflow_dispatch` run.
     pub inputs: BTreeMap<String, String>,
+    /// The workflow file as it was at the run's commit.
+    pub workflow_text: String,
 }
 
 pub struct Step {
@@ -302,6 +445,8 @@ pub struct Job {
     pub conclusion: Option<String>,
     pub steps: Vec<Step>,
     pub log: String,
+    /// Why GitHub failed the job before it ran, as its check run's annotation says.
+    pub annotation: Option<String>,
     pub started_at: u64,
     pub completed_at: Option<u64>,
 }
@@ -563,10 +708,20 @@ fn repo_from_spec(scenario: &Scenario, spec: &RepoSpec, id: u64) -> Repo {
                             .collect(),
                         keys: KeyPair::generate(),
                         requires_approval: e.requires_approval,
+                        branch_policy: match (&e.deployment_branches, e.protected_branches) {
+                            (Some(patterns), _) => Some(BranchPolicy::Custom(patterns.clone())),
+                            (None, true) => Some(BranchPolicy::Protected),
+                            (None, false) => None,
+                        },
                     },
                 )
             })
             .collect(),
         variables: spec.variables.clone(),
+        protection: spec.protection,
+        branches: BTreeMap::new(),
+        trees: BTreeMap::new(),
+        commits: BTreeMap::new(),
+        pulls: Vec::new(),
     }
 }
