@@ -258,11 +258,15 @@ pub struct ProbeRunArgs {
 pub enum ProbeCommand {
     /// Print the probe workflow keyfix would install (for OWNER/REPO, or a generic one)
     #[command(
-        after_help = "Examples:\n  keyfix probe print > .github/workflows/keyfix-probe.yml\n  keyfix probe print acme/app --secret CLAUDE_KEY"
+        after_help = "Examples:\n  keyfix probe print > .github/workflows/keyfix-probe.yml\n  keyfix probe print acme/app --secret CLAUDE_KEY\n  keyfix probe print acme/app --branch"
     )]
     Print {
         /// The repository whose Claude workflows decide the secret names and environments
         repo: Option<String>,
+        /// Print it as a branch probe pushes it to keyfix-probe/<8 hex> (`--probe-branch`): a
+        /// push trigger, and one run's values in place of the inputs (shown as placeholders)
+        #[arg(long)]
+        branch: bool,
     },
     /// Commit the probe workflow to the default branch of OWNER/REPO
     #[command(

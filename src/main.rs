@@ -96,8 +96,8 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
             };
             commands::check::run(options, ctx).await.into()
         }
-        Command::Probe(cli::ProbeCommand::Print { repo }) => {
-            commands::probe::print(repo, global.secret.clone(), ctx)
+        Command::Probe(cli::ProbeCommand::Print { repo, branch }) => {
+            commands::probe::print(repo, global.secret.clone(), branch, ctx)
                 .await
                 .into()
         }

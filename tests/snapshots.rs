@@ -228,6 +228,29 @@ fn probe_print_for_a_repository() {
 }
 
 #[test]
+fn probe_print_as_the_branch_probe_pushes_it() {
+    let sim = start(shapes());
+    snapshot(
+        "probe_print_shapes_branch",
+        &sim,
+        &["probe", "print", "acme/shapes", "--branch"],
+        &[],
+        0,
+    );
+}
+
+#[test]
+fn probe_install_as_a_pull_request() {
+    both(
+        "probe_install_pull_request",
+        demo,
+        &["probe", "install", "--pull-request", "acme/app"],
+        &[],
+        0,
+    );
+}
+
+#[test]
 fn probe_install() {
     both(
         "probe_install",

@@ -6,7 +6,7 @@ use crate::github::{names, Client, RepoName};
 use crate::key::random_hex;
 use crate::outcome::{Action, Failure, Finished, ProbeReport};
 use crate::probe::run::{self, Installed};
-use crate::probe::{self, branch, ProbeSpec};
+use crate::probe::{self, branch, ProbeSpec, RunValues, Trigger};
 use crate::work::probe::{commit, Committed};
 use crate::work::Context;
 
@@ -42,10 +42,12 @@ async fn spec_for(
     Ok((spec, Some(branch)))
 }
 
-/// The workflow text, to stdout.
+/// The workflow text, to stdout: as installed on the default branch, or as a branch probe
+/// pushes it, one run's values shown as placeholders.
 pub async fn print(
     repo: Option<String>,
     secret: Option<String>,
+    branch: bool,
     ctx: &Context,
 ) -> Finished<ProbeReport> {
     let mut report = ProbeReport::default();
@@ -53,7 +55,17 @@ pub async fn print(
         let repo = repo.as_deref().map(RepoName::parse).transpose()?;
         report.repo = repo.as_ref().map(ToString::to_string);
         let (spec, _) = spec_for(repo.as_ref(), secret.as_deref(), ctx).await?;
-        report.workflow = Some(probe::render(&spec));
+        let placeholders = RunValues {
+            correlation_id: "CORRELATION_ID",
+            nonce: "NONCE",
+            model: "MODEL",
+        };
+        let trigger = if branch {
+            Trigger::Push(&placeholders)
+        } else {
+            Trigger::Dispatch
+        };
+        report.workflow = Some(probe::render_for(&spec, trigger));
         Ok(())
     }
     .await;
