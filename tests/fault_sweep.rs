@@ -27,10 +27,18 @@ struct Position {
 }
 
 impl Position {
-    /// A GitHub request that changes something (upload, dispatch, re-run, commit): never
-    /// repeated blindly. The Messages API's calls only read a key's standing.
+    /// A GitHub request that changes something (upload, dispatch, re-run, commit). The Messages
+    /// API's calls only read a key's standing.
     fn is_write(&self) -> bool {
         self.service == "github" && self.method != "GET"
+    }
+
+    /// A write that changes nothing more when sent twice, and may be sent again after a lost
+    /// answer: deleting a branch, making a content-addressed Git object.
+    fn is_repeatable(&self) -> bool {
+        (self.method == "DELETE" && self.path.contains("/git/refs/"))
+            || (self.method == "POST"
+                && (self.path.ends_with("/git/trees") || self.path.ends_with("/git/commits")))
     }
 
     fn same_request(&self, logged: &LoggedRequest) -> bool {
@@ -40,9 +48,16 @@ impl Position {
     }
 }
 
-/// The path a fault matches: the logged path without its query.
-fn path_of(logged: &LoggedRequest) -> &str {
-    logged.path.split('?').next().unwrap_or_default()
+/// The path a fault matches: the logged path without its query, a throwaway branch's random
+/// name as the pattern every such name matches.
+fn path_of(logged: &LoggedRequest) -> String {
+    let path = logged.path.split('?').next().unwrap_or_default();
+    match path.split_once("keyfix-probe/") {
+        Some((head, tail)) if tail.len() >= 8 => {
+            format!("{head}keyfix-probe/[0-9a-f]{{8}}{}", &tail[8..])
+        }
+        _ => path.to_owned(),
+    }
 }
 
 /// The requests keyfix sent in `log` (not the emulated action's own calls).
@@ -57,14 +72,12 @@ fn positions(log: &[LoggedRequest]) -> Vec<Position> {
     sent_by_keyfix(log)
         .into_iter()
         .map(|r| {
-            let count = seen
-                .entry((r.method.clone(), path_of(r).to_owned()))
-                .or_default();
+            let count = seen.entry((r.method.clone(), path_of(r))).or_default();
             *count += 1;
             Position {
                 service: r.service,
                 method: r.method.clone(),
-                path: path_of(r).to_owned(),
+                path: path_of(r),
                 occurrence: *count,
             }
         })
@@ -74,9 +87,14 @@ fn positions(log: &[LoggedRequest]) -> Vec<Position> {
 /// The faults each position is tried with: a 5xx (a 529 from the Anthropic API) and a dropped
 /// connection everywhere; for GitHub writes also both after the write took effect.
 fn faults_at(position: &Position) -> Vec<Fault> {
+    // A throwaway branch's name differs from run to run: its requests are matched by prefix.
+    let path = match position.path.split_once("keyfix-probe/[0-9a-f]{8}") {
+        Some((head, "")) => format!("{head}keyfix-probe/"),
+        _ => format!("{}$", position.path),
+    };
     let at = Fault {
         service: Some(position.service.to_owned()),
-        path: format!("{}$", position.path),
+        path,
         method: Some(position.method.clone()),
         skip: position.occurrence - 1,
         times: Some(1),
@@ -211,6 +229,70 @@ impl Flow for Fix {
             ));
         }
         Ok(())
+    }
+}
+
+/// `keyfix repo acme/app` where a ruleset protects `main`: the same fix with the probe run from
+/// throwaway branches.
+struct BranchFix;
+
+impl Flow for BranchFix {
+    const NAME: &'static str = "repo from a throwaway branch";
+
+    fn world(&self) -> Sim {
+        let case = case("app", Some("orphaned"), "claude-haiku-4-5").replacen(
+            "name = \"app\"\n",
+            "name = \"app\"\nprotection = \"ruleset\"\n",
+            1,
+        );
+        world(&[case], "")
+    }
+
+    fn run(&self, sim: &Sim, work: &Path) -> (Value, i32) {
+        Fix.run(sim, work)
+    }
+
+    fn exits(&self) -> &'static [i32] {
+        Fix.exits()
+    }
+
+    /// As the fix's, and every branch the document calls deleted is gone, every other is there.
+    fn faithful(&self, sim: &Sim, doc: &Value) -> Result<(), String> {
+        Fix.faithful(sim, doc)?;
+        let branches: Vec<String> = sim
+            .branches("acme", "app")
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let reported = doc["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["kind"] == "probe_branch");
+        let mut left = Vec::new();
+        for action in reported {
+            let name = action["branch"].as_str().unwrap_or_default().to_owned();
+            let there = branches.contains(&name);
+            if action["deleted"] == there {
+                return Err(format!(
+                    "{name}: the document says deleted = {}",
+                    action["deleted"]
+                ));
+            }
+            if there {
+                left.push(name);
+            }
+        }
+        if branches.len() != left.len() {
+            return Err(format!(
+                "branches left that the document does not name: {branches:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(&self, sim: &Sim, work: &Path) -> Result<(), String> {
+        Fix.finish(sim, work)
     }
 }
 
@@ -368,8 +450,9 @@ fn sweep_one<F: Flow>(
     }
     // (b), (c): true to the world.
     flow.faithful(&sim, &doc)?;
-    // (d) a write is not sent more often than in the clean run.
-    if position.is_write() {
+    // (d) a write is not sent more often than in the clean run, unless sending it twice
+    // changes nothing more.
+    if position.is_write() && !position.is_repeatable() {
         let count =
             |log: &[&LoggedRequest]| log.iter().filter(|r| position.same_request(r)).count();
         let (faulted, clean) = (count(&sent_by_keyfix(&log)), count(&sent_by_keyfix(clean)));
@@ -455,6 +538,11 @@ fn sweep<F: Flow>(flow: &F) {
 #[test]
 fn every_request_of_the_fix_fails_once_and_nothing_is_lost() {
     sweep(&Fix);
+}
+
+#[test]
+fn every_request_of_the_fix_from_throwaway_branches_fails_once_and_no_branch_is_lost() {
+    sweep(&BranchFix);
 }
 
 #[test]

@@ -214,6 +214,28 @@ impl Client {
         headers: &[(HeaderName, String)],
     ) -> Result<Answer, Error> {
         let idempotent = method == Method::GET;
+        self.send_as(method, path, body, headers, idempotent).await
+    }
+
+    /// [`Client::send`] for a write that changes nothing more when sent twice (deleting a
+    /// branch, making a content-addressed Git object): retried after a lost answer as a read is.
+    pub async fn send_repeatable(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, Error> {
+        self.send_as(method, path, body, &[], true).await
+    }
+
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(HeaderName, String)],
+        idempotent: bool,
+    ) -> Result<Answer, Error> {
         let mut resent = Resent::default();
         loop {
             let attempt = self.send_once(&method, path, body, headers).await;

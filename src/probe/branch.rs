@@ -39,7 +39,7 @@ async fn head(client: &Client, repo: &RepoName, branch: &str) -> Result<Option<S
 }
 
 /// Posts a Git object (tree, commit): content-addressed, so sending it again after a lost answer
-/// makes the same object, never a second change.
+/// makes the same object or an unreferenced twin, never a second change.
 async fn create_object(
     client: &Client,
     repo: &RepoName,
@@ -47,12 +47,9 @@ async fn create_object(
     body: &serde_json::Value,
 ) -> Result<String, Error> {
     let path = format!("/repos/{repo}/git/{kind}");
-    let what = format!("a Git {kind} object in {repo}");
-    let mut answer = client.send(Method::POST, &path, Some(body), &[]).await;
-    if answer.as_ref().is_err_and(Error::answer_lost) {
-        answer = client.send(Method::POST, &path, Some(body), &[]).await;
-    }
-    let answer = answer?;
+    let answer = client
+        .send_repeatable(Method::POST, &path, Some(body))
+        .await?;
     if answer.status != 201 {
         return Err(super::run::write_refusal(
             client,
@@ -61,7 +58,9 @@ async fn create_object(
             "a new branch",
         ));
     }
-    Ok(answer.json::<Sha>(&what)?.sha)
+    answer
+        .json::<Sha>(&format!("a Git {kind} object in {repo}"))
+        .map(|o| o.sha)
 }
 
 /// Creates branch `name` from `default_branch`'s head with one commit holding `workflow` alone.
@@ -104,15 +103,23 @@ pub async fn create(
             &[],
         )
         .await;
-    match sent {
-        Ok(answer) if answer.status == 201 => Ok(()),
-        Ok(answer) => Err(super::run::write_refusal(client, &answer, repo, name)),
-        // The branch may have been made before the answer was lost: its head tells.
-        Err(error) if error.answer_lost() => match head(client, repo, name).await {
-            Ok(Some(sha)) if sha == commit => Ok(()),
-            _ => Err(error),
-        },
-        Err(error) => Err(error),
+    let lost = match sent {
+        Ok(answer) if answer.status == 201 => return Ok(()),
+        Ok(answer) if answer.status < 500 => {
+            return Err(super::run::write_refusal(client, &answer, repo, name))
+        }
+        Ok(answer) => client.error_for(
+            &answer,
+            Access::WriteWorkflowFile,
+            &format!("branch {name} of {repo}"),
+        ),
+        Err(error) if error.answer_lost() => error,
+        Err(error) => return Err(error),
+    };
+    // The branch may have been made before the answer was lost: its head tells.
+    match head(client, repo, name).await {
+        Ok(Some(sha)) if sha == commit => Ok(()),
+        _ => Err(lost),
     }
 }
 
@@ -181,12 +188,7 @@ pub async fn open_pull_request(
 /// Deletes branch `name`; one that is already gone counts as deleted.
 pub async fn delete(client: &Client, repo: &RepoName, name: &str) -> Result<(), Error> {
     let path = format!("/repos/{repo}/git/refs/heads/{name}");
-    let mut sent = client.send(Method::DELETE, &path, None, &[]).await;
-    if sent.as_ref().is_err_and(Error::answer_lost) {
-        // Deleting is idempotent: a second request after a lost answer changes nothing more.
-        sent = client.send(Method::DELETE, &path, None, &[]).await;
-    }
-    let answer = sent?;
+    let answer = client.send_repeatable(Method::DELETE, &path, None).await?;
     let gone = answer.status == 204
         || (answer.status == 422 && answer.message().contains("Reference does not exist"));
     if gone {

@@ -309,7 +309,11 @@ async fn run_from_branch(
         ctx.progress.step(&format!(
             "Pushing the probe to a throwaway branch {name} of {repo} …"
         ));
-        branch::create(client, repo, &probe.branch, &name, &workflow).await?;
+        if let Err(error) = branch::create(client, repo, &probe.branch, &name, &workflow).await {
+            // A branch whose creation went unanswered may be there all the same.
+            created.set(error.answer_lost());
+            return Err(error.into());
+        }
         created.set(true);
         let runs = branch::runs_path(repo, &name);
         let run_id = run::find_run(client, &runs, values.correlation_id, Instant::now()).await?;

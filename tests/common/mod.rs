@@ -105,7 +105,10 @@ pub fn snapshot_settings() -> insta::Settings {
     );
     settings.add_filter(r"\b(organization|workspace) [0-9a-f]{16}\b", "$1 [salted]");
     // Throwaway and pull-request branches are named at random.
-    settings.add_filter(r"\b(keyfix-probe/|keyfix/add-probe-)[0-9a-f]{8}\b", "$1[hex]");
+    settings.add_filter(
+        r"\b(keyfix-probe/|keyfix/add-probe-)[0-9a-f]{8}\b",
+        "$1[hex]",
+    );
     // A default journal is named by the time it was started.
     settings.add_filter(r#""journal": "[^"]+""#, r#""journal": "[journal]""#);
     // Polling a run costs as many requests as the run takes.
