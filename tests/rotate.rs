@@ -270,6 +270,34 @@ fn a_passing_canary_is_verified_by_the_probe_before_the_rest() {
 }
 
 #[test]
+fn the_canary_is_verified_from_a_throwaway_branch_with_probe_branch() {
+    let sim = mixed("");
+    let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme", "--probe-branch"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["rotation"]["canary"], "acme/own1");
+    let log = sim.requests();
+    let pushed = log
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/git/refs"))
+        .count();
+    let deleted = log
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.contains("/git/refs/heads/keyfix-probe/"))
+        .count();
+    assert_eq!(
+        (pushed, deleted),
+        (1, 1),
+        "one branch for the canary, deleted"
+    );
+    assert!(!log
+        .iter()
+        .any(|r| r.path.ends_with("/dispatches")
+            || r.path.contains("/contents/") && r.method == "PUT"));
+    assert!(sim.branches("acme", "own1").is_empty());
+    assert_rotated(&sim, "fresh");
+}
+
+#[test]
 fn a_canary_without_its_probe_stops_before_writing() {
     let sim = mixed("");
     let (doc, code) = rotate(&sim, "fresh", &["--owner", "acme"]);
