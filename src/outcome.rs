@@ -281,6 +281,10 @@ pub struct FailedRunSummary {
     pub event: String,
     pub actor: Option<String>,
     pub signature: Option<Signature>,
+    /// The run passed although its Claude step was refused (a green refusal).
+    pub green: bool,
+    /// The result text, where the action's version printed it.
+    pub result: Option<String>,
 }
 
 /// What a command did, in order (`actions` in JSON).

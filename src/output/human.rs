@@ -98,11 +98,22 @@ fn render_context(out: &mut String, outcome: &Found) {
             Some(Signature::NoSecrets) => " — the run got no Actions secrets",
             None => "",
         };
+        let label = if run.green { "Last run" } else { "Failed run" };
         let _ = writeln!(
             out,
-            "{:<10} run {} ({}{by}){signature}",
-            "Failed run", run.id, run.event
+            "{label:<10} run {} ({}{by}){signature}",
+            run.id, run.event
         );
+        if run.green {
+            let _ = writeln!(
+                out,
+                "{:<10} it passed although Claude was refused (action versions v1.0.146–v1.0.171 let such a step pass)",
+                ""
+            );
+        }
+        if let Some(result) = &run.result {
+            let _ = writeln!(out, "{:<10} the action's log says {result:?}", "");
+        }
     }
 }
 

@@ -122,6 +122,8 @@ impl Findings {
             event: run.event.clone(),
             actor: run.actor.as_ref().map(|a| a.login.clone()),
             signature: runs::signature(run, &self.run_reading),
+            green: run.is_green(),
+            result: self.run_reading.result.clone(),
         });
     }
 }
@@ -162,13 +164,21 @@ pub async fn read_repository(
         ctx.progress
             .step(&format!("warning: {}: {}", warning.path, warning.message));
     }
-    let failed_run = match subject.run {
-        Some(id) => Some(runs::get(client, &repo, id).await?),
-        None => runs::latest_failed(client, &repo, &survey.analysis.workflow_paths()).await?,
-    };
-    let run_reading = match &failed_run {
-        Some(run) if run.is_completed() => runs::read_logs(client, &repo, run.id).await?,
-        _ => LogReading::default(),
+    let (failed_run, run_reading) = match subject.run {
+        Some(id) => {
+            let run = runs::get(client, &repo, id).await?;
+            let reading = if run.is_completed() {
+                runs::read_logs(client, &repo, run.id).await?
+            } else {
+                LogReading::default()
+            };
+            (Some(run), reading)
+        }
+        None => runs::latest_refused(client, &repo, &survey.analysis.workflow_paths())
+            .await?
+            .map_or((None, LogReading::default()), |(run, reading)| {
+                (Some(run), reading)
+            }),
     };
     let step = chosen_step(&survey, failed_run.as_ref());
     if let (Some(step), None) = (step, &subject.secret) {

@@ -5,6 +5,7 @@
 // Handlers refuse with the ready HTTP answer; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod action_log;
 pub mod anthropic;
 pub mod faults;
 pub mod github;
@@ -500,6 +501,7 @@ async fn past_runs(world: Arc<World>) -> Result<(), String> {
                 created_at: now.saturating_sub(u64::from(run.days_ago) * 86_400_000),
                 attempts: run.attempts,
                 branch: None,
+                action_log: run.action_log,
             };
             runner::run_now(world.clone(), request).await?;
         }

@@ -293,13 +293,7 @@ fn default_rate_window() -> u64 {
     3600
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionLog {
-    #[default]
-    Summary,
-    Text,
-}
+pub use crate::action_log::ActionLog;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -439,6 +433,9 @@ pub struct RunSpec {
     /// How many times it has run already (a run re-run 50 times cannot be re-run again).
     #[serde(default = "one_u32")]
     pub attempts: u32,
+    /// The action's era for this run (`[github] action_log` when absent).
+    #[serde(default)]
+    pub action_log: Option<ActionLog>,
 }
 
 fn default_event() -> String {

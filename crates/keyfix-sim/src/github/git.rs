@@ -437,6 +437,7 @@ pub fn pushed(world: &Arc<World>, owner: &str, repo: &str, branch: &str, actor: 
             created_at: crate::time::now_epoch_millis(),
             attempts: 1,
             branch: Some(branch.to_owned()),
+            action_log: None,
         };
         let _ = runner::start(world.clone(), request);
     }

@@ -428,6 +428,8 @@ pub struct Run {
     pub inputs: BTreeMap<String, String>,
     /// The workflow file as it was at the run's commit.
     pub workflow_text: String,
+    /// The action's era for this run, when it is not the scenario's.
+    pub action_log: Option<crate::scenario::ActionLog>,
 }
 
 pub struct Step {
