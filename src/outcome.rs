@@ -245,6 +245,10 @@ pub struct ScannedWorkflow {
     pub model: String,
     pub model_source: ModelSource,
     pub credential: Credential,
+    /// The key's expression, where it names no secret keyfix can read (`secrets[matrix.key]`).
+    pub secret_expression: Option<String>,
+    /// The model's expression, where the workflow writes one.
+    pub model_expression: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

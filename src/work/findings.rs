@@ -194,6 +194,11 @@ pub async fn read_repository(
             ));
         }
     }
+    if let (Some(step), None) = (step, &subject.secret) {
+        if let Some(expression) = &step.api_key_expression {
+            return Err(unresolved_secret(&survey, step, expression));
+        }
+    }
     let secret = subject
         .secret
         .clone()
@@ -387,4 +392,22 @@ pub async fn add_reference(
     }
     findings.evidence.reference = Some(reference);
     Ok(())
+}
+
+/// A step whose key comes from an expression keyfix cannot resolve (`secrets[matrix.key]`):
+/// never replaced by a guess; the secrets the repository has are the candidates.
+fn unresolved_secret(survey: &Survey, step: &ClaudeStep, expression: &str) -> Failure {
+    let candidates = survey.scopes.names();
+    let seen = if candidates.is_empty() {
+        "it can see no secret".to_owned()
+    } else {
+        format!("the secrets it can see: {}", candidates.join(", "))
+    };
+    Failure::new(
+        FailureKind::Usage,
+        format!(
+            "the Claude step of {} ({}) reads its key from {expression}, which keyfix cannot resolve; {seen}. Pass --secret NAME",
+            step.workflow_path, step.job_id
+        ),
+    )
 }

@@ -568,7 +568,7 @@ async fn run_step(
             log.line("##[endgroup]");
             if text
                 .to_ascii_lowercase()
-                .starts_with("anthropics/claude-code-action")
+                .starts_with("anthropics/claude-code-")
             {
                 emulate_claude_action(world, resolver, log, &with)
             } else {
@@ -714,7 +714,11 @@ fn action_model(with: &BTreeMap<String, String>, env: &BTreeMap<String, String>)
     });
     from_args
         .or(from_settings)
-        .or_else(|| with.get("model").filter(|m| !m.is_empty()).cloned())
+        .or_else(|| {
+            ["model", "anthropic_model"]
+                .iter()
+                .find_map(|input| with.get(*input).filter(|m| !m.is_empty()).cloned())
+        })
         .or_else(|| {
             env.get("ANTHROPIC_MODEL")
                 .filter(|m| !m.is_empty())
@@ -731,14 +735,16 @@ fn emulate_claude_action(
     log: &mut JobLog,
     with: &BTreeMap<String, String>,
 ) -> bool {
-    let key = with
-        .get("anthropic_api_key")
-        .filter(|k| !k.is_empty())
-        .cloned();
-    let oauth = with
-        .get("claude_code_oauth_token")
-        .filter(|k| !k.is_empty());
-    let Some(key) = key.or_else(|| oauth.cloned()) else {
+    // The input, else the variable the action reads when the input is not given (v1.0.146 on).
+    let credential = |input: &str, variable: &str| {
+        with.get(input)
+            .or_else(|| resolver.env.get(variable))
+            .filter(|k| !k.is_empty())
+            .cloned()
+    };
+    let key = credential("anthropic_api_key", "ANTHROPIC_API_KEY");
+    let oauth = credential("claude_code_oauth_token", "CLAUDE_CODE_OAUTH_TOKEN");
+    let Some(key) = key.or(oauth) else {
         log.line("##[error]Action failed with error: Environment variable validation failed:");
         log.line("  - Either ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN is required when using direct Anthropic API.");
         return false;

@@ -268,6 +268,10 @@ pub struct RepoWorkflowDoc<'a> {
     pub model: &'a str,
     pub model_source: ModelSource,
     pub credential: Credential,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_expression: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -547,6 +551,8 @@ impl<'a> RepoWorkflowDoc<'a> {
             model: &w.model,
             model_source: w.model_source,
             credential: w.credential,
+            secret_expression: w.secret_expression.as_deref(),
+            model_expression: w.model_expression.as_deref(),
         }
     }
 }
