@@ -4,15 +4,12 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use keyfix_sim::Sim;
 
 /// The demo scenario (acme/app's key is orphaned) with its failed run logged by `era`.
 fn demo_in(era: &str) -> Sim {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml");
-    let text = std::fs::read_to_string(path).expect("the demo scenario");
+    let text = demo_text();
     let with_era = text.replacen(
         "event = \"issue_comment\", actor = \"alice\" }",
         &format!("event = \"issue_comment\", actor = \"alice\", action_log = \"{era}\" }}"),
@@ -23,17 +20,7 @@ fn demo_in(era: &str) -> Sim {
 }
 
 fn check(sim: &Sim) -> (serde_json::Value, i32) {
-    json_of(
-        keyfix(sim)
-            .args([
-                "check",
-                "acme/app",
-                "--install-probe",
-                "--reference-key-env",
-                "R",
-            ])
-            .env("R", sim.key("fresh")),
-    )
+    json_of(&mut check_with_fresh_reference(sim, &[]))
 }
 
 const ERAS: [&str; 9] = ["e0", "e1", "e2", "e3a", "e3b", "e4", "e5", "e6", "e7"];
@@ -81,17 +68,7 @@ fn a_green_refusal_is_found_by_scan_check_and_repo() {
         "{doc:#}"
     );
 
-    let out = keyfix(&sim)
-        .args([
-            "check",
-            "acme/app",
-            "--install-probe",
-            "--reference-key-env",
-            "R",
-        ])
-        .env("R", sim.key("fresh"))
-        .output()
-        .unwrap();
+    let out = check_with_fresh_reference(&sim, &[]).output().unwrap();
     let human = String::from_utf8_lossy(&out.stdout);
     assert!(
         human.contains(

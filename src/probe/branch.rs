@@ -63,38 +63,23 @@ async fn create_object(
         .map(|o| o.sha)
 }
 
-/// Creates branch `name` from `default_branch`'s head with one commit holding `workflow` alone.
-pub async fn create(
+/// The head commit of the default branch, which must be there.
+async fn default_head(
     client: &Client,
     repo: &RepoName,
     default_branch: &str,
-    name: &str,
-    workflow: &str,
-) -> Result<(), Error> {
-    let parent = head(client, repo, default_branch)
+) -> Result<String, Error> {
+    head(client, repo, default_branch)
         .await?
         .ok_or_else(|| Error::NotFound {
             what: format!("the default branch {default_branch} of {repo}"),
-        })?;
-    let tree = create_object(
-        client,
-        repo,
-        "trees",
-        &json!({"tree": [{"path": PATH, "mode": "100644", "type": "blob", "content": workflow}]}),
-    )
-    .await?;
-    let commit = create_object(
-        client,
-        repo,
-        "commits",
-        &json!({
-            "message": "keyfix probe: one run from a throwaway branch (deleted afterwards)",
-            "tree": tree,
-            "parents": [parent],
-        }),
-    )
-    .await?;
-    let body = json!({"ref": format!("refs/heads/{name}"), "sha": commit});
+        })
+}
+
+/// Creates branch `name` at commit `sha`. Not sent twice: after a lost answer the branch's
+/// head tells whether it was made.
+async fn create_ref(client: &Client, repo: &RepoName, name: &str, sha: &str) -> Result<(), Error> {
+    let body = json!({"ref": format!("refs/heads/{name}"), "sha": sha});
     let sent = client
         .send(
             Method::POST,
@@ -116,11 +101,40 @@ pub async fn create(
         Err(error) if error.answer_lost() => error,
         Err(error) => return Err(error),
     };
-    // The branch may have been made before the answer was lost: its head tells.
     match head(client, repo, name).await {
-        Ok(Some(sha)) if sha == commit => Ok(()),
+        Ok(Some(head)) if head == sha => Ok(()),
         _ => Err(lost),
     }
+}
+
+/// Creates branch `name` from `default_branch`'s head with one commit holding `workflow` alone.
+pub async fn create(
+    client: &Client,
+    repo: &RepoName,
+    default_branch: &str,
+    name: &str,
+    workflow: &str,
+) -> Result<(), Error> {
+    let parent = default_head(client, repo, default_branch).await?;
+    let tree = create_object(
+        client,
+        repo,
+        "trees",
+        &json!({"tree": [{"path": PATH, "mode": "100644", "type": "blob", "content": workflow}]}),
+    )
+    .await?;
+    let commit = create_object(
+        client,
+        repo,
+        "commits",
+        &json!({
+            "message": "keyfix probe: one run from a throwaway branch (deleted afterwards)",
+            "tree": tree,
+            "parents": [parent],
+        }),
+    )
+    .await?;
+    create_ref(client, repo, name, &commit).await
 }
 
 /// Creates branch `name` at `default_branch`'s head (a branch for a pull request).
@@ -130,24 +144,8 @@ pub async fn create_from_head(
     default_branch: &str,
     name: &str,
 ) -> Result<(), Error> {
-    let parent = head(client, repo, default_branch)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: format!("the default branch {default_branch} of {repo}"),
-        })?;
-    let body = json!({"ref": format!("refs/heads/{name}"), "sha": parent});
-    let answer = client
-        .send(
-            Method::POST,
-            &format!("/repos/{repo}/git/refs"),
-            Some(&body),
-            &[],
-        )
-        .await?;
-    match answer.status {
-        201 => Ok(()),
-        _ => Err(super::run::write_refusal(client, &answer, repo, name)),
-    }
+    let parent = default_head(client, repo, default_branch).await?;
+    create_ref(client, repo, name, &parent).await
 }
 
 #[derive(Deserialize)]

@@ -70,25 +70,51 @@ fn branch_heads(repo: &Repo) -> Vec<(String, String)> {
     heads
 }
 
+/// `f` on `owner/repo` for a caller with `perm`: GitHub's 403 without it, 404 for an unknown
+/// repository.
+fn reading(
+    world: &World,
+    caller: &Caller,
+    perm: Perm,
+    (owner, repo): (&str, &str),
+    f: impl FnOnce(&Repo) -> Response,
+) -> Response {
+    if let Err(refusal) = caller.require(perm) {
+        return refusal;
+    }
+    let state = world.github.lock().expect("github state");
+    state.repo(owner, repo).map_or_else(not_found, f)
+}
+
+/// As [`reading`], for a change to the repository.
+fn writing(
+    world: &World,
+    caller: &Caller,
+    perm: Perm,
+    (owner, repo): (&str, &str),
+    f: impl FnOnce(&mut Repo) -> Response,
+) -> Response {
+    if let Err(refusal) = caller.require(perm) {
+        return refusal;
+    }
+    let mut state = world.github.lock().expect("github state");
+    state.repo_mut(owner, repo).map_or_else(not_found, f)
+}
+
 async fn get_ref(
     State(world): State<Arc<World>>,
     Extension(caller): Extension<Caller>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    let Some(r) = state.repo(&owner, &repo) else {
-        return not_found();
-    };
-    let found = reference
-        .strip_prefix("heads/")
-        .and_then(|name| r.head_of(name).map(|sha| (name, sha)));
-    match found {
-        Some((name, sha)) => json_response(StatusCode::OK, ref_json(&world, r, name, &sha)),
-        None => not_found(),
-    }
+    reading(&world, &caller, Perm::ContentsRead, (&owner, &repo), |r| {
+        let found = reference
+            .strip_prefix("heads/")
+            .and_then(|name| r.head_of(name).map(|sha| (name, sha)));
+        match found {
+            Some((name, sha)) => json_response(StatusCode::OK, ref_json(&world, r, name, &sha)),
+            None => not_found(),
+        }
+    })
 }
 
 async fn matching_refs(
@@ -96,20 +122,15 @@ async fn matching_refs(
     Extension(caller): Extension<Caller>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    let Some(r) = state.repo(&owner, &repo) else {
-        return not_found();
-    };
-    let prefix = reference.strip_prefix("heads/").unwrap_or("\u{0}");
-    let refs: Vec<Value> = branch_heads(r)
-        .iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(name, sha)| ref_json(&world, r, name, sha))
-        .collect();
-    json_response(StatusCode::OK, Value::Array(refs))
+    reading(&world, &caller, Perm::ContentsRead, (&owner, &repo), |r| {
+        let prefix = reference.strip_prefix("heads/").unwrap_or("\u{0}");
+        let refs: Vec<Value> = branch_heads(r)
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, sha)| ref_json(&world, r, name, sha))
+            .collect();
+        json_response(StatusCode::OK, Value::Array(refs))
+    })
 }
 
 #[derive(Deserialize)]
@@ -205,24 +226,19 @@ async fn delete_ref(
     Extension(caller): Extension<Caller>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
-        return refusal;
-    }
-    let mut state = world.github.lock().expect("github state");
-    let Some(r) = state.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
-    let name = reference.strip_prefix("heads/").unwrap_or_default();
-    if name == r.default_branch {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Cannot delete the default branch",
-        );
-    }
-    match r.branches.remove(name) {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist"),
-    }
+    writing(&world, &caller, Perm::ContentsWrite, (&owner, &repo), |r| {
+        let name = reference.strip_prefix("heads/").unwrap_or_default();
+        if name == r.default_branch {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Cannot delete the default branch",
+            );
+        }
+        match r.branches.remove(name) {
+            Some(_) => StatusCode::NO_CONTENT.into_response(),
+            None => error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist"),
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -248,55 +264,50 @@ async fn create_tree(
     Path((owner, repo)): Path<(String, String)>,
     Json(body): Json<NewTree>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
-        return refusal;
-    }
-    let mut state = world.github.lock().expect("github state");
-    let Some(r) = state.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
-    let mut files = match &body.base_tree {
-        None => BTreeMap::new(),
-        Some(base) => match r.trees.get(base).cloned().or_else(|| commit_files(r, base)) {
-            Some(files) => files,
-            None => {
+    writing(&world, &caller, Perm::ContentsWrite, (&owner, &repo), |r| {
+        let mut files = match &body.base_tree {
+            None => BTreeMap::new(),
+            Some(base) => match r.trees.get(base).cloned().or_else(|| commit_files(r, base)) {
+                Some(files) => files,
+                None => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "base_tree is not a valid tree",
+                    )
+                }
+            },
+        };
+        for entry in &body.tree {
+            let valid_mode = matches!(entry.mode.as_str(), "100644" | "100755");
+            let Some(content) = entry
+                .content
+                .as_ref()
+                .filter(|_| valid_mode && entry.kind == "blob")
+            else {
                 return error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "base_tree is not a valid tree",
-                )
-            }
-        },
-    };
-    for entry in &body.tree {
-        let valid_mode = matches!(entry.mode.as_str(), "100644" | "100755");
-        let Some(content) = entry
-            .content
-            .as_ref()
-            .filter(|_| valid_mode && entry.kind == "blob")
-        else {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Invalid tree info: only blobs with content are supported here",
+                    "Invalid tree info: only blobs with content are supported here",
+                );
+            };
+            files.insert(
+                entry.path.trim_matches('/').to_owned(),
+                File::new(content.clone()),
             );
-        };
-        files.insert(
-            entry.path.trim_matches('/').to_owned(),
-            File::new(content.clone()),
-        );
-    }
-    let sha = super::state::tree_sha(&files);
-    let base = format!("{}/repos/{}", world.github_url(), r.full_name());
-    let entries: Vec<Value> = files
-        .iter()
-        .map(|(path, file)| {
-            json!({"path": path, "mode": "100644", "type": "blob", "sha": file.sha, "size": file.text.len(), "url": format!("{base}/git/blobs/{}", file.sha)})
-        })
-        .collect();
-    r.trees.insert(sha.clone(), files);
-    json_response(
-        StatusCode::CREATED,
-        json!({"sha": sha, "url": format!("{base}/git/trees/{sha}"), "tree": entries, "truncated": false}),
-    )
+        }
+        let sha = super::state::tree_sha(&files);
+        let base = format!("{}/repos/{}", world.github_url(), r.full_name());
+        let entries: Vec<Value> = files
+            .iter()
+            .map(|(path, file)| {
+                json!({"path": path, "mode": "100644", "type": "blob", "sha": file.sha, "size": file.text.len(), "url": format!("{base}/git/blobs/{}", file.sha)})
+            })
+            .collect();
+        r.trees.insert(sha.clone(), files);
+        json_response(
+            StatusCode::CREATED,
+            json!({"sha": sha, "url": format!("{base}/git/trees/{sha}"), "tree": entries, "truncated": false}),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -313,55 +324,50 @@ async fn create_commit(
     Path((owner, repo)): Path<(String, String)>,
     Json(body): Json<NewCommit>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
-        return refusal;
-    }
-    let mut state = world.github.lock().expect("github state");
-    let Some(r) = state.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
-    if !r.trees.contains_key(&body.tree) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Tree SHA does not exist");
-    }
-    if let Some(parent) = body.parents.iter().find(|p| !r.has_commit(p)) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("Parent SHA {parent} does not exist or is not a commit object"),
+    writing(&world, &caller, Perm::ContentsWrite, (&owner, &repo), |r| {
+        if !r.trees.contains_key(&body.tree) {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "Tree SHA does not exist");
+        }
+        if let Some(parent) = body.parents.iter().find(|p| !r.has_commit(p)) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Parent SHA {parent} does not exist or is not a commit object"),
+            );
+        }
+        let now = crate::time::rfc3339(crate::time::now_epoch_millis());
+        let sha = File::new(format!(
+            "tree {}\n{}\n{now}\n{}\n{}",
+            body.tree,
+            body.parents.join("\n"),
+            rand::random::<u64>(),
+            body.message
+        ))
+        .sha;
+        let base = format!("{}/repos/{}", world.github_url(), r.full_name());
+        let html = format!("{}/{}", world.github_url(), r.full_name());
+        let person = json!({"name": caller.token, "email": format!("{}@users.noreply.github.com", caller.token), "date": now});
+        let answer = json!({
+            "sha": sha,
+            "node_id": format!("C_{}", &sha[..12]),
+            "url": format!("{base}/git/commits/{sha}"),
+            "html_url": format!("{html}/commit/{sha}"),
+            "author": person,
+            "committer": person,
+            "message": body.message,
+            "tree": {"sha": body.tree, "url": format!("{base}/git/trees/{}", body.tree)},
+            "parents": body.parents.iter().map(|p| json!({"sha": p, "url": format!("{base}/git/commits/{p}"), "html_url": format!("{html}/commit/{p}")})).collect::<Vec<_>>(),
+            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
+        });
+        r.commits.insert(
+            sha,
+            Commit {
+                tree: body.tree,
+                parents: body.parents,
+                message: body.message,
+            },
         );
-    }
-    let now = crate::time::rfc3339(crate::time::now_epoch_millis());
-    let sha = File::new(format!(
-        "tree {}\n{}\n{now}\n{}\n{}",
-        body.tree,
-        body.parents.join("\n"),
-        rand::random::<u64>(),
-        body.message
-    ))
-    .sha;
-    let base = format!("{}/repos/{}", world.github_url(), r.full_name());
-    let html = format!("{}/{}", world.github_url(), r.full_name());
-    let person = json!({"name": caller.token, "email": format!("{}@users.noreply.github.com", caller.token), "date": now});
-    let answer = json!({
-        "sha": sha,
-        "node_id": format!("C_{}", &sha[..12]),
-        "url": format!("{base}/git/commits/{sha}"),
-        "html_url": format!("{html}/commit/{sha}"),
-        "author": person,
-        "committer": person,
-        "message": body.message,
-        "tree": {"sha": body.tree, "url": format!("{base}/git/trees/{}", body.tree)},
-        "parents": body.parents.iter().map(|p| json!({"sha": p, "url": format!("{base}/git/commits/{p}"), "html_url": format!("{html}/commit/{p}")})).collect::<Vec<_>>(),
-        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
-    });
-    r.commits.insert(
-        sha,
-        Commit {
-            tree: body.tree,
-            parents: body.parents,
-            message: body.message,
-        },
-    );
-    json_response(StatusCode::CREATED, answer)
+        json_response(StatusCode::CREATED, answer)
+    })
 }
 
 /// Whether the workflow `text` runs on a push to `branch` (its `on:` and branch filters).
@@ -568,17 +574,10 @@ async fn get_environment(
     Extension(caller): Extension<Caller>,
     Path((owner, repo, env)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ActionsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    match state
-        .repo(&owner, &repo)
-        .and_then(|r| environment_json(&world, r, &env))
-    {
-        Some(body) => json_response(StatusCode::OK, body),
-        None => not_found(),
-    }
+    reading(&world, &caller, Perm::ActionsRead, (&owner, &repo), |r| {
+        environment_json(&world, r, &env)
+            .map_or_else(not_found, |body| json_response(StatusCode::OK, body))
+    })
 }
 
 async fn list_branch_policies(
@@ -588,26 +587,21 @@ async fn list_branch_policies(
     Query(query): Query<PageQuery>,
     uri: OriginalUri,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ActionsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    let Some(environment) = state
-        .repo(&owner, &repo)
-        .and_then(|r| r.environments.get(&env))
-    else {
-        return not_found();
-    };
-    let patterns = match &environment.branch_policy {
-        Some(BranchPolicy::Custom(patterns)) => patterns.clone(),
-        _ => Vec::new(),
-    };
-    let items = patterns
-        .iter()
-        .enumerate()
-        .map(|(i, name)| json!({"id": i + 1, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{i}"), "name": name, "type": "branch"}))
-        .collect();
-    counted_page(&world, uri.path(), &query, items, "branch_policies")
+    reading(&world, &caller, Perm::ActionsRead, (&owner, &repo), |r| {
+        let Some(environment) = r.environments.get(&env) else {
+            return not_found();
+        };
+        let patterns = match &environment.branch_policy {
+            Some(BranchPolicy::Custom(patterns)) => patterns.as_slice(),
+            _ => &[],
+        };
+        let items = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, name)| json!({"id": i + 1, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{i}"), "name": name, "type": "branch"}))
+            .collect();
+        counted_page(&world, uri.path(), &query, items, "branch_policies")
+    })
 }
 
 /// A job's check run annotations: the reason GitHub failed a job before it ran.
