@@ -62,6 +62,7 @@ async fn get_owner(State(world): State<Arc<World>>, Path(owner): Path<String>) -
 
 async fn list_repos(
     State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
     Path(owner): Path<String>,
     Query(query): Query<PageQuery>,
     request: axum::extract::OriginalUri,
@@ -74,6 +75,13 @@ async fn list_repos(
         .repos
         .iter()
         .filter(|r| r.owner.eq_ignore_ascii_case(&owner))
+        .filter(|r| {
+            // An installation token lists its installation's repositories, and public ones.
+            let installation = caller
+                .installation
+                .and_then(|id| state.installations.iter().find(|i| i.id == id));
+            installation.is_none_or(|i| !r.private || i.sees(&r.owner, &r.name))
+        })
         .map(|r| repo_json(&world, r, Some(owner_state)))
         .collect();
     page(&world, request.path(), &query, items, |items, _| {
@@ -169,9 +177,15 @@ fn writable_repo<'s>(
 ) -> Result<&'s mut Repo, Response> {
     caller.require(Perm::ContentsWrite)?;
     if path.starts_with(".github/workflows/") && !caller.perms.contains(&Perm::WorkflowsWrite) {
-        // A classic token without `workflow` gets a 404 here; a fine-grained one a 403.
+        // A classic token without `workflow` gets a 404 here; a fine-grained one or an App a 403.
         if caller.classic {
             return Err(not_found());
+        }
+        if caller.is_integration() {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                &format!("refusing to allow a GitHub App to create or update workflow `{path}` without `workflows` permission"),
+            ));
         }
         return Err(error(
             StatusCode::FORBIDDEN,
