@@ -135,11 +135,7 @@ fn write_refusal(
 ) -> Error {
     if matches!(answer.status, 403 | 404) && !answer.message().to_lowercase().contains("rate limit")
     {
-        return Error::Permission {
-            doing: Access::WriteWorkflowFile.doing(),
-            fine_grained: Access::WriteWorkflowFile.fine_grained(),
-            classic: Access::WriteWorkflowFile.classic(),
-        };
+        return client.permission_error(answer, Access::WriteWorkflowFile);
     }
     client.error_for(
         answer,
