@@ -439,10 +439,12 @@ impl Client {
             status: answer.status,
             message: answer.message(),
         };
+        let facts = answer.facts();
+        let limited = facts.primary_exhausted() || facts.secondary_limited();
         match answer.status {
             200 | 201 => {}
             401 => return Err(self.app_rejected(app, &answer)),
-            403 | 404 | 422 => return Err(refused(&answer)),
+            403 | 404 | 422 if !limited => return Err(refused(&answer)),
             _ => return Err(self.error_for(&answer, Access::Read, "an installation token")),
         }
         let what = "the installation token's answer";
