@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{BRANCH_PREFIX, PATH};
-use crate::github::{Access, Client, Error, RepoName};
+use crate::github::{Access, Answer, Client, Error, RepoName};
 
 #[derive(Deserialize)]
 struct Sha {
@@ -19,20 +19,27 @@ struct Reference {
     object: Sha,
 }
 
-/// The head commit of `branch`, `None` when there is no such branch.
-async fn head(client: &Client, repo: &RepoName, branch: &str) -> Result<Option<String>, Error> {
-    let answer = client
+/// The answer to reading branch `branch`'s reference.
+async fn read_ref(client: &Client, repo: &RepoName, branch: &str) -> Result<Answer, Error> {
+    client
         .send(
             Method::GET,
             &format!("/repos/{repo}/git/ref/heads/{branch}"),
             None,
             &[],
         )
-        .await?;
+        .await
+}
+
+fn head_of(answer: &Answer) -> Result<String, Error> {
+    Ok(answer.json::<Reference>("a branch reference")?.object.sha)
+}
+
+/// The head commit of `branch`, `None` when there is no such branch.
+async fn head(client: &Client, repo: &RepoName, branch: &str) -> Result<Option<String>, Error> {
+    let answer = read_ref(client, repo, branch).await?;
     match answer.status {
-        200 => Ok(Some(
-            answer.json::<Reference>("a branch reference")?.object.sha,
-        )),
+        200 => head_of(&answer).map(Some),
         404 => Ok(None),
         _ => Err(client.error_for(&answer, Access::Read, &format!("branch {branch} of {repo}"))),
     }
@@ -69,11 +76,12 @@ async fn default_head(
     repo: &RepoName,
     default_branch: &str,
 ) -> Result<String, Error> {
-    head(client, repo, default_branch)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: format!("the default branch {default_branch} of {repo}"),
-        })
+    let answer = read_ref(client, repo, default_branch).await?;
+    if answer.status != 200 {
+        let what = format!("the default branch {default_branch} of {repo}");
+        return Err(client.error_for(&answer, Access::Read, &what));
+    }
+    head_of(&answer)
 }
 
 /// Creates branch `name` at commit `sha`. Not sent twice: after a lost answer the branch's

@@ -183,13 +183,7 @@ fn caller_name(world: &World, service: &str, headers: &axum::http::HeaderMap) ->
     let value = headers.get("authorization")?.to_str().ok()?;
     let token = value.split_whitespace().last()?;
     let state = world.github.lock().expect("github state");
-    Some(
-        state
-            .tokens
-            .iter()
-            .find(|t| t.value == token)
-            .map_or_else(|| "(unknown token)".to_owned(), |t| t.name.clone()),
-    )
+    Some(state.credential_name(token))
 }
 
 async fn log_request(

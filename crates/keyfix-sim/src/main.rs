@@ -153,5 +153,15 @@ pub fn export_lines(sim: &Sim) -> String {
             key.kind
         ));
     }
+    for app in &sim.scenario().apps {
+        let owners: Vec<&str> = app.installations.iter().map(|i| i.owner.as_str()).collect();
+        out.push_str(&format!(
+            "# GitHub App {}: KEYFIX_GITHUB_APP_ID={} with its private key in KEYFIX_GITHUB_APP_PRIVATE_KEY_FILE (installed on {})
+",
+            app.name,
+            app.id,
+            owners.join(", ")
+        ));
+    }
     out
 }

@@ -140,14 +140,20 @@ struct NewRef {
     sha: String,
 }
 
-/// `Err` is GitHub's answer to a token that may not change workflow files: a classic token
-/// without `workflow` gets a 404, a fine-grained one a 403.
-pub fn refuse_workflow_change(caller: &Caller) -> Result<(), Response> {
+/// `Err` is GitHub's answer to a token that may not change the workflow file at `path`: a
+/// classic token without `workflow` gets a 404, a fine-grained one or an App a 403.
+pub fn refuse_workflow_change(caller: &Caller, path: &str) -> Result<(), Response> {
     if caller.perms.contains(&Perm::WorkflowsWrite) {
         return Ok(());
     }
     if caller.classic {
         return Err(not_found());
+    }
+    if caller.is_integration() {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            &format!("refusing to allow a GitHub App to create or update workflow `{path}` without `workflows` permission"),
+        ));
     }
     Err(error(
         StatusCode::FORBIDDEN,
@@ -196,12 +202,12 @@ async fn create_ref(
         let Some(files) = commit_files(r, &body.sha) else {
             return error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
         };
-        let changes_workflows = files
+        let changed_workflow = files
             .iter()
             .filter(|(path, _)| path.starts_with(".github/workflows/"))
-            .any(|(path, file)| r.files.get(path).is_none_or(|f| f.sha != file.sha));
-        if changes_workflows {
-            if let Err(refusal) = refuse_workflow_change(&caller) {
+            .find(|(path, file)| r.files.get(*path).is_none_or(|f| f.sha != file.sha));
+        if let Some((path, _)) = changed_workflow {
+            if let Err(refusal) = refuse_workflow_change(&caller, path) {
                 return refusal;
             }
         }
