@@ -10,6 +10,8 @@ Examples:
   op read op://ci/anthropic | keyfix validate --key-stdin --json
 
 Keys are never taken as flag values: use the prompt, --key-stdin or --key-env VAR.
+Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (either case), as curl reads them.
+Trusted authorities: the system's, plus SSL_CERT_FILE and SSL_CERT_DIR.
 Exit codes, JSON output and every cause: docs/ in the keyfix repository.";
 
 #[derive(Debug, Parser)]

@@ -68,6 +68,7 @@ impl Network {
             .get_or_init(|| tls::client_config(&self.inner.trust))
             .clone()
             .map_err(SetupError::Tls)?;
+        tracing::debug!(?proxies, "network settings");
         let builder = reqwest::Client::builder().tls_backend_preconfigured(tls);
         Ok(if proxies.is_empty() {
             // Not even reqwest's own reading of the same variables.
