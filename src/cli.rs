@@ -13,6 +13,8 @@ Keys are never taken as flag values: use the prompt, --key-stdin or --key-env VA
 GitHub: a token from GH_TOKEN, GITHUB_TOKEN or `gh auth token`; or a GitHub App, with
 KEYFIX_GITHUB_APP_ID and KEYFIX_GITHUB_APP_PRIVATE_KEY (PEM text) or
 KEYFIX_GITHUB_APP_PRIVATE_KEY_FILE, which then take the place of any token.
+Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (either case), as curl reads them.
+Trusted authorities: the system's, plus SSL_CERT_FILE and SSL_CERT_DIR.
 Exit codes, JSON output and every cause: docs/ in the keyfix repository.";
 
 #[derive(Debug, Parser)]

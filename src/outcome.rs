@@ -107,8 +107,8 @@ impl FailureKind {
         use crate::github::Error as E;
         match error {
             e if e.is_access() => FailureKind::GithubAccess,
-            E::InvalidApiUrl { .. } => FailureKind::Usage,
-            E::Unreachable { .. } | E::Client(_) => FailureKind::Network,
+            E::InvalidApiUrl { .. } | E::Proxy(_) => FailureKind::Usage,
+            E::Unreachable { .. } | E::Certificate(_) | E::Client(_) => FailureKind::Network,
             _ => FailureKind::Api,
         }
     }
@@ -139,8 +139,8 @@ impl From<crate::anthropic::Error> for Failure {
     fn from(error: crate::anthropic::Error) -> Failure {
         use crate::anthropic::Error as E;
         let kind = match error {
-            E::InvalidBaseUrl { .. } => FailureKind::Usage,
-            E::Unreachable { .. } | E::Client(_) => FailureKind::Network,
+            E::InvalidBaseUrl { .. } | E::Proxy(_) => FailureKind::Usage,
+            E::Unreachable { .. } | E::Certificate(_) | E::Client(_) => FailureKind::Network,
             E::NotAnthropic { .. } => FailureKind::Api,
         };
         Failure::new(kind, error)

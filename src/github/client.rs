@@ -24,6 +24,7 @@ use super::app::App;
 use super::retry::{AttemptFacts, Resent, RetryPolicy};
 use super::route::Route;
 use super::{Access, Error, Token};
+use crate::net::{self, Network};
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 const API_VERSION: &str = "2022-11-28";
@@ -37,6 +38,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Proxies and trusted authorities, shared with the Anthropic client.
+    pub network: Network,
 }
 
 impl Config {
@@ -46,6 +49,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            network: Network::system(),
         }
     }
 }
@@ -160,6 +164,7 @@ struct Authorization {
 pub struct Client {
     http: reqwest::Client,
     presigned: reqwest::Client,
+    network: Network,
     api_url: String,
     credentials: Credentials,
     /// The App's installations by owner (lower case); each behind its own lock, so that
@@ -232,7 +237,13 @@ impl Client {
                 HeaderValue::from_static(API_VERSION),
             ),
         ]);
-        let http = reqwest::Client::builder()
+        let builder = || {
+            config.network.client_builder().map_err(|e| match e {
+                net::SetupError::Proxy(e) => Error::Proxy(e),
+                net::SetupError::Tls(e) => Error::Client(e),
+            })
+        };
+        let http = builder()?
             .user_agent(user_agent)
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
@@ -240,7 +251,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Client(e.to_string()))?;
-        let presigned = reqwest::Client::builder()
+        let presigned = builder()?
             .user_agent(user_agent)
             .connect_timeout(config.connect_timeout)
             .timeout(config.read_timeout)
@@ -250,6 +261,7 @@ impl Client {
         Ok(Client {
             http,
             presigned,
+            network: config.network,
             api_url,
             credentials,
             installations: Mutex::new(HashMap::new()),
@@ -516,6 +528,8 @@ impl Client {
             let attempt = self.send_once(method, path, body, headers, auth).await;
             let facts = match &attempt {
                 Ok(answer) => answer.facts(),
+                // Sending it again meets the same certificate.
+                Err(Error::Certificate(_)) => return attempt,
                 Err(_) => AttemptFacts::default(),
             };
             let delay = self.policy.next_delay(
@@ -564,10 +578,17 @@ impl Client {
             request = request.json(body);
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let url = self.url(path);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&url, &e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(&url, &e))?;
         let answer = Answer {
             status,
             headers,
@@ -587,10 +608,14 @@ impl Client {
         format!("{}{path}", self.api_url)
     }
 
-    fn unreachable(&self, error: &(dyn std::error::Error + 'static)) -> Error {
+    /// The error of a request to `url` that got no answer.
+    fn unreachable(&self, url: &str, error: &(dyn std::error::Error + 'static)) -> Error {
+        if let Some(refused) = net::certificate_rejected(error, url) {
+            return Error::Certificate(refused);
+        }
         Error::Unreachable {
             url: self.api_url.clone(),
-            detail: root_cause(error),
+            detail: self.network.describe_failure(url, error),
         }
     }
 
@@ -763,7 +788,10 @@ impl Client {
         loop {
             let (status, failure) = match self.presigned.get(url).send().await {
                 Ok(response) if response.status().is_success() => {
-                    return response.bytes().await.map_err(|e| self.unreachable(&e));
+                    return response
+                        .bytes()
+                        .await
+                        .map_err(|e| self.unreachable(url, &e));
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -774,7 +802,10 @@ impl Client {
                     };
                     (Some(status), failure)
                 }
-                Err(e) => (None, self.unreachable(&e)),
+                Err(e) => match self.unreachable(url, &e) {
+                    refused @ Error::Certificate(_) => return Err(refused),
+                    failure => (None, failure),
+                },
             };
             let facts = AttemptFacts {
                 status,
@@ -790,15 +821,6 @@ impl Client {
             resent.count(&facts);
         }
     }
-}
-
-/// The innermost error's text: "connection refused" rather than "error sending request".
-pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    current.to_string()
 }
 
 impl std::fmt::Debug for Client {

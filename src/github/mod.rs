@@ -53,6 +53,10 @@ pub enum Error {
     SecondaryLimit { retry_after: u64 },
     #[error("cannot reach GitHub at {url}: {detail}; check --github-api-url / GITHUB_API_URL and the network")]
     Unreachable { url: String, detail: String },
+    #[error(transparent)]
+    Certificate(crate::net::CertificateRejected),
+    #[error(transparent)]
+    Proxy(crate::net::ProxyError),
     #[error("GitHub answered {status} to {what}; GitHub may be having an outage (githubstatus.com): try again later")]
     Server { status: u16, what: String },
     #[error("GitHub answered {status} to {what}: {message}")]

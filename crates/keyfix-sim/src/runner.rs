@@ -319,9 +319,9 @@ impl Resolver<'_> {
             let repo = state.repo(&self.context.owner, &self.context.repo)?;
             // The simulated runners have no network but loopback: where a workflow would reach
             // api.anthropic.com, the simulator stands its own API in as the variable's value.
-            return state
-                .resolve_variable(repo, name)
-                .or_else(|| (name == "ANTHROPIC_BASE_URL").then(|| self.world.anthropic_url()));
+            return state.resolve_variable(repo, name).or_else(|| {
+                (name == "ANTHROPIC_BASE_URL").then(|| self.world.runner_anthropic_url())
+            });
         }
         if let Some(name) = path.strip_prefix("env.") {
             return self.env.get(name).cloned();
