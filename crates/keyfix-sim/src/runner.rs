@@ -670,27 +670,57 @@ async fn run_bash(resolver: &Resolver<'_>, log: &mut JobLog, script: &str, title
 /// behind stubs that fail the way a missing command does.
 fn runner_path(world: &World, dir: &std::path::Path) -> std::ffi::OsString {
     let system = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = Vec::new();
     let missing = &world.scenario.github.missing_tools;
-    if missing.is_empty() {
-        return system;
-    }
-    let stubs = dir.join("missing-tools");
-    let _ = std::fs::create_dir_all(&stubs);
-    for tool in missing {
-        let stub = stubs.join(tool);
-        let _ = std::fs::write(
-            &stub,
-            format!("#!/bin/sh\necho \"bash: {tool}: command not found\" >&2\nexit 127\n"),
-        );
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755));
+    if !missing.is_empty() {
+        let stubs = dir.join("missing-tools");
+        let _ = std::fs::create_dir_all(&stubs);
+        for tool in missing {
+            let stub =
+                format!("#!/bin/sh\necho \"bash: {tool}: command not found\" >&2\nexit 127\n");
+            write_executable(&stubs.join(tool), &stub);
         }
+        paths.push(stubs);
     }
-    let mut paths = vec![stubs];
+    paths.extend(runner_tools().iter().cloned());
     paths.extend(std::env::split_paths(&system));
     std::env::join_paths(paths).unwrap_or(system)
+}
+
+/// A directory whose `python3` is this machine's, started as a runner's fresh interpreter would
+/// be: without the site hooks (`.pth` files) an installation may carry, which cost each start
+/// tens of milliseconds and give a probe nothing, since it uses the standard library alone.
+/// Version managers' shims (pyenv) are passed by, for the same reason. `None` when there is no
+/// Python: the step then fails as on a runner without one.
+fn runner_tools() -> &'static Option<std::path::PathBuf> {
+    static TOOLS: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let output = std::process::Command::new("python3")
+            .args(["-S", "-c", "import sys; print(sys.executable)"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let python = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+        if !output.status.success() || python.is_empty() || python.contains('\'') {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("keyfix-sim-tools-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        write_executable(
+            &dir.join("python3"),
+            &format!("#!/bin/sh\nexec '{python}' -S \"$@\"\n"),
+        );
+        Some(dir)
+    })
+}
+
+fn write_executable(path: &std::path::Path, text: &str) {
+    let _ = std::fs::write(path, text);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
+    }
 }
 
 /// The model the action would use, from its inputs and the step's environment.
