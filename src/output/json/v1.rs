@@ -581,5 +581,5 @@ impl<'a> ErrorDoc<'a> {
 
 /// The document as pretty-printed JSON, ready for stdout.
 pub fn render(outcome: &Outcome) -> String {
-    serde_json::to_string_pretty(&Document::of(outcome)).expect("the document serialises")
+    super::to_string_pretty(&Document::of(outcome)).expect("the document serialises")
 }
