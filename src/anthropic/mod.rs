@@ -195,7 +195,7 @@ impl Client {
 }
 
 fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    crate::net::url_path::segment(text)
 }
 
 /// What a 2xx body must look like for keyfix to believe the Anthropic API answered.

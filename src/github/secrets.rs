@@ -211,7 +211,7 @@ impl ScopeIndex {
 }
 
 fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+    crate::net::url_path::segment(segment)
 }
 
 #[derive(Deserialize)]

@@ -207,7 +207,8 @@ fn base_url_of(value: &str) -> Option<BaseUrl> {
         return valid.then(|| BaseUrl::Variable(name.to_owned()));
     }
     let is_url = (value.starts_with("https://") || value.starts_with("http://"))
-        && !value.contains(['\'', '"', '$', '\n', ' ']);
+        && !value.contains(['\'', '"', '$', ' '])
+        && !value.chars().any(char::is_control);
     is_url.then(|| BaseUrl::Literal(value.to_owned()))
 }
 
@@ -432,14 +433,43 @@ impl CallReport {
 /// The report line of the run with `correlation_id` in a job log: the line that starts with the
 /// marker once GitHub's timestamp is taken off (the script's own text, echoed above it, does not).
 pub fn find_report(log: &str, correlation_id: &str) -> Option<Report> {
-    log.trim_start_matches('\u{feff}').lines().find_map(|line| {
-        let text = line.split_once(' ').map_or(line, |(_, rest)| rest);
-        let json = text
-            .strip_prefix(REPORT_MARKER)
-            .or_else(|| line.strip_prefix(REPORT_MARKER))?;
-        let report: Report = serde_json::from_str(json.trim()).ok()?;
-        (report.correlation_id == correlation_id).then_some(report)
-    })
+    let mut search = ReportSearch::new(correlation_id);
+    crate::github::logs::each_line(log.as_bytes(), |line| search.line(line));
+    search.found
+}
+
+/// Looks for one run's report in a log read line by line; stops the reading once found.
+pub struct ReportSearch<'a> {
+    correlation_id: &'a str,
+    pub found: Option<Report>,
+}
+
+impl<'a> ReportSearch<'a> {
+    pub fn new(correlation_id: &'a str) -> ReportSearch<'a> {
+        ReportSearch {
+            correlation_id,
+            found: None,
+        }
+    }
+
+    pub fn line(&mut self, line: &str) -> std::ops::ControlFlow<()> {
+        self.found = report_in_line(line, self.correlation_id);
+        match self.found {
+            Some(_) => std::ops::ControlFlow::Break(()),
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// The report of the run with `correlation_id`, if `line` of its log is that report.
+pub fn report_in_line(line: &str, correlation_id: &str) -> Option<Report> {
+    let line = line.trim_start_matches('\u{feff}');
+    let text = line.split_once(' ').map_or(line, |(_, rest)| rest);
+    let json = text
+        .strip_prefix(REPORT_MARKER)
+        .or_else(|| line.strip_prefix(REPORT_MARKER))?;
+    let report: Report = serde_json::from_str(json.trim()).ok()?;
+    (report.correlation_id == correlation_id).then_some(report)
 }
 
 #[cfg(test)]
