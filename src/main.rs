@@ -159,7 +159,7 @@ fn print(outcome: &Outcome, json: bool) {
         return;
     }
     if let Some(failure) = &outcome.error {
-        eprintln!("error: {}", output::shown::shown_lines(&failure.message));
+        eprintln!("error: {}", output::shown(&failure.message));
     }
     let _ = write!(
         stdout,

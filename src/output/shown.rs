@@ -23,12 +23,6 @@ pub fn shown(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Text keyfix composed, some of it from outside, over several lines: each line as [`shown`]
-/// makes it, the line breaks kept.
-pub fn shown_lines(text: &str) -> String {
-    text.split('\n').map(shown).collect::<Vec<_>>().join("\n")
-}
-
 /// Whether a terminal could act on `c` rather than print it.
 pub fn needs_escape(c: char) -> bool {
     c.is_control() || is_bidi_control(c)
@@ -87,10 +81,5 @@ mod tests {
         assert_eq!(shown("\u{9b}31m"), "\\x9b31m");
         assert_eq!(shown("a\r\nb\tc\u{0}"), "a\\r\\nb\\tc\\x00");
         assert_eq!(shown("abc\u{202e}cba"), "abc\\u{202e}cba");
-    }
-
-    #[test]
-    fn composed_lines_keep_their_line_breaks() {
-        assert_eq!(shown_lines("one \u{1b}[2J\ntwo"), "one \\e[2J\ntwo");
     }
 }

@@ -154,9 +154,10 @@ fn write_all(bytes: &[u8]) {
     });
 }
 
-/// One line of keyfix's on stderr; what came from outside in it is made visible.
+/// One line of keyfix's on stderr; what came from outside in it is made visible, line breaks
+/// included, so that it stays one line.
 pub fn line(text: &str) {
-    write_all(format!("{}\n", super::shown::shown_lines(text)).as_bytes());
+    write_all(format!("{}\n", super::shown::shown(text)).as_bytes());
 }
 
 /// A writer for the log subscriber; each event arrives formatted in one write.

@@ -93,23 +93,24 @@ pub struct ProbeJob {
 }
 
 impl ProbeJob {
+    /// The job's id: `probe`, or `probe-ENV` for an environment whose name is a valid id.
+    /// Another name is made one, with a short hash of the name after it, so that two
+    /// environments that differ only in characters an id cannot hold (`eu west`, `eu-west`) never
+    /// get the same job.
     pub fn id(&self) -> String {
-        match &self.environment {
-            None => "probe".to_owned(),
-            Some(env) => {
-                let slug: String = env
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                            c
-                        } else {
-                            '-'
-                        }
-                    })
-                    .collect();
-                format!("probe-{slug}")
-            }
+        let Some(env) = &self.environment else {
+            return "probe".to_owned();
+        };
+        let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if env.chars().all(is_id_char) {
+            return format!("probe-{env}");
         }
+        let slug: String = env
+            .chars()
+            .map(|c| if is_id_char(c) { c } else { '-' })
+            .collect();
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(env.as_bytes());
+        format!("probe-{slug}-{}", hex::encode(&digest[..4]))
     }
 }
 

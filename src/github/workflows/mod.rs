@@ -587,7 +587,7 @@ fn uses_text(uses: &Uses) -> String {
 /// The secret an expression reads: `${{ secrets.NAME }}` or `${{ secrets['NAME'] }}`, when
 /// its name is one GitHub accepts.
 pub fn secret_name(value: &str) -> Option<String> {
-    raw_secret_name(value).filter(|name| crate::github::names::parse_secret_name(name).is_ok())
+    crate::github::names::parse_secret_name(&raw_secret_name(value)?).ok()
 }
 
 /// The name an expression reads from `secrets`, whatever it is.
@@ -603,7 +603,7 @@ fn raw_secret_name(value: &str) -> Option<String> {
         let quote = quoted.chars().next().filter(|c| *c == '\'' || *c == '"')?;
         quoted[1..].split(quote).next()?
     };
-    (!name.is_empty()).then(|| name.to_ascii_uppercase())
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// The variable an expression reads: `${{ env.NAME }}`.
