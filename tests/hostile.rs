@@ -266,8 +266,8 @@ fn warnings_of(doc: &Value, name: &str) -> Vec<String> {
 
 #[test]
 fn scan_reports_every_repository_and_prints_no_control_character() {
-    let sim = shared_org();
-    let (stdout, stderr, code) = run(&sim, &["scan", "acme"], &[]);
+    let sim: &Sim = shared_org();
+    let (stdout, stderr, code) = run(sim, &["scan", "acme"], &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("claude.yml (claude\\e[31mRED)"), "{stdout}");
     assert!(stdout.contains("claude-\\e[2Jsonnet"), "{stdout}");
@@ -280,7 +280,7 @@ fn scan_reports_every_repository_and_prints_no_control_character() {
     );
     assert!(stderr.contains("prod\\e]52;c;eA==\\x07"), "{stderr}");
 
-    let (stdout, stderr, code) = run(&sim, &["scan", "acme", "--json"], &[]);
+    let (stdout, stderr, code) = run(sim, &["scan", "acme", "--json"], &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stdout.contains(r#""job": "claude\u001b[31mRED""#),
@@ -369,8 +369,9 @@ fn scan_reports_every_repository_and_prints_no_control_character() {
 
 #[test]
 fn check_repo_and_rotate_finish_on_hostile_repositories() {
-    let sim = &start(hostile_org());
-    let (stdout, stderr, code) = run(&sim, &["check", "acme/inject", "--install-probe"], &[]);
+    let started = start(hostile_org());
+    let sim: &Sim = &started;
+    let (stdout, stderr, code) = run(sim, &["check", "acme/inject", "--install-probe"], &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("(job claude\\e[31mRED)"), "{stdout}");
     let probe = sim
@@ -379,13 +380,13 @@ fn check_repo_and_rotate_finish_on_hostile_repositories() {
     assert!(raw_controls(&probe).is_empty(), "{probe}");
     assert!(!probe.contains("evil"), "{probe}");
 
-    let (doc, code) = json_of(keyfix(&sim).args(["check", "acme/app", "--install-probe"]));
+    let (doc, code) = json_of(keyfix(sim).args(["check", "acme/app", "--install-probe"]));
     assert_eq!(code, 0, "{doc:#}");
     assert_eq!(doc["workflow"]["model"], "claude-haiku-4-5");
 
     let key = [("NEW_KEY", sim.key("fresh"))];
     let (stdout, stderr, code) = run(
-        &sim,
+        sim,
         &[
             "repo",
             "acme/app",
@@ -399,7 +400,7 @@ fn check_repo_and_rotate_finish_on_hostile_repositories() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     // The stored key works; the re-run fails again, as the workflow's model is no model at all.
     let (stdout, stderr, code) = run(
-        &sim,
+        sim,
         &[
             "repo",
             "acme/inject",
@@ -413,12 +414,12 @@ fn check_repo_and_rotate_finish_on_hostile_repositories() {
     assert_eq!(code, 17, "{stdout}\n{stderr}");
     assert!(stdout.contains("Cause      ok"), "{stdout}");
 
-    let (stdout, stderr, code) = run(&sim, &["rotate", "--owner", "acme", "--dry-run"], &[]);
+    let (stdout, stderr, code) = run(sim, &["rotate", "--owner", "acme", "--dry-run"], &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     for repo in ["acme/app", "acme/inject", "acme/odd-names", "acme/many"] {
         assert!(stdout.contains(repo), "{repo}: {stdout}");
     }
-    let (doc, code) = json_of(keyfix(&sim).args(["rotate", "--owner", "acme", "--dry-run"]));
+    let (doc, code) = json_of(keyfix(sim).args(["rotate", "--owner", "acme", "--dry-run"]));
     assert_eq!(code, 0, "{doc:#}");
     let app: Vec<&Value> = doc["targets"]
         .as_array()
@@ -539,10 +540,10 @@ fn a_pathological_report_line_is_skipped_in_bounded_memory() {
 /// bounded time and memory.
 #[test]
 fn large_and_many_workflow_files_cost_bounded_time_and_memory() {
-    let sim = shared_org();
+    let sim: &Sim = shared_org();
     for repo in ["acme/huge", "acme/many"] {
         let (code, stdout, peak, took) =
-            measured(&sim, &["check", repo, "--install-probe", "--json"]);
+            measured(sim, &["check", repo, "--install-probe", "--json"]);
         let doc: Value = serde_json::from_str(&stdout).expect("one document");
         assert_eq!(code, 0, "{doc:#}");
         eprintln!("check {repo}: peak {} MiB, {took:?}", peak / MIB);

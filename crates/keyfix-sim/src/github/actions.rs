@@ -531,7 +531,7 @@ fn filled_log(
     // Whole lines to a chunk, so that every chunk but the last ends where a line does.
     let repeats = CHUNK.div_ceil(line.len());
     let ends_in_newline =
-        line.ends_with('\n') && filler.bytes % line.len() as u64 == 0 || filler.bytes == 0;
+        line.ends_with('\n') && filler.bytes.is_multiple_of(line.len() as u64) || filler.bytes == 0;
     let chunk = bytes::Bytes::from(line.repeat(repeats));
     let mut left = filler.bytes;
     let filling = futures::stream::iter(std::iter::from_fn(move || {
