@@ -125,26 +125,59 @@ pub async fn read_job_log(
         message: "a redirect without a Location".to_owned(),
     })?;
     let mut body = client.open_presigned(&location).await?;
-    let mut lines = LineSplitter::default();
-    let mut read: u64 = 0;
+    let mut lines = CappedLines::new(LOG_MAX_BYTES);
     while let Some(chunk) = body.next_chunk().await? {
-        let room = usize::try_from(LOG_MAX_BYTES - read).unwrap_or(usize::MAX);
-        let chunk = &chunk[..chunk.len().min(room)];
-        read += chunk.len() as u64;
-        if lines.feed(chunk, &mut each).is_break() {
-            return Ok(LogEnd::Read);
-        }
-        if read >= LOG_MAX_BYTES {
-            tracing::warn!(
-                "the log of job {job_id} is longer than the {} GiB keyfix reads; the rest was not read",
-                LOG_MAX_BYTES >> 30
-            );
-            let _ = lines.finish(&mut each);
-            return Ok(LogEnd::Capped);
+        if let Some(end) = lines.feed(&chunk, &mut each) {
+            if end == LogEnd::Capped {
+                tracing::warn!(
+                    "the log of job {job_id} is longer than the {} GiB keyfix reads; the rest was not read",
+                    LOG_MAX_BYTES >> 30
+                );
+            }
+            return Ok(end);
         }
     }
-    let _ = lines.finish(&mut each);
+    lines.finish(&mut each);
     Ok(LogEnd::Read)
+}
+
+/// The lines of the first `cap` bytes of a body that arrives in chunks.
+struct CappedLines {
+    lines: LineSplitter,
+    left: u64,
+}
+
+impl CappedLines {
+    fn new(cap: u64) -> CappedLines {
+        CappedLines {
+            lines: LineSplitter::default(),
+            left: cap,
+        }
+    }
+
+    /// The next chunk; `Some` once the reading is over (the caller stopped it, or the cap was
+    /// reached, and then the last line cut there has been handed on).
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        each: &mut impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Option<LogEnd> {
+        let room = usize::try_from(self.left).unwrap_or(usize::MAX);
+        let taken = &chunk[..chunk.len().min(room)];
+        self.left -= taken.len() as u64;
+        if self.lines.feed(taken, each).is_break() {
+            return Some(LogEnd::Read);
+        }
+        if self.left == 0 && taken.len() < chunk.len() {
+            let _ = std::mem::take(&mut self.lines).finish(each);
+            return Some(LogEnd::Capped);
+        }
+        None
+    }
+
+    fn finish(self, each: &mut impl FnMut(&str) -> ControlFlow<()>) {
+        let _ = self.lines.finish(each);
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +215,32 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].len(), LINE_MAX_BYTES);
         assert_eq!(seen[1], "next");
+    }
+
+    #[test]
+    fn a_body_is_read_to_its_cap_and_no_further() {
+        let mut seen = Vec::new();
+        let mut each = |line: &str| {
+            seen.push(line.to_owned());
+            ControlFlow::Continue(())
+        };
+        let mut capped = CappedLines::new(10);
+        assert_eq!(capped.feed(b"one\ntwo", &mut each), None);
+        assert_eq!(
+            capped.feed(b"\nthree\nfour\n", &mut each),
+            Some(LogEnd::Capped)
+        );
+        assert_eq!(seen, ["one", "two", "th"]);
+
+        let mut seen = 0;
+        let mut count = |_: &str| {
+            seen += 1;
+            ControlFlow::Continue(())
+        };
+        let mut exact = CappedLines::new(8);
+        assert_eq!(exact.feed(b"one\ntwo\n", &mut count), None);
+        exact.finish(&mut count);
+        assert_eq!(seen, 2, "a body of exactly the cap is read whole");
     }
 
     #[test]
