@@ -147,7 +147,7 @@ pub fn confirm(
         Interactivity::Refused(why) => Err(Error::InputNeeded { why }),
         Interactivity::Allowed => crate::output::stderr::suspended(|| {
             dialoguer::Confirm::new()
-                .with_prompt(question)
+                .with_prompt(crate::output::shown(question))
                 .default(false)
                 .interact()
         })

@@ -159,7 +159,7 @@ fn print(outcome: &Outcome, json: bool) {
         return;
     }
     if let Some(failure) = &outcome.error {
-        eprintln!("error: {}", failure.message);
+        eprintln!("error: {}", output::shown(&failure.message));
     }
     let _ = write!(
         stdout,

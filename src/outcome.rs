@@ -229,7 +229,7 @@ pub struct ScannedRepo {
     pub archived: bool,
     pub workflows: Vec<ScannedWorkflow>,
     pub last_run: Option<LastRun>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::github::workflows::Warning>,
 }
 
 /// One Claude step, with where its secret resolves.

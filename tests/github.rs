@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use keyfix::github::runs::{self, RerunError};
 use keyfix::github::secrets::{self, Scope, UploadError, Written};
-use keyfix::github::{Client, Config, RepoName, Token};
+use keyfix::github::{logs, Client, Config, RepoName, Token};
 use keyfix::key::Key;
 use keyfix_sim::scenario::Fault;
 use keyfix_sim::Sim;
@@ -220,10 +220,14 @@ fn scan_finds_secret_environment_and_model_in_real_world_shapes() {
 
     let broken = repo(&doc, "acme/broken");
     assert_eq!(broken["workflows"].as_array().unwrap().len(), 1);
-    assert!(broken["warnings"][0]
+    assert_eq!(
+        broken["warnings"][0]["path"],
+        ".github/workflows/claude.yml"
+    );
+    assert!(broken["warnings"][0]["reason"]
         .as_str()
         .unwrap()
-        .contains(".github/workflows/claude.yml"));
+        .starts_with("keyfix cannot read this workflow"));
 }
 
 #[test]
@@ -292,7 +296,15 @@ fn job_log_of_last_run(sim: &Sim, full: &str) -> String {
             .unwrap()
             .unwrap();
         let job = runs::jobs(&client, &repo, run.id).await.unwrap().remove(0);
-        runs::job_log(&client, &repo, job.id).await.unwrap()
+        let mut log = String::new();
+        logs::read_job_log(&client, &repo, job.id, |line| {
+            log.push_str(line);
+            log.push('\n');
+            std::ops::ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+        log
     })
 }
 

@@ -85,6 +85,10 @@ fn shapes() -> Scenario {
     shipped("probe-shapes.toml")
 }
 
+fn hostile() -> Scenario {
+    shipped("hostile.toml")
+}
+
 fn org() -> Scenario {
     shipped("org.toml")
 }
@@ -104,6 +108,13 @@ fn scan_demo() {
 #[test]
 fn scan_shapes() {
     both("scan_shapes", shapes, &["scan", "acme"], &[], 0);
+}
+
+/// Names with terminal escapes shown escaped, odd file names read, refused names warned about
+/// (on stderr, and as `warnings` in the document).
+#[test]
+fn scan_hostile() {
+    both("scan_hostile", hostile, &["scan", "acme"], &[], 0);
 }
 
 #[test]

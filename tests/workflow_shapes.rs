@@ -248,9 +248,11 @@ fn scan_reads_every_shape() {
         .unwrap();
     let warnings = repo["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    let warning = warnings[0].as_str().unwrap();
+    let warning = &warnings[0];
+    assert_eq!(warning["path"], ".github/workflows/broken.yml");
+    assert_eq!(warning["line"], 8, "where the parser stopped: {warning}");
     assert!(
-        warning.starts_with(".github/workflows/broken.yml: ") && warning.contains("line 7"),
+        warning["reason"].as_str().unwrap().contains("line 7"),
         "{warning}"
     );
 }

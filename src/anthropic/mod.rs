@@ -157,7 +157,7 @@ impl Client {
             let mut url = format!("{}/v1/organizations/api_keys?limit=1000", self.base);
             if let Some(id) = &after {
                 url.push_str("&after_id=");
-                url.push_str(&urlencode(id));
+                url.push_str(&crate::net::url_path::segment(id));
             }
             let exchange = self
                 .send(
@@ -192,10 +192,6 @@ impl Client {
             }
         }
     }
-}
-
-fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// What a 2xx body must look like for keyfix to believe the Anthropic API answered.

@@ -95,12 +95,7 @@ async fn report(client: &Client, repository: Repository) -> Result<Option<Scanne
         archived,
         workflows,
         last_run,
-        warnings: survey
-            .analysis
-            .warnings
-            .iter()
-            .map(|w| format!("{}: {}", w.path, w.message))
-            .collect(),
+        warnings: survey.analysis.warnings.clone(),
     }))
 }
 

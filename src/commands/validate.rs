@@ -25,6 +25,7 @@ async fn classify(
     ctx: &Context,
     report: &mut ValidateReport,
 ) -> Result<(), Failure> {
+    crate::github::names::check_model(&options.model)?;
     let key = input::read_key(
         &options.key,
         ctx.interactivity,

@@ -254,7 +254,8 @@ impl Client {
         let presigned = builder()?
             .user_agent(user_agent)
             .connect_timeout(config.connect_timeout)
-            .timeout(config.read_timeout)
+            // Per read, not for the whole body: a long log takes as long as it takes to arrive.
+            .read_timeout(config.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Client(e.to_string()))?;
@@ -782,16 +783,18 @@ impl Client {
         Ok(items)
     }
 
-    /// Fetches a pre-signed URL (a log behind a 302) with no token, whatever its host or path.
-    pub async fn fetch_presigned(&self, url: &str) -> Result<Bytes, Error> {
+    /// Opens a pre-signed URL (a log behind a 302) with no token, whatever its host or path;
+    /// its body is read as it arrives. Sent again, as a read is, until the answer begins.
+    pub async fn open_presigned(&self, url: &str) -> Result<PresignedBody<'_>, Error> {
         let mut resent = Resent::default();
         loop {
             let (status, failure) = match self.presigned.get(url).send().await {
                 Ok(response) if response.status().is_success() => {
-                    return response
-                        .bytes()
-                        .await
-                        .map_err(|e| self.unreachable(url, &e));
+                    return Ok(PresignedBody {
+                        client: self,
+                        url: url.to_owned(),
+                        response,
+                    });
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -820,6 +823,23 @@ impl Client {
             tokio::time::sleep(delay).await;
             resent.count(&facts);
         }
+    }
+}
+
+/// The body of a pre-signed URL, chunk by chunk.
+pub struct PresignedBody<'c> {
+    client: &'c Client,
+    url: String,
+    response: reqwest::Response,
+}
+
+impl PresignedBody<'_> {
+    /// The next piece of the body; `None` at its end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        self.response
+            .chunk()
+            .await
+            .map_err(|e| self.client.unreachable(&self.url, &e))
     }
 }
 

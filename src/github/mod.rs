@@ -5,6 +5,7 @@
 pub mod access;
 pub mod app;
 pub mod client;
+pub mod logs;
 pub mod names;
 pub mod repos;
 pub mod retry;

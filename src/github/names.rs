@@ -1,4 +1,7 @@
-//! Names the user types: `OWNER/REPO` and secret names, checked before anything is sent.
+//! Names checked before anything is sent: `OWNER/REPO` and secret names the user types, and the
+//! names a workflow file gives (secrets, environments, runner labels, models), which anyone with
+//! push access chose. A name GitHub or Anthropic would not accept is reported, never written into
+//! the probe, a dispatch input or a request path.
 
 use std::fmt;
 
@@ -10,6 +13,81 @@ pub enum NameError {
     Owner(String),
     #[error("{name:?} is not a valid secret name: {why}")]
     Secret { name: String, why: &'static str },
+    #[error("\"{name}\" is not an environment name GitHub accepts: {why}")]
+    Environment { name: String, why: &'static str },
+    #[error("\"{name}\" is not a runner label GitHub accepts: {why}")]
+    RunnerLabel { name: String, why: &'static str },
+    #[error("\"{name}\" is not a model name the Anthropic API accepts: {why}")]
+    Model { name: String, why: &'static str },
+}
+
+/// GitHub's limit on an environment's name.
+const ENVIRONMENT_MAX_CHARS: usize = 255;
+/// The longest runner label keyfix copies into the probe.
+const LABEL_MAX_CHARS: usize = 256;
+/// The longest model name keyfix sends; the API's ids (Bedrock ARNs included) are far shorter.
+const MODEL_MAX_CHARS: usize = 256;
+
+/// Why a name from a workflow (or the command line) cannot be used as it is: a control
+/// character, an expression that only a run can evaluate, or an empty or overlong name.
+fn text_problem(name: &str, max_chars: usize) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("it is empty")
+    } else if name.chars().any(char::is_control) {
+        Some("it holds a control character")
+    } else if name.contains("${{") {
+        Some("it is an expression, which only a run can evaluate")
+    } else if name.trim() != name {
+        Some("it has whitespace around it")
+    } else if name.chars().count() > max_chars {
+        Some("it is too long")
+    } else {
+        None
+    }
+}
+
+/// An environment name as GitHub takes it: at most 255 characters, none of them a control
+/// character. Quotes, `#`, `:` and `/` are allowed: the probe quotes the name and request paths
+/// encode it.
+pub fn check_environment(name: &str) -> Result<(), NameError> {
+    match text_problem(name, ENVIRONMENT_MAX_CHARS) {
+        None => Ok(()),
+        Some(why) => Err(NameError::Environment {
+            name: name.to_owned(),
+            why,
+        }),
+    }
+}
+
+/// A runner label (or runner group) to copy into the probe's `runs-on:`.
+pub fn check_runner_label(name: &str) -> Result<(), NameError> {
+    match text_problem(name, LABEL_MAX_CHARS) {
+        None => Ok(()),
+        Some(why) => Err(NameError::RunnerLabel {
+            name: name.to_owned(),
+            why,
+        }),
+    }
+}
+
+/// A model name as the Anthropic API (and Bedrock, Vertex and Claude Code's aliases) spell one:
+/// ASCII letters, digits and `-._:@/[]` (`claude-sonnet-4-5`, `sonnet[1m]`,
+/// `claude-3-5-sonnet-v2@20241022`, `us.anthropic.claude-sonnet-4-5-v1:0`).
+pub fn check_model(name: &str) -> Result<(), NameError> {
+    let fail = |why| {
+        Err(NameError::Model {
+            name: name.to_owned(),
+            why,
+        })
+    };
+    if let Some(why) = text_problem(name, MODEL_MAX_CHARS) {
+        return fail(why);
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._:@/[]".contains(c);
+    if !name.chars().all(allowed) {
+        return fail("only ASCII letters, digits and -._:@/[] are allowed");
+    }
+    Ok(())
 }
 
 /// A repository, `owner/name`, as GitHub spells it.
@@ -149,5 +227,37 @@ mod tests {
         assert!(parse_secret_name("1KEY").is_err());
         assert!(parse_secret_name("MY-KEY").is_err());
         assert!(parse_secret_name("").is_err());
+        assert!(parse_secret_name("X }}\n  evil: ${{ github.token").is_err());
+    }
+
+    #[test]
+    fn names_from_workflows() {
+        for good in ["prod", "prod/eu west", "it's #1: \"quoted\"", "ünïcode"] {
+            assert!(check_environment(good).is_ok(), "{good}");
+        }
+        for bad in ["", " prod", "prod\n", "pr\u{1b}[2Jod", "${{ inputs.env }}"] {
+            assert!(check_environment(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_environment(&"e".repeat(256)).is_err());
+        assert!(check_runner_label("self-hosted").is_ok());
+        assert!(check_runner_label("linux\u{7}").is_err());
+        for good in [
+            "claude-sonnet-4-5",
+            "sonnet[1m]",
+            "claude-3-5-sonnet-v2@20241022",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude",
+        ] {
+            assert!(check_model(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "claude-\u{1b}[2Jsonnet",
+            "claude sonnet",
+            "claude?x=1",
+            "clàude",
+            "",
+        ] {
+            assert!(check_model(bad).is_err(), "{bad:?}");
+        }
     }
 }

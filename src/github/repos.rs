@@ -1,11 +1,12 @@
 //! Repositories, their owners, and the workflow files on the default branch.
 
 use base64::Engine;
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 
-use super::workflows::WorkflowFile;
+use super::workflows::{Warning, WorkflowFile};
 use super::{Access, Client, Error, RepoName};
+use crate::net::url_path;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Owner {
@@ -47,14 +48,19 @@ struct DirEntry {
     #[serde(rename = "type")]
     kind: String,
     path: String,
+    #[serde(default)]
+    size: u64,
 }
 
 #[derive(Deserialize)]
 struct FileContent {
+    #[serde(default)]
     content: String,
     #[serde(default)]
     encoding: String,
     sha: String,
+    #[serde(default)]
+    size: u64,
 }
 
 /// A file's text and blob sha.
@@ -100,71 +106,169 @@ pub async fn list_for_owner(client: &Client, owner: &Owner) -> Result<Vec<Reposi
         .await
 }
 
-fn encode_path(path: &str) -> String {
-    path.split('/')
-        .map(|part| url::form_urlencoded::byte_serialize(part.as_bytes()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("/")
+/// The largest file the Contents API sends the content of; for a larger one (up to GitHub's
+/// 100 MiB) it answers `"encoding": "none"` and no content.
+pub const CONTENTS_API_MAX_BYTES: u64 = 1024 * 1024;
+/// GitHub lists at most this many files of one directory through the Contents API.
+pub const DIRECTORY_LISTING_MAX: usize = 1000;
+/// The workflow text keyfix reads of one repository; the files past it are named as not read, so
+/// that a repository of thousands of large workflows costs bounded memory and time.
+pub const WORKFLOW_BUDGET_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why one file of a repository could not be read as text. The file alone is skipped, with a
+/// warning that names it; an error of GitHub's own ([`FileError::Github`]) stops the command.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Github(#[from] Error),
+    #[error(
+        "it is {size} bytes, over the {} the Contents API sends",
+        human_bytes(CONTENTS_API_MAX_BYTES)
+    )]
+    TooLarge { size: u64 },
+    #[error("GitHub sent its content as {0:?}, not base64 text")]
+    NotBase64(String),
+    #[error("it is not UTF-8 text")]
+    NotText,
+    #[error(
+        "the repository's workflow files are over the {} keyfix reads of one repository",
+        human_bytes(WORKFLOW_BUDGET_BYTES)
+    )]
+    OverBudget,
 }
 
-/// A file of the default branch, or `None` when there is none at that path.
+impl FileError {
+    /// Whether this concerns the one file (skip it) rather than the token, GitHub or the network.
+    fn is_about_the_file(&self) -> bool {
+        match self {
+            FileError::Github(e) => matches!(e, Error::NotFound { .. } | Error::Unexpected { .. }),
+            _ => true,
+        }
+    }
+
+    /// As a GitHub error, for callers that read one file they cannot do without.
+    fn into_github(self, path: &str, repo: &RepoName) -> Error {
+        match self {
+            FileError::Github(e) => e,
+            other => Error::Unexpected {
+                status: 200,
+                what: format!("{path} in {repo}"),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
+}
+
+/// A file of `branch`, or `None` when there is none at that path.
 pub async fn file(
     client: &Client,
     repo: &RepoName,
     branch: &str,
     path: &str,
 ) -> Result<Option<FileText>, Error> {
-    let url = format!("/repos/{repo}/contents/{}?ref={branch}", encode_path(path));
+    read_file(client, repo, branch, path)
+        .await
+        .map_err(|e| e.into_github(path, repo))
+}
+
+async fn read_file(
+    client: &Client,
+    repo: &RepoName,
+    branch: &str,
+    path: &str,
+) -> Result<Option<FileText>, FileError> {
+    let url = format!(
+        "/repos/{repo}/contents/{}?ref={}",
+        url_path::path(path),
+        url_path::segment(branch)
+    );
     let found: Option<FileContent> = client
         .get_optional(&url, Access::Read, &format!("{path} in {repo}"))
         .await?;
     let Some(found) = found else {
         return Ok(None);
     };
-    let bad = || Error::Unexpected {
-        status: 200,
-        what: format!("{path} in {repo}"),
-        message: "the file's content is not base64 text".to_owned(),
-    };
+    if found.encoding == "none" || found.size > CONTENTS_API_MAX_BYTES {
+        return Err(FileError::TooLarge { size: found.size });
+    }
     if found.encoding != "base64" {
-        return Err(bad());
+        return Err(FileError::NotBase64(found.encoding));
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(found.content.replace(['\n', '\r'], ""))
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        .map_err(|_| FileError::NotBase64(found.encoding))?;
+    let text = String::from_utf8(bytes).map_err(|_| FileError::NotText)?;
     Ok(Some(FileText {
         text,
         sha: found.sha,
     }))
 }
 
-/// The workflow files of the default branch, read `concurrency` at a time.
+/// The workflow files of a branch, read `concurrency` at a time, and a warning for each one that
+/// could not be read (too large, not text, past the budget); GitHub's own errors stop it.
 pub async fn workflow_files(
     client: &Client,
     repo: &RepoName,
     branch: &str,
     concurrency: usize,
-) -> Result<Vec<WorkflowFile>, Error> {
-    let url = format!("/repos/{repo}/contents/.github/workflows?ref={branch}");
-    let entries: Option<Vec<DirEntry>> = client
+) -> Result<(Vec<WorkflowFile>, Vec<Warning>), Error> {
+    let url = format!(
+        "/repos/{repo}/contents/.github/workflows?ref={}",
+        url_path::segment(branch)
+    );
+    let entries: Vec<DirEntry> = client
         .get_optional(&url, Access::Read, &format!("the workflows of {repo}"))
-        .await?;
-    let paths: Vec<String> = entries
-        .unwrap_or_default()
+        .await?
+        .unwrap_or_default();
+    let mut warnings = Vec::new();
+    if entries.len() >= DIRECTORY_LISTING_MAX {
+        warnings.push(Warning::new(
+            ".github/workflows",
+            format!("GitHub lists only the first {DIRECTORY_LISTING_MAX} files of a directory; workflows past those were not read"),
+        ));
+    }
+    let entries: Vec<DirEntry> = entries
         .into_iter()
         .filter(|e| e.kind == "file" && (e.path.ends_with(".yml") || e.path.ends_with(".yaml")))
-        .map(|e| e.path)
         .collect();
-    stream::iter(paths)
-        .map(|path| async move {
-            let text = file(client, repo, branch, &path).await?;
-            Ok::<_, Error>(text.map(|t| WorkflowFile { path, text: t.text }))
+    let mut budget = WORKFLOW_BUDGET_BYTES;
+    let mut files = Vec::new();
+    let mut reads = stream::iter(entries)
+        .map(|entry| async move {
+            let read = if entry.size > CONTENTS_API_MAX_BYTES {
+                Err(FileError::TooLarge { size: entry.size })
+            } else {
+                read_file(client, repo, branch, &entry.path).await
+            };
+            (entry.path, read)
         })
-        .buffered(concurrency.max(1))
-        .try_filter_map(|file| async move { Ok(file) })
-        .try_collect()
-        .await
+        .buffered(concurrency.max(1));
+    while let Some((path, read)) = reads.next().await {
+        let read = read.and_then(|text| match text {
+            Some(t) if t.text.len() as u64 > budget => Err(FileError::OverBudget),
+            other => Ok(other),
+        });
+        match read {
+            Ok(Some(text)) => {
+                budget -= text.text.len() as u64;
+                files.push(WorkflowFile {
+                    path,
+                    text: text.text,
+                });
+            }
+            Ok(None) => {}
+            Err(e) if e.is_about_the_file() => warnings.push(Warning::new(
+                &path,
+                format!("keyfix cannot read this workflow ({e}); it was skipped"),
+            )),
+            Err(e) => return Err(e.into_github(&path, repo)),
+        }
+    }
+    Ok((files, warnings))
 }
 
 /// The model in the repository's `.claude/settings.json`, which Claude Code reads too.

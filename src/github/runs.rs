@@ -1,13 +1,14 @@
 //! Workflow runs: the failed run to diagnose, its log signature, re-running its failed jobs and
 //! watching the new attempt to the end.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use http::header::HeaderName;
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{Access, Client, Error, RepoName};
+use super::{logs, Access, Client, Error, RepoName};
 use crate::diagnosis::NoSecretsReason;
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -153,18 +154,76 @@ impl LogReading {
     /// Reads a job log however it was framed (a download, or `gh run view --log`), then looks
     /// for the action's result fields and texts. The last result in the log counts.
     pub fn of(log: &str) -> LogReading {
-        let text: String = log.lines().map(clean_line).collect::<Vec<_>>().join("\n");
-        let lower = text.to_lowercase();
+        let mut scan = LogScan::default();
+        logs::each_line(log.as_bytes(), |line| {
+            scan.line(line);
+            ControlFlow::Continue(())
+        });
+        scan.finish()
+    }
+}
+
+/// A [`LogReading`] gathered line by line, so that a log is never held whole: only the latest
+/// value of each field is kept.
+#[derive(Debug, Default)]
+pub struct LogScan {
+    is_error: Option<String>,
+    duration_ms: Option<String>,
+    total_cost_usd: Option<String>,
+    credit_text: bool,
+    no_key_named: bool,
+    no_key_required: bool,
+    /// The last `"result": "…"` string.
+    json_result: Option<String>,
+    /// The first SDK error line's text.
+    sdk_result: Option<String>,
+}
+
+impl LogScan {
+    /// One line of a log, as it was downloaded.
+    pub fn line(&mut self, raw: &str) {
+        let line = clean_line(raw);
+        for (key, slot) in [
+            ("is_error", &mut self.is_error),
+            ("duration_ms", &mut self.duration_ms),
+            ("total_cost_usd", &mut self.total_cost_usd),
+        ] {
+            if line.contains(key) {
+                if let Some(value) = json_field(&line, key) {
+                    *slot = Some(value.to_owned());
+                }
+            }
+        }
+        let lower = line.to_lowercase();
+        self.credit_text |= lower.contains("credit balance is too low");
+        self.no_key_named |= lower.contains("either anthropic_api_key");
+        self.no_key_required |= lower.contains("is required");
+        if let Some(result) = json_result(&line) {
+            self.json_result = Some(result);
+        }
+        if self.sdk_result.is_none() {
+            self.sdk_result = sdk_result(&line);
+        }
+    }
+
+    pub fn finish(self) -> LogReading {
         LogReading {
-            is_error: json_field(&text, "is_error").and_then(|v| v.parse().ok()),
-            duration_ms: json_field(&text, "duration_ms").and_then(|v| v.parse().ok()),
-            total_cost_usd: json_field(&text, "total_cost_usd").and_then(|v| v.parse().ok()),
-            credit_text: lower.contains("credit balance is too low"),
-            no_key: lower.contains("either anthropic_api_key") && lower.contains("is required"),
-            result: result_text(&text),
+            is_error: self.is_error.and_then(|v| v.parse().ok()),
+            duration_ms: self.duration_ms.and_then(|v| v.parse().ok()),
+            total_cost_usd: self.total_cost_usd.and_then(|v| v.parse().ok()),
+            credit_text: self.credit_text,
+            no_key: self.no_key_named && self.no_key_required,
+            result: self
+                .json_result
+                .or(self.sdk_result)
+                .filter(|t| !t.is_empty())
+                .map(|t| t.chars().take(RESULT_MAX_CHARS).collect()),
         }
     }
 }
+
+/// The most of the action's result text keyfix keeps.
+const RESULT_MAX_CHARS: usize = 500;
 
 /// One log line as the action wrote it: a byte-order mark, `gh run view --log`'s job and step
 /// columns, GitHub's timestamp and ESC colour codes taken off.
@@ -218,7 +277,7 @@ fn strip_escapes(line: &str) -> String {
     out
 }
 
-/// The raw value after `"key":` in JSON text, whether on one line or pretty-printed.
+/// The raw value after the last `"key":` in a line of JSON, whether compact or pretty-printed.
 fn json_field<'t>(text: &'t str, key: &str) -> Option<&'t str> {
     let quoted = format!("\"{key}\"");
     let start = text.rfind(&quoted)? + quoted.len();
@@ -229,27 +288,23 @@ fn json_field<'t>(text: &'t str, key: &str) -> Option<&'t str> {
     Some(&rest[..end])
 }
 
-/// The result text: a result's `"result": "…"` (full output), else the SDK's error line.
-fn result_text(text: &str) -> Option<String> {
+/// A result's `"result": "…"` (full output): the last such key in the line whose value is a
+/// string (`"type": "result"` holds the same word as a value).
+fn json_result(line: &str) -> Option<String> {
+    line.rmatch_indices("\"result\"").find_map(|(at, key)| {
+        let rest = line[at + key.len()..].trim_start().strip_prefix(':')?;
+        serde_json::Deserializer::from_str(rest.trim_start())
+            .into_iter::<String>()
+            .next()?
+            .ok()
+    })
+}
+
+/// The SDK's `Claude Code returned an error result: <text>`.
+fn sdk_result(line: &str) -> Option<String> {
     const SDK: &str = "Claude Code returned an error result: ";
-    // The last `"result":` key (`"type": "result"` holds the same word as a value).
-    let from_json = || {
-        text.rmatch_indices("\"result\"").find_map(|(at, key)| {
-            let rest = text[at + key.len()..].trim_start().strip_prefix(':')?;
-            serde_json::Deserializer::from_str(rest.trim_start())
-                .into_iter::<String>()
-                .next()?
-                .ok()
-        })
-    };
-    let from_sdk = || {
-        let start = text.find(SDK)? + SDK.len();
-        Some(text[start..].lines().next()?.trim().to_owned())
-    };
-    from_json()
-        .or_else(from_sdk)
-        .filter(|t| !t.is_empty())
-        .map(|t| t.chars().take(500).collect())
+    let start = line.find(SDK)? + SDK.len();
+    Some(line[start..].trim().to_owned())
 }
 
 /// How a run failed, in the names of `cli.md`.
@@ -269,8 +324,9 @@ pub fn signature(run: &WorkflowRun, log: &LogReading) -> Option<Signature> {
         .then_some(Signature::PreflightRefusal)
 }
 
-fn workflow_file(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+/// The workflow's file name as the runs endpoint takes it: one encoded path segment.
+fn workflow_file(path: &str) -> String {
+    crate::net::url_path::segment(path.rsplit('/').next().unwrap_or(path))
 }
 
 /// The newest run of `workflow_path`, failed ones only when `failed_only`.
@@ -361,32 +417,8 @@ pub async fn jobs(client: &Client, repo: &RepoName, run_id: u64) -> Result<Vec<J
         .await
 }
 
-/// A job's log: the API answers 302 to a pre-signed URL, fetched without the token.
-pub async fn job_log(client: &Client, repo: &RepoName, job_id: u64) -> Result<String, Error> {
-    let what = format!("the log of job {job_id}");
-    let answer = client
-        .send(
-            Method::GET,
-            &format!("/repos/{repo}/actions/jobs/{job_id}/logs"),
-            None,
-            &[],
-        )
-        .await?;
-    let location = match answer.status {
-        301 | 302 | 303 | 307 | 308 => answer.header("location").map(str::to_owned),
-        200 => return Ok(String::from_utf8_lossy(&answer.body).into_owned()),
-        _ => return Err(client.error_for(&answer, Access::Read, &what)),
-    };
-    let location = location.ok_or_else(|| Error::Unexpected {
-        status: answer.status,
-        what: what.clone(),
-        message: "a redirect without a Location".to_owned(),
-    })?;
-    let bytes = client.fetch_presigned(&location).await?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// The log reading of a run's failed jobs (all jobs when none failed, as for a green refusal).
+/// The log reading of a run's failed jobs (all jobs when none failed, as for a green refusal),
+/// each log read as a stream.
 pub async fn read_logs(client: &Client, repo: &RepoName, run_id: u64) -> Result<LogReading, Error> {
     let jobs = jobs(client, repo, run_id).await?;
     let failed: Vec<&JobInfo> = jobs
@@ -398,12 +430,15 @@ pub async fn read_logs(client: &Client, repo: &RepoName, run_id: u64) -> Result<
     } else {
         failed
     };
-    let mut text = String::new();
+    let mut scan = LogScan::default();
     for job in chosen {
-        text.push_str(&job_log(client, repo, job.id).await?);
-        text.push('\n');
+        logs::read_job_log(client, repo, job.id, |line| {
+            scan.line(line);
+            ControlFlow::Continue(())
+        })
+        .await?;
     }
-    Ok(LogReading::of(&text))
+    Ok(scan.finish())
 }
 
 /// Why GitHub would not re-run a run.

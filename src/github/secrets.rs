@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{Access, Client, Error, RepoName};
 use crate::key::Key;
+use crate::net::url_path;
 
 /// A level at which a secret can be defined.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,7 +145,10 @@ impl ScopeIndex {
             .await?;
         let mut envs = Vec::new();
         for env in environments {
-            let path = format!("/repos/{repo}/environments/{}/secrets", encode(env));
+            let path = format!(
+                "/repos/{repo}/environments/{}/secrets",
+                url_path::segment(env)
+            );
             // An environment the job names but the repository lacks has no secrets: GitHub
             // creates it empty on the first run.
             let listed = match client
@@ -210,10 +214,6 @@ impl ScopeIndex {
     }
 }
 
-fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
-}
-
 #[derive(Deserialize)]
 struct PublicKey {
     key_id: String,
@@ -273,9 +273,12 @@ fn scope_paths(repo: &RepoName, scope: &Scope, name: &str) -> (String, String, A
         Scope::Environment(env) => (
             format!(
                 "/repos/{repo}/environments/{}/secrets/public-key",
-                encode(env)
+                url_path::segment(env)
             ),
-            format!("/repos/{repo}/environments/{}/secrets/{name}", encode(env)),
+            format!(
+                "/repos/{repo}/environments/{}/secrets/{name}",
+                url_path::segment(env)
+            ),
             Access::ReadEnvironmentSecrets,
             Access::WriteEnvironmentSecrets,
         ),

@@ -33,9 +33,10 @@ impl Survey {
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
         let name = repository.repo_name();
-        let files =
+        let (files, unread) =
             repos::workflow_files(client, &name, &repository.default_branch, concurrency).await?;
         let mut analysis = workflows::analyze(&files);
+        analysis.warnings.splice(0..0, unread);
         if analysis.steps.is_empty() && analysis.warnings.is_empty() {
             return Ok(None);
         }

@@ -4,6 +4,7 @@
 
 pub mod proxy;
 pub mod tls;
+pub mod url_path;
 
 use std::sync::{Arc, OnceLock};
 

@@ -12,6 +12,7 @@ use crate::outcome::{
     TargetReport,
 };
 
+use super::shown::shown;
 use super::Style;
 
 /// The text printed on stdout for an outcome that has one (failures go to stderr).
@@ -23,7 +24,7 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     }
     let mut out = String::new();
     if let Some(repo) = outcome.repo() {
-        let _ = writeln!(out, "{:<10} {repo}", "Repository");
+        let _ = writeln!(out, "{:<10} {}", "Repository", shown(repo));
     }
     if let Some(found) = outcome.found() {
         render_context(&mut out, found);
@@ -34,7 +35,7 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
             let _ = writeln!(out, "{:<10} {}", "Key", describe_key(key));
         }
         if let Some(model) = &validated.model {
-            let _ = writeln!(out, "{:<10} {model}", "Model");
+            let _ = writeln!(out, "{:<10} {}", "Model", shown(model));
         }
     }
     if let Some(diagnosis) = outcome.diagnosis() {
@@ -75,20 +76,32 @@ fn render_context(out: &mut String, outcome: &Found) {
         let _ = writeln!(
             out,
             "{:<10} {} (job {}), model {}{assumed}",
-            "Workflow", wf.path, wf.job, wf.model
+            "Workflow",
+            shown(&wf.path),
+            shown(&wf.job),
+            shown(&wf.model)
         );
     }
     if let Some(secret) = &outcome.secret {
         let mut line = match &secret.scope {
-            Some(scope) => format!("{}, read from the {scope} secret", secret.name),
-            None => format!("{}, defined in no scope the job can see", secret.name),
+            Some(scope) => format!(
+                "{}, read from the {} secret",
+                shown(&secret.name),
+                shown(&scope.to_string())
+            ),
+            None => format!(
+                "{}, defined in no scope the job can see",
+                shown(&secret.name)
+            ),
         };
         if let Some(updated) = &secret.updated_at {
-            line.push_str(&format!(" (updated {updated})"));
+            line.push_str(&format!(" (updated {})", shown(updated)));
         }
         if !secret.shadows.is_empty() {
-            let shadows: Vec<String> = secret.shadows.iter().map(ToString::to_string).collect();
-            line.push_str(&format!("; it shadows the {} copy", shadows.join(" and ")));
+            line.push_str(&format!(
+                "; it shadows the {} copy",
+                scopes_shown(&secret.shadows, " and ")
+            ));
         }
         let _ = writeln!(out, "{:<10} {line}", "Secret");
     }
@@ -96,7 +109,7 @@ fn render_context(out: &mut String, outcome: &Found) {
         let by = run
             .actor
             .as_ref()
-            .map(|a| format!(" by {a}"))
+            .map(|a| format!(" by {}", shown(a)))
             .unwrap_or_default();
         let signature = match run.signature {
             Some(Signature::PreflightRefusal) => " — refused before any work",
@@ -107,7 +120,8 @@ fn render_context(out: &mut String, outcome: &Found) {
         let _ = writeln!(
             out,
             "{label:<10} run {} ({}{by}){signature}",
-            run.id, run.event
+            run.id,
+            shown(&run.event)
         );
         if run.green {
             let _ = writeln!(
@@ -117,7 +131,12 @@ fn render_context(out: &mut String, outcome: &Found) {
             );
         }
         if let Some(result) = &run.result {
-            let _ = writeln!(out, "{:<10} the action's log says {result:?}", "");
+            let _ = writeln!(
+                out,
+                "{:<10} the action's log says \"{}\"",
+                "",
+                shown(result)
+            );
         }
     }
 }
@@ -134,13 +153,13 @@ fn probe_action(action: &Action) -> Option<String> {
         Action::ProbeInstalled {
             path,
             updated: false,
-        } => Some(format!("installed {path}")),
+        } => Some(format!("installed {}", shown(path))),
         Action::ProbeInstalled {
             path,
             updated: true,
-        } => Some(format!("updated {path}")),
+        } => Some(format!("updated {}", shown(path))),
         Action::ProbeRun { run_id, .. } => Some(format!("run {run_id} reported")),
-        Action::ProbeRemoved { path } => Some(format!("removed {path}")),
+        Action::ProbeRemoved { path } => Some(format!("removed {}", shown(path))),
         Action::ProbeBranch {
             branch,
             deleted: true,
@@ -153,7 +172,7 @@ fn probe_action(action: &Action) -> Option<String> {
             crate::probe::branch::delete_command(branch)
         )),
         Action::PullRequestOpened { number, url, .. } => {
-            Some(format!("pull request #{number} adds it: {url}"))
+            Some(format!("pull request #{number} adds it: {}", shown(url)))
         }
         _ => None,
     }
@@ -165,7 +184,7 @@ fn render_fix(out: &mut String, actions: &[Action], style: Style) {
         .iter()
         .filter_map(|action| match action {
             Action::KeyValidated { key, model } => {
-                Some(format!("validated the new key {key} on {model}"))
+                Some(format!("validated the new key {key} on {}", shown(model)))
             }
             Action::SecretUpdated {
                 secret,
@@ -176,7 +195,11 @@ fn render_fix(out: &mut String, actions: &[Action], style: Style) {
                     Written::Created => "created",
                     Written::Updated => "updated",
                 };
-                Some(format!("{how} {secret} ({scope})"))
+                Some(format!(
+                    "{how} {} ({})",
+                    shown(secret),
+                    shown(&scope.to_string())
+                ))
             }
             Action::Verified {
                 run_id,
@@ -186,11 +209,13 @@ fn render_fix(out: &mut String, actions: &[Action], style: Style) {
             } else {
                 format!("not verified: probe run {run_id} did not see the new key")
             }),
-            Action::VerificationSkipped { reason } => Some(format!("not verified: {reason}")),
+            Action::VerificationSkipped { reason } => {
+                Some(format!("not verified: {}", shown(reason)))
+            }
             Action::RerunRequested { run_id } => {
                 Some(format!("re-ran the failed jobs of run {run_id}"))
             }
-            Action::RerunRefused { reason, .. } => Some(format!("no re-run: {reason}")),
+            Action::RerunRefused { reason, .. } => Some(format!("no re-run: {}", shown(reason))),
             Action::RerunFinished {
                 run_id,
                 attempt,
@@ -199,7 +224,7 @@ fn render_fix(out: &mut String, actions: &[Action], style: Style) {
                 let painted = if conclusion == "success" {
                     style.good(conclusion)
                 } else {
-                    style.bad(conclusion)
+                    style.bad(&shown(conclusion))
                 };
                 Some(format!("run {run_id} attempt {attempt}: {painted}"))
             }
@@ -233,11 +258,11 @@ fn render_rotation(
                 other => style.bad(other),
             };
             [
-                t.repo.clone(),
-                t.secret.clone(),
-                t.scope.to_string(),
+                shown(&t.repo).into_owned(),
+                shown(&t.secret).into_owned(),
+                shown(&t.scope.to_string()).into_owned(),
                 status,
-                t.error.clone().unwrap_or_default(),
+                shown(t.error.as_deref().unwrap_or_default()).into_owned(),
             ]
         })
         .collect();
@@ -263,7 +288,7 @@ fn render_rotation(
         rotation.secondary_limit_waits
     );
     if let Some(journal) = &rotation.journal {
-        let _ = writeln!(out, "Journal: {journal}");
+        let _ = writeln!(out, "Journal: {}", shown(journal));
     }
 }
 
@@ -331,8 +356,8 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
             |run| {
                 let conclusion = run
                     .conclusion
-                    .clone()
-                    .unwrap_or_else(|| "in progress".to_owned());
+                    .as_deref()
+                    .map_or_else(|| "in progress".to_owned(), |c| shown(c).into_owned());
                 match run.signature {
                     Some(signature) => format!(
                         "{conclusion}: {}",
@@ -348,35 +373,34 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
         for (i, wf) in repo.workflows.iter().enumerate() {
             let file = wf.path.rsplit('/').next().unwrap_or(&wf.path);
             let secret = match (&wf.secret, &wf.secret_expression) {
-                (Some(name), _) => name.clone(),
-                (None, Some(expression)) => format!("{expression} (unresolved)"),
+                (Some(name), _) => shown(name).into_owned(),
+                (None, Some(expression)) => format!("{} (unresolved)", shown(expression)),
                 (None, None) => format!("({})", credential_name(wf.credential)),
             };
             let mut scope = match (&wf.scope, &wf.secret) {
-                (Some(scope), _) => scope.to_string(),
+                (Some(scope), _) => shown(&scope.to_string()).into_owned(),
                 (None, Some(_)) => "MISSING".to_owned(),
                 (None, None) => "-".to_owned(),
             };
             if !wf.shadows.is_empty() {
-                let shadows: Vec<String> = wf.shadows.iter().map(ToString::to_string).collect();
-                scope.push_str(&format!(" (shadows {})", shadows.join(", ")));
+                scope.push_str(&format!(" (shadows {})", scopes_shown(&wf.shadows, ", ")));
             }
             let name = if i == 0 {
-                repo.repo.clone()
+                shown(&repo.repo).into_owned()
             } else {
                 String::new()
             };
             let last = if i == 0 { last.clone() } else { String::new() };
             rows.push([
                 name,
-                format!("{file} ({})", wf.job),
+                format!("{} ({})", shown(file), shown(&wf.job)),
                 secret,
                 scope,
                 match (&wf.model_expression, wf.model_source) {
                     (Some(expression), ModelSource::Unresolved) => {
-                        format!("{} (assumed; {expression})", wf.model)
+                        format!("{} (assumed; {})", shown(&wf.model), shown(expression))
                     }
-                    _ => wf.model.clone(),
+                    _ => shown(&wf.model).into_owned(),
                 },
                 last,
             ]);
@@ -398,11 +422,21 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
     };
     let _ = writeln!(out, "\n{count} claude-code-action.");
     for repo in refused {
+        let repo = shown(repo);
         let _ = writeln!(
             out,
             "{repo}: the last run was refused before any work (a key or billing refusal); run `keyfix check {repo}`."
         );
     }
+}
+
+/// Scopes for a person: an environment's name is outside text.
+fn scopes_shown(scopes: &[crate::github::secrets::Scope], separator: &str) -> String {
+    scopes
+        .iter()
+        .map(|scope| shown(&scope.to_string()).into_owned())
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 fn credential_name(credential: Credential) -> &'static str {
@@ -451,15 +485,15 @@ fn render_diagnosis(out: &mut String, d: &Diagnosis, style: Style) {
         "\n{} {painted}",
         style.bold(&format!("{:<10}", "Cause"))
     );
-    let _ = writeln!(out, "  {}", d.summary);
+    let _ = writeln!(out, "  {}", shown(&d.summary));
     for note in &d.notes {
-        let _ = writeln!(out, "  {note}");
+        let _ = writeln!(out, "  {}", shown(note));
     }
     let _ = writeln!(
         out,
         "\n{} {}",
         style.bold(&format!("{:<10}", "Fix")),
-        d.remedy
+        shown(&d.remedy)
     );
     let helps = match d.rotation_helps() {
         _ if d.cause == Cause::Ok => None,
@@ -486,10 +520,10 @@ fn account_line(item: &EvidenceItem) -> Option<String> {
     let answer = item.answer.as_ref()?;
     let mut facts = Vec::new();
     if let Some(org) = &answer.organization_id {
-        facts.push(format!("organization {org}"));
+        facts.push(format!("organization {}", shown(org)));
     }
     if let Some(ws) = &answer.workspace_id {
-        facts.push(format!("workspace {ws}"));
+        facts.push(format!("workspace {}", shown(ws)));
     }
     if let Some(limit) = answer.requests_limit {
         facts.push(format!("{limit} requests/min (a hint at the usage tier)"));
@@ -508,16 +542,18 @@ fn render_evidence(
         let _ = writeln!(
             out,
             "  {label:<7}Admin API record {} ({}): status {}",
-            record.id, record.name, record.status
+            shown(&record.id),
+            shown(&record.name),
+            shown(&record.status)
         );
         return;
     }
     if let Some(event) = &item.event {
-        let _ = writeln!(out, "  {label:<7}failed run triggered by {event}");
+        let _ = writeln!(out, "  {label:<7}failed run triggered by {}", shown(event));
         return;
     }
     let target = match (&item.call, &item.model) {
-        (Some(call), Some(model)) => format!("{} {model}", endpoint_name(*call)),
+        (Some(call), Some(model)) => format!("{} {}", endpoint_name(*call), shown(model)),
         (Some(call), None) => endpoint_name(*call).to_owned(),
         (None, _) => String::new(),
     };
@@ -535,19 +571,19 @@ fn render_evidence(
     } else {
         style.bad(&status)
     };
-    let error_type = answer.error_type.as_deref().unwrap_or("");
-    let request_id = answer.request_id.as_deref().unwrap_or("");
+    let error_type = shown(answer.error_type.as_deref().unwrap_or(""));
+    let request_id = shown(answer.request_id.as_deref().unwrap_or(""));
     let _ = writeln!(
         out,
         "  {label:<7}{target:<30} {status} {error_type:<22} {latency:>7}  {}",
-        style.dim(request_id)
+        style.dim(&request_id)
     );
     if let Some(message) = &answer.message {
-        let _ = writeln!(out, "         \"{message}\"");
+        let _ = writeln!(out, "         \"{}\"", shown(message));
     }
     let mut facts = Vec::new();
     if let Some(code) = &answer.error_code {
-        facts.push(format!("error_code {code}"));
+        facts.push(format!("error_code {}", shown(code)));
     }
     if answer.retry_after {
         facts.push("retry-after set".to_owned());

@@ -3,7 +3,10 @@
 pub mod human;
 pub mod json;
 pub mod progress;
+pub mod shown;
 pub mod stderr;
+
+pub use shown::shown;
 
 use std::io::IsTerminal;
 

@@ -53,8 +53,10 @@ impl Bar {
         );
         let columns = usize::from(ShortOfTheEdge(console::Term::stderr()).width());
         let room = columns.saturating_sub(BAR_WIDTH + 1 + status.chars().count() + 1);
-        self.bar
-            .set_message(format!("{status} {}", fit(message, room)));
+        self.bar.set_message(format!(
+            "{status} {}",
+            fit(&super::shown::shown(message), room)
+        ));
     }
 
     pub fn finish(&self) {
@@ -152,8 +154,10 @@ fn write_all(bytes: &[u8]) {
     });
 }
 
+/// One line of keyfix's on stderr; what came from outside in it is made visible, line breaks
+/// included, so that it stays one line.
 pub fn line(text: &str) {
-    write_all(format!("{text}\n").as_bytes());
+    write_all(format!("{}\n", super::shown::shown(text)).as_bytes());
 }
 
 /// A writer for the log subscriber; each event arrives formatted in one write.

@@ -214,7 +214,10 @@ pub fn new_name() -> String {
 
 /// The list of the push runs on branch `name`, where the probe's run appears.
 pub fn runs_path(repo: &RepoName, name: &str) -> String {
-    format!("/repos/{repo}/actions/runs?branch={name}&event=push&per_page=20")
+    format!(
+        "/repos/{repo}/actions/runs?branch={}&event=push&per_page=20",
+        crate::net::url_path::segment(name)
+    )
 }
 
 /// The command a person runs to delete a branch keyfix could not.
@@ -234,7 +237,7 @@ pub async fn deployment_restricted(
     repo: &RepoName,
     environment: &str,
 ) -> Result<bool, Error> {
-    let encoded: String = url::form_urlencoded::byte_serialize(environment.as_bytes()).collect();
+    let encoded = crate::net::url_path::segment(environment);
     let found: Environment = client
         .get(
             &format!("/repos/{repo}/environments/{encoded}"),

@@ -93,23 +93,24 @@ pub struct ProbeJob {
 }
 
 impl ProbeJob {
+    /// The job's id: `probe`, or `probe-ENV` for an environment whose name is a valid id.
+    /// Another name is made one, with a short hash of the name after it, so that two
+    /// environments that differ only in characters an id cannot hold (`eu west`, `eu-west`) never
+    /// get the same job.
     pub fn id(&self) -> String {
-        match &self.environment {
-            None => "probe".to_owned(),
-            Some(env) => {
-                let slug: String = env
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                            c
-                        } else {
-                            '-'
-                        }
-                    })
-                    .collect();
-                format!("probe-{slug}")
-            }
+        let Some(env) = &self.environment else {
+            return "probe".to_owned();
+        };
+        let is_id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if env.chars().all(is_id_char) {
+            return format!("probe-{env}");
         }
+        let slug: String = env
+            .chars()
+            .map(|c| if is_id_char(c) { c } else { '-' })
+            .collect();
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(env.as_bytes());
+        format!("probe-{slug}-{}", hex::encode(&digest[..4]))
     }
 }
 
@@ -207,7 +208,8 @@ fn base_url_of(value: &str) -> Option<BaseUrl> {
         return valid.then(|| BaseUrl::Variable(name.to_owned()));
     }
     let is_url = (value.starts_with("https://") || value.starts_with("http://"))
-        && !value.contains(['\'', '"', '$', '\n', ' ']);
+        && !value.contains(['\'', '"', '$', ' '])
+        && !value.chars().any(char::is_control);
     is_url.then(|| BaseUrl::Literal(value.to_owned()))
 }
 
@@ -432,14 +434,43 @@ impl CallReport {
 /// The report line of the run with `correlation_id` in a job log: the line that starts with the
 /// marker once GitHub's timestamp is taken off (the script's own text, echoed above it, does not).
 pub fn find_report(log: &str, correlation_id: &str) -> Option<Report> {
-    log.trim_start_matches('\u{feff}').lines().find_map(|line| {
-        let text = line.split_once(' ').map_or(line, |(_, rest)| rest);
-        let json = text
-            .strip_prefix(REPORT_MARKER)
-            .or_else(|| line.strip_prefix(REPORT_MARKER))?;
-        let report: Report = serde_json::from_str(json.trim()).ok()?;
-        (report.correlation_id == correlation_id).then_some(report)
-    })
+    let mut search = ReportSearch::new(correlation_id);
+    crate::github::logs::each_line(log.as_bytes(), |line| search.line(line));
+    search.found
+}
+
+/// Looks for one run's report in a log read line by line; stops the reading once found.
+pub struct ReportSearch<'a> {
+    correlation_id: &'a str,
+    pub found: Option<Report>,
+}
+
+impl<'a> ReportSearch<'a> {
+    pub fn new(correlation_id: &'a str) -> ReportSearch<'a> {
+        ReportSearch {
+            correlation_id,
+            found: None,
+        }
+    }
+
+    pub fn line(&mut self, line: &str) -> std::ops::ControlFlow<()> {
+        self.found = report_in_line(line, self.correlation_id);
+        match self.found {
+            Some(_) => std::ops::ControlFlow::Break(()),
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// The report of the run with `correlation_id`, if `line` of its log is that report.
+pub fn report_in_line(line: &str, correlation_id: &str) -> Option<Report> {
+    let line = line.trim_start_matches('\u{feff}');
+    let text = line.split_once(' ').map_or(line, |(_, rest)| rest);
+    let json = text
+        .strip_prefix(REPORT_MARKER)
+        .or_else(|| line.strip_prefix(REPORT_MARKER))?;
+    let report: Report = serde_json::from_str(json.trim()).ok()?;
+    (report.correlation_id == correlation_id).then_some(report)
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{find_report, installed_version, Report, FILE, PATH, VERSION};
-use crate::github::repos;
+use super::{installed_version, Report, ReportSearch, FILE, PATH, VERSION};
 use crate::github::runs::{self, WatchError, WorkflowRun};
+use crate::github::{logs, repos};
 use crate::github::{Access, Client, Error, RepoName};
 
 /// Why a probe run gave no report (exit 18), or why it could not be run.
@@ -330,8 +330,9 @@ pub async fn wait_and_read(
         if job.failed_unstarted() {
             return Err(ProbeError::JobNotStarted { job: job.name, url });
         }
-        let log = runs::job_log(client, repo, job.id).await?;
-        match find_report(&log, correlation_id) {
+        let mut search = ReportSearch::new(correlation_id);
+        logs::read_job_log(client, repo, job.id, |line| search.line(line)).await?;
+        match search.found {
             Some(report) => reports.push(report),
             None => {
                 return Err(ProbeError::FailedBeforeReport {

@@ -46,7 +46,10 @@ fn the_workflow_uses_only_the_allowed_expression_forms() {
     }
     assert!(seen.contains(&"${{ secrets.PROD_KEY }}".to_owned()));
     assert!(text.contains("environment: 'prod eu'"));
-    assert!(text.contains("  probe-prod-eu:"));
+    assert!(
+        text.contains("  probe-prod-eu-"),
+        "a hash tells it from prod-eu"
+    );
     assert!(text.contains("runs-on: ['self-hosted', 'linux']"));
     assert!(text.contains("KEYFIX_BASE_URL: ${{ vars.ANTHROPIC_BASE_URL }}"));
     assert!(text.contains("KEYFIX_BASE_URL: ${{ vars.LLM_GATEWAY }}"));
@@ -159,5 +162,32 @@ fn the_probe_reads_shapes_like_keyfix() {
         shape["name"] = "ANTHROPIC_API_KEY".into();
         let report: SecretReport = serde_json::from_value(shape).unwrap();
         assert_eq!(report.evidence().shape, Shape::of(value), "{value:?}");
+    }
+}
+
+#[test]
+fn a_hostile_environment_name_stays_one_scalar_and_gets_its_own_job() {
+    let hostile = "it's prod: #1 \"eu\"/west ${ x } *a &b";
+    let mut spec = ProbeSpec::single("ANTHROPIC_API_KEY");
+    for env in [hostile, "eu west", "eu-west"] {
+        let mut job = spec.jobs[0].clone();
+        job.environment = Some(env.to_owned());
+        spec.jobs.push(job);
+    }
+    let text = render(&spec);
+    let parsed: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    let jobs = parsed["jobs"].as_mapping().unwrap();
+    assert_eq!(jobs.len(), 4, "every environment its own job:\n{text}");
+    for job in &spec.jobs {
+        let declared = &parsed["jobs"][job.id().as_str()];
+        assert_eq!(
+            declared["environment"].as_str(),
+            job.environment.as_deref(),
+            "{text}"
+        );
+        assert_eq!(
+            declared["steps"][0]["env"]["KEYFIX_ENVIRONMENT"].as_str(),
+            Some(job.environment.as_deref().unwrap_or("")),
+        );
     }
 }

@@ -58,7 +58,11 @@ impl Subject {
                 .as_deref()
                 .map(names::parse_secret_name)
                 .transpose()?,
-            model: args.model.clone(),
+            model: args
+                .model
+                .clone()
+                .map(|model| names::check_model(&model).map(|()| model))
+                .transpose()?,
             run: args.run,
         })
     }
@@ -161,8 +165,7 @@ pub async fn read_repository(
         }
     };
     for warning in &survey.analysis.warnings {
-        ctx.progress
-            .step(&format!("warning: {}: {}", warning.path, warning.message));
+        ctx.progress.step(&format!("warning: {warning}"));
     }
     let (failed_run, run_reading) = match subject.run {
         Some(id) => {

@@ -420,6 +420,25 @@ pub struct RepoSpec {
     /// Workflow runs that happened before the simulator started: executed for real at start-up.
     #[serde(default)]
     pub runs: Vec<RunSpec>,
+    /// Text served before every job log of this repository, made as it is sent and never held:
+    /// the log of a step that printed hundreds of megabytes.
+    #[serde(default)]
+    pub log_filler: Option<LogFiller>,
+}
+
+/// `line` repeated until `bytes` bytes are sent (the last repeat cut short). A `line` without a
+/// newline makes the filler one line of `bytes` bytes.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogFiller {
+    pub bytes: u64,
+    #[serde(default = "filler_line")]
+    pub line: String,
+}
+
+fn filler_line() -> String {
+    "2026-11-23T22:49:08.0000000Z npm warn deprecated inflight@1.0.6: This module is not supported\n"
+        .to_owned()
 }
 
 fn main_branch() -> String {

@@ -151,10 +151,29 @@ impl ClaudeStep {
     }
 }
 
+/// What keyfix could not read, or would not use, of one file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Warning {
     pub path: String,
+    /// The line of a parse error, where the parser names one.
+    pub line: Option<usize>,
     pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl Warning {
+    pub fn new(path: &str, message: String) -> Warning {
+        Warning {
+            path: path.to_owned(),
+            line: None,
+            message,
+        }
+    }
 }
 
 /// Everything the workflow files of a repository say about Claude.
@@ -195,9 +214,10 @@ pub fn analyze(files: &[WorkflowFile]) -> Analysis {
     for file in files {
         match parse(&file.text) {
             Ok(workflow) => parsed.push((file, workflow)),
-            Err(message) => analysis.warnings.push(Warning {
+            Err(error) => analysis.warnings.push(Warning {
                 path: file.path.clone(),
-                message: format!("keyfix cannot read this workflow ({message}); it was skipped"),
+                line: error.location().map(|at| at.line()),
+                message: format!("keyfix cannot read this workflow ({error}); it was skipped"),
             }),
         }
     }
@@ -223,6 +243,11 @@ pub fn analyze(files: &[WorkflowFile]) -> Analysis {
             }
         }
     }
+    for step in &mut analysis.steps {
+        analysis
+            .warnings
+            .extend(checked::refuse_unusable_names(step));
+    }
     analysis
 }
 
@@ -235,9 +260,9 @@ struct Parsed {
 
 /// Parses a workflow as GitHub does: a byte-order mark and CRLF line ends are fine, aliases are
 /// resolved, and `on:` may come back as `true:` from a YAML 1.1 tool. A parse error names its line.
-fn parse(text: &str) -> Result<Parsed, String> {
+fn parse(text: &str) -> Result<Parsed, yaml_serde::Error> {
     let text = text.trim_start_matches('\u{feff}');
-    let mut raw: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
+    let mut raw: yaml_serde::Value = yaml_serde::from_str(text)?;
     if let Some(mapping) = raw.as_mapping_mut() {
         let on = yaml_serde::Value::String("on".to_owned());
         if !mapping.contains_key(&on) {
@@ -246,7 +271,7 @@ fn parse(text: &str) -> Result<Parsed, String> {
             }
         }
     }
-    let workflow: Workflow = yaml_serde::from_value(raw.clone()).map_err(|e| e.to_string())?;
+    let workflow: Workflow = yaml_serde::from_value(raw.clone())?;
     Ok(Parsed {
         workflow,
         triggers: triggers(&raw),
@@ -559,8 +584,14 @@ fn uses_text(uses: &Uses) -> String {
     }
 }
 
-/// The secret an expression reads: `${{ secrets.NAME }}` or `${{ secrets['NAME'] }}`.
+/// The secret an expression reads: `${{ secrets.NAME }}` or `${{ secrets['NAME'] }}`, when
+/// its name is one GitHub accepts.
 pub fn secret_name(value: &str) -> Option<String> {
+    crate::github::names::parse_secret_name(&raw_secret_name(value)?).ok()
+}
+
+/// The name an expression reads from `secrets`, whatever it is.
+fn raw_secret_name(value: &str) -> Option<String> {
     let inner = expression_body(value)?;
     let rest = inner.strip_prefix("secrets")?;
     let name = if let Some(dotted) = rest.strip_prefix('.') {
@@ -572,7 +603,7 @@ pub fn secret_name(value: &str) -> Option<String> {
         let quote = quoted.chars().next().filter(|c| *c == '\'' || *c == '"')?;
         quoted[1..].split(quote).next()?
     };
-    (!name.is_empty()).then(|| name.to_ascii_uppercase())
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// The variable an expression reads: `${{ env.NAME }}`.
@@ -637,5 +668,6 @@ pub fn model_from_settings(settings: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+mod checked;
 #[cfg(test)]
 mod tests;

@@ -582,3 +582,83 @@ fn crlf_line_ends_and_a_byte_order_mark_read_the_same() {
         Some("STAGING_CLAUDE_KEY")
     );
 }
+
+/// Billions of strings from a few lines, if the reader expanded every alias.
+const ALIAS_BOMB: &str = r#"on: push
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+jobs: {}
+"#;
+
+#[test]
+fn an_alias_bomb_is_refused_with_a_warning_at_once() {
+    let started = std::time::Instant::now();
+    let analysis = analyze(&[
+        file(".github/workflows/bomb.yml", ALIAS_BOMB),
+        file(".github/workflows/claude.yml", ISSUE_COMMENT),
+    ]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(analysis.steps.len(), 1);
+    assert_eq!(analysis.warnings.len(), 1, "{:?}", analysis.warnings);
+    assert_eq!(analysis.warnings[0].path, ".github/workflows/bomb.yml");
+    assert!(
+        analysis.warnings[0].message.contains("repetition limit"),
+        "{}",
+        analysis.warnings[0].message
+    );
+}
+
+#[test]
+fn names_github_or_anthropic_would_refuse_are_reported_and_left_out() {
+    let analysis = analyze(&[file(
+        ".github/workflows/claude.yml",
+        r#"
+on: issue_comment
+jobs:
+  claude:
+    runs-on: ["self-hosted", "linux\u0007"]
+    environment: "prod\u001b]52;c;eA==\u0007"
+    steps:
+      - uses: anthropics/claude-code-action@v1
+        with:
+          anthropic_api_key: "${{ secrets['KEY }}\n  evil: ${{ github.token'] }}"
+          claude_args: "--model claude-\u001b[2Jsonnet"
+"#,
+    )]);
+    let step = &analysis.steps[0];
+    assert_eq!(step.api_key_secret, None);
+    assert!(step.api_key_expression.as_deref().unwrap().contains("evil"));
+    assert_eq!(step.environment, None);
+    assert!(step.runs_on.is_empty());
+    let model = step.model.as_ref().unwrap();
+    assert_eq!(model.model, CLAUDE_CODE_DEFAULT_MODEL);
+    assert_eq!(model.source, ModelSource::Unresolved);
+    assert_eq!(
+        step.model_expression.as_deref(),
+        Some("claude-\u{1b}[2Jsonnet")
+    );
+    let reasons: Vec<&str> = analysis
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:#?}");
+    for (reason, says) in reasons.iter().zip([
+        "secret name",
+        "environment name",
+        "runner label",
+        "model name",
+    ]) {
+        assert!(
+            reason.starts_with("job claude: ") && reason.contains(says),
+            "{reason}"
+        );
+    }
+}

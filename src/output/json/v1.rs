@@ -249,8 +249,17 @@ pub struct RepoDoc<'a> {
     pub workflows: Vec<RepoWorkflowDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run: Option<LastRunDoc<'a>>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub warnings: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<WarningDoc<'a>>,
+}
+
+/// What keyfix could not read, or would not use, of one file of a repository.
+#[derive(Debug, Serialize)]
+pub struct WarningDoc<'a> {
+    pub path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub reason: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -534,7 +543,15 @@ impl<'a> RepoDoc<'a> {
             archived: r.archived,
             workflows: r.workflows.iter().map(RepoWorkflowDoc::of).collect(),
             last_run: r.last_run.as_ref().map(LastRunDoc::of),
-            warnings: &r.warnings,
+            warnings: r
+                .warnings
+                .iter()
+                .map(|w| WarningDoc {
+                    path: &w.path,
+                    line: w.line,
+                    reason: &w.message,
+                })
+                .collect(),
         }
     }
 }
@@ -581,5 +598,5 @@ impl<'a> ErrorDoc<'a> {
 
 /// The document as pretty-printed JSON, ready for stdout.
 pub fn render(outcome: &Outcome) -> String {
-    serde_json::to_string_pretty(&Document::of(outcome)).expect("the document serialises")
+    super::to_string_pretty(&Document::of(outcome)).expect("the document serialises")
 }

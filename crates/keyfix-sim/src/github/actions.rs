@@ -501,12 +501,45 @@ async fn presigned_log(
         )
             .into_response();
     }
-    match state.jobs.iter().find(|j| j.id == id) {
-        Some(job) => (
-            [("content-type", "text/plain; charset=utf-8")],
-            job.log.clone(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    let Some(job) = state.jobs.iter().find(|j| j.id == id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let filler = state
+        .run(job.run_id)
+        .and_then(|run| state.repos.iter().find(|r| r.id == run.repo_id))
+        .and_then(|repo| repo.log_filler.clone());
+    let log = job.log.clone();
+    let body = match filler {
+        None => axum::body::Body::from(log),
+        Some(filler) => axum::body::Body::from_stream(filled_log(filler, log)),
+    };
+    ([("content-type", "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// The filler, then the job's own log, made a chunk at a time as it is sent: a log of hundreds
+/// of megabytes costs the simulator one chunk of memory.
+fn filled_log(
+    filler: crate::scenario::LogFiller,
+    log: String,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> {
+    const CHUNK: usize = 256 * 1024;
+    let line = if filler.line.is_empty() {
+        "x".to_owned()
+    } else {
+        filler.line
+    };
+    // Whole lines to a chunk, so that every chunk but the last ends where a line does.
+    let repeats = CHUNK.div_ceil(line.len());
+    let ends_in_newline =
+        line.ends_with('\n') && filler.bytes.is_multiple_of(line.len() as u64) || filler.bytes == 0;
+    let chunk = bytes::Bytes::from(line.repeat(repeats));
+    let mut left = filler.bytes;
+    let filling = futures::stream::iter(std::iter::from_fn(move || {
+        let take = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+        left -= take as u64;
+        (take > 0).then(|| Ok(chunk.slice(..take)))
+    }));
+    let closing = if ends_in_newline { "" } else { "\n" };
+    let rest = bytes::Bytes::from(format!("{closing}{log}"));
+    futures::StreamExt::chain(filling, futures::stream::iter([Ok(rest)]))
 }

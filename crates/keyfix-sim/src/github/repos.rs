@@ -100,7 +100,24 @@ async fn get_repo(
     }
 }
 
+/// The largest file whose content the Contents API sends; a larger one (up to GitHub's 100 MiB)
+/// comes with `"encoding": "none"` and an empty `content`.
+const CONTENT_MAX_BYTES: usize = 1024 * 1024;
+/// The Contents API lists at most this many entries of a directory.
+const LISTING_MAX: usize = 1000;
+
 fn file_json(path: &str, file: &File) -> Value {
+    if file.text.len() > CONTENT_MAX_BYTES {
+        return json!({
+            "type": "file",
+            "name": path.rsplit('/').next(),
+            "path": path,
+            "sha": file.sha,
+            "size": file.text.len(),
+            "encoding": "none",
+            "content": "",
+        });
+    }
     let encoded = base64::engine::general_purpose::STANDARD.encode(file.text.as_bytes());
     // GitHub wraps the base64 content at 60 characters.
     let wrapped: Vec<String> = encoded
@@ -164,6 +181,7 @@ async fn get_contents(
     if entries.is_empty() {
         return not_found();
     }
+    entries.truncate(LISTING_MAX);
     json_response(StatusCode::OK, Value::Array(entries))
 }
 

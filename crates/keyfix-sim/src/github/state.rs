@@ -163,6 +163,7 @@ pub struct Repo {
     pub trees: BTreeMap<String, BTreeMap<String, File>>,
     pub commits: BTreeMap<String, Commit>,
     pub pulls: Vec<Pull>,
+    pub log_filler: Option<crate::scenario::LogFiller>,
 }
 
 impl Repo {
@@ -845,5 +846,6 @@ fn repo_from_spec(scenario: &Scenario, spec: &RepoSpec, id: u64) -> Repo {
         trees: BTreeMap::new(),
         commits: BTreeMap::new(),
         pulls: Vec::new(),
+        log_filler: spec.log_filler.clone(),
     }
 }
