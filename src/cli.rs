@@ -200,7 +200,7 @@ pub struct RotateArgs {
     /// Where to write the journal [default: $XDG_STATE_HOME/keyfix/rotate/DATE-TIME.jsonl]
     #[arg(long, value_name = "FILE")]
     pub journal: Option<std::path::PathBuf>,
-    /// Finish the rotation a journal describes
+    /// Finish the rotation a journal describes (one process at a time: a journal in use is refused)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["targets", "owner", "targets_file", "journal", "dry_run"])]
     pub resume: Option<std::path::PathBuf>,
     /// Least seconds between the starts of two writes [default: 1]

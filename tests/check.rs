@@ -267,6 +267,50 @@ fn assert_logs_reveal_nothing(sim: &Sim) {
 }
 
 #[test]
+fn a_reference_key_under_persistent_529_leaves_the_diagnosis_transient() {
+    let sim = world(&[case("app", Some("orphaned"), "claude-haiku-4-5")], "");
+    sim.world().add_fault(keyfix_sim::scenario::Fault {
+        path: "/v1/messages".into(),
+        key: Some("fresh".into()),
+        status: Some(529),
+        ..Default::default()
+    });
+    let (doc, code) = json_of(&mut check_with_fresh_reference(&sim, &[]));
+    assert_eq!(
+        (doc["diagnosis"]["cause"].as_str(), code),
+        (Some("api_unavailable"), 13),
+        "{doc:#}"
+    );
+    let summary = doc["diagnosis"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("529 overloaded_error from messages on claude-haiku-4-5"),
+        "the call that failed is named: {summary}"
+    );
+
+    // `repo` takes its new key as the reference and ends the same way, uploading nothing.
+    let (doc, code) = json_of(
+        keyfix(&sim)
+            .args([
+                "repo",
+                "acme/app",
+                "--install-probe",
+                "--key-env",
+                "NEW_KEY",
+            ])
+            .env("NEW_KEY", sim.key("fresh")),
+    );
+    assert_eq!(
+        (doc["diagnosis"]["cause"].as_str(), code),
+        (Some("api_unavailable"), 13),
+        "{doc:#}"
+    );
+    assert!(!sim
+        .requests()
+        .iter()
+        .any(|r| r.method == "PUT" && r.path.contains("/secrets/")));
+}
+
+#[test]
 fn dispatch_works_in_all_three_server_modes() {
     for mode in ["run_details", "no_content", "enterprise"] {
         let sim = world(

@@ -421,18 +421,27 @@ fn an_exhausted_hourly_budget_is_waited_until_its_reset() {
 
 /// `keyfix rotate` of the mixed organization, writes 0.4 s apart, in the background.
 fn spawn_paced_rotation(sim: &Sim, journal: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("keyfix"))
-        .args([
-            "rotate",
+    let journal = journal.to_str().unwrap();
+    spawn_rotate(
+        sim,
+        &[
             "--owner",
             "acme",
             "--no-canary",
-            "--key-env",
-            "NEW_KEY",
-        ])
-        .args(["--write-interval", "0.4", "--json"])
-        .arg("--journal")
-        .arg(journal)
+            "--write-interval",
+            "0.4",
+            "--journal",
+            journal,
+        ],
+    )
+}
+
+/// `keyfix rotate ARGS --key-env NEW_KEY --json` in the background, the new key `fresh`.
+fn spawn_rotate(sim: &Sim, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("keyfix"))
+        .arg("rotate")
+        .args(args)
+        .args(["--key-env", "NEW_KEY", "--json"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
@@ -612,6 +621,118 @@ fn killed_mid_run_then_resumed_every_target_holds_the_new_key() {
     assert!(
         puts.values().filter(|n| **n > 1).count() <= 1,
         "at most the write in flight was sent twice: {puts:?}"
+    );
+}
+
+/// A journal whose run was killed (SIGKILL) after its first write: the lock died with it.
+fn killed_journal(sim: &Sim, dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let journal = dir.path().join("j.jsonl");
+    let mut child = spawn_paced_rotation(sim, &journal);
+    wait_for_writes(sim, 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = secret_puts(sim).len();
+    assert!(written < 5, "killed part-way: {written} writes");
+    journal
+}
+
+/// A resume of `journal` in the background, writes a second apart so that it is still running
+/// while a test looks at it, once it has sent its first write.
+fn spawn_slow_resume(sim: &Sim, journal: &std::path::Path) -> std::process::Child {
+    let before = secret_puts(sim).len();
+    let child = spawn_rotate(
+        sim,
+        &[
+            "--resume",
+            journal.to_str().unwrap(),
+            "--write-interval",
+            "1",
+        ],
+    );
+    wait_for_writes(sim, before + 1);
+    child
+}
+
+/// Every write sent once, but the one in flight when the first run was killed.
+fn assert_each_write_once_but_the_killed_one(sim: &Sim) {
+    let puts = puts_by_path(sim);
+    assert!(
+        puts.values().filter(|n| **n > 1).count() <= 1 && puts.values().all(|n| *n <= 2),
+        "at most the write in flight at the kill was sent twice: {puts:?}"
+    );
+}
+
+#[test]
+fn a_journal_in_use_refuses_a_second_resume_which_sends_nothing() {
+    let tokens = "[[tokens]]\nname = \"first\"\nscopes = [\"repo\", \"workflow\", \"admin:org\"]\n\
+                  [[tokens]]\nname = \"second\"\nscopes = [\"repo\", \"workflow\", \"admin:org\"]\n";
+    let sim = mixed(tokens);
+    // Where the second process's Anthropic requests would go: it must make none.
+    let witness = start(keys_scenario());
+    let dir = tempfile::tempdir().unwrap();
+    let journal = killed_journal(&sim, &dir);
+    let first = spawn_slow_resume(&sim, &journal);
+
+    let started = Instant::now();
+    let (doc, code, stderr) = json_and_stderr_of(
+        keyfix(&sim)
+            .args(["rotate", "--resume", journal.to_str().unwrap()])
+            .args(["--key-env", "NEW_KEY"])
+            .env("NEW_KEY", sim.key("fresh"))
+            .env("GH_ENTERPRISE_TOKEN", sim.token("second"))
+            .env("ANTHROPIC_BASE_URL", witness.anthropic_base_url()),
+    );
+    assert_eq!(code, 2, "{doc:#}\n{stderr}");
+    assert_eq!(doc["error"]["kind"], "usage");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&journal.display().to_string())
+            && message.contains(&format!("keyfix process {} ", first.id())),
+        "names the journal and the process holding it: {message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        !sim.requests()
+            .iter()
+            .any(|r| r.key.as_deref() == Some("second")),
+        "the refused process sent nothing to GitHub"
+    );
+    assert!(witness.requests().is_empty(), "nor to Anthropic");
+
+    let output = first.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_rotated(&sim, "fresh");
+    assert_each_write_once_but_the_killed_one(&sim);
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        lines
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "one writer: no interleaved lines\n{lines}"
+    );
+}
+
+#[test]
+fn a_resume_killed_while_holding_the_journal_leaves_no_lock_behind() {
+    let sim = mixed("");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = killed_journal(&sim, &dir);
+    let mut holder = spawn_slow_resume(&sim, &journal);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    let (doc, code) = rotate(&sim, "fresh", &["--resume", journal.to_str().unwrap()]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    let puts = puts_by_path(&sim);
+    assert!(
+        puts.values().filter(|n| **n > 1).count() <= 2,
+        "at most the write in flight at each kill was sent again: {puts:?}"
     );
 }
 

@@ -134,6 +134,22 @@ impl<'a> Reading<'a> {
     fn has(&self, verdict: Verdict) -> bool {
         self.first(verdict).is_some()
     }
+
+    /// The transient failure (a 429, a 5xx or 529, no answer) of the messages call that would
+    /// have decided: on `model`, or on the baseline model where `model` got the credit text
+    /// (the baseline tells a tier restriction from an organization without credit).
+    fn transient_failure(&self, model: &str) -> Option<(Verdict, &'a Call)> {
+        let on_model = self.on_model(model)?;
+        if !(on_model.is_transient() || on_model == Verdict::CreditText) {
+            return None;
+        }
+        self.evidence
+            .calls
+            .iter()
+            .filter(|call| call.endpoint == Endpoint::Messages)
+            .map(|call| (Verdict::of(call), call))
+            .find(|(verdict, _)| verdict.is_transient())
+    }
 }
 
 /// The rows that a single answer of the stored key decides, in table order (rows 4 to 10).
@@ -284,6 +300,8 @@ fn decide(e: &Evidence, b: &mut Builder) -> Diagnosis {
 
 /// Rows 12 to 16: the stored key got the credit text on the workflow's model.
 fn credit_text(e: &Evidence, b: &mut Builder, subject: &str, stored: &Reading) -> Diagnosis {
+    // A reference key that met a transient failure where its answer would have decided.
+    let mut unchecked = None;
     if let Some(reference) = &e.reference {
         b.cite(Source::Reference, reference);
         let reference = Reading {
@@ -317,7 +335,10 @@ fn credit_text(e: &Evidence, b: &mut Builder, subject: &str, stored: &Reading) -
             );
             return b.finish(14, Cause::CreditExhausted, summary);
         }
-        b.note(reference_failure(e, &reference));
+        unchecked = reference.transient_failure(&e.model);
+        if unchecked.is_none() {
+            b.note(reference_failure(e, &reference));
+        }
     }
 
     // Row 15.
@@ -337,6 +358,10 @@ fn credit_text(e: &Evidence, b: &mut Builder, subject: &str, stored: &Reading) -
         ));
     }
 
+    if let Some((verdict, call)) = unchecked {
+        return reference_unavailable(b, subject, verdict, call);
+    }
+
     // Row 16.
     b.note(
         "Either the organization has no credit (credit_exhausted: buy credits; a new key will not help), or this key is orphaned or belongs to an organization without credit (a new key fixes it)."
@@ -351,6 +376,30 @@ fn credit_text(e: &Evidence, b: &mut Builder, subject: &str, stored: &Reading) -
         e.model
     );
     b.finish(16, Cause::Undetermined, summary)
+}
+
+/// Rows 9 and 10 reached through the reference key: it could not be checked for a transient
+/// reason, so the diagnosis is as transient as that failure (and the next run may decide).
+fn reference_unavailable(
+    b: &mut Builder,
+    subject: &str,
+    verdict: Verdict,
+    call: &Call,
+) -> Diagnosis {
+    let (row, cause) = match verdict {
+        Verdict::RateLimited => (9, Cause::RateLimited),
+        _ => (10, Cause::ApiUnavailable),
+    };
+    let summary = format!(
+        "{subject} gets the credit text, and the reference key could not be checked ({}).",
+        describe_answer(call)
+    );
+    b.finish_with_remedy(
+        row,
+        cause,
+        summary,
+        "Wait a few minutes and run keyfix again with the same reference key; check status.anthropic.com.".to_owned(),
+    )
 }
 
 /// Row 16's note when a reference key was given but failed for a reason of its own.

@@ -340,6 +340,53 @@ fn row_16_reference_failing_on_its_own_is_reported() {
 }
 
 #[test]
+fn a_reference_key_that_could_not_be_checked_leaves_the_diagnosis_transient() {
+    let overloaded = || answer(529, "overloaded_error", "Overloaded");
+    let mut e = credit_case();
+    e.reference = Some(reference(overloaded(), Some(overloaded())));
+    let d = assert_row(&e, 10, Cause::ApiUnavailable);
+    assert!(
+        d.summary
+            .contains("529 overloaded_error from messages on claude-opus-4-1"),
+        "the call that failed is named: {}",
+        d.summary
+    );
+    assert_eq!(d.cause.exit_code(), 13);
+    assert!(d.evidence.iter().any(|i| i.source == Source::Reference));
+
+    let mut e = credit_case();
+    e.reference = Some(reference(
+        answer(429, "rate_limit_error", "rate limit"),
+        None,
+    ));
+    assert_row(&e, 9, Cause::RateLimited);
+
+    // The credit text on the workflow's model, the baseline unanswered: a tier restriction and
+    // an organization without credit are still both possible.
+    let mut e = credit_case();
+    let mut timed_out = messages(BASELINE, success());
+    timed_out.outcome = Outcome::TimedOut;
+    let mut r = reference(credit(), None);
+    r.calls.push(timed_out);
+    e.reference = Some(r);
+    assert_row(&e, 10, Cause::ApiUnavailable);
+
+    // A failure of the reference's own (401) decides nothing, whatever the baseline met.
+    let mut e = credit_case();
+    e.reference = Some(reference(
+        answer(401, "authentication_error", "invalid x-api-key"),
+        Some(overloaded()),
+    ));
+    assert_row(&e, 16, Cause::Undetermined);
+
+    // An Admin API record that shows the key disabled decides without the reference.
+    let mut e = credit_case();
+    e.reference = Some(reference(overloaded(), None));
+    e.admin = Some(admin("inactive"));
+    assert_row(&e, 15, Cause::InvalidKey);
+}
+
+#[test]
 fn row_17_ok_explains_the_fork() {
     let mut e = stored(success(), None);
     e.run = Some(RunFacts {
@@ -499,6 +546,7 @@ fn every_reachable_diagnosis() -> Vec<Diagnosis> {
         Some(with_org(success(), "org-s")),
         Some(credit()),
         Some(answer(401, "authentication_error", "invalid x-api-key")),
+        Some(answer(529, "overloaded_error", "Overloaded")),
     ];
     let body: String = std::iter::repeat_n('a', 93).collect();
     let shapes = [

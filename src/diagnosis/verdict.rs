@@ -71,6 +71,11 @@ impl Verdict {
     pub fn is_failure(self) -> bool {
         self != Verdict::Success
     }
+
+    /// A failure that another try may not meet: a rate limit, an outage, no answer in time.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Verdict::RateLimited | Verdict::Unavailable)
+    }
 }
 
 #[cfg(test)]

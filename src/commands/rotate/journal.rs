@@ -1,9 +1,10 @@
 //! The rotation's journal: JSON lines, each flushed to disk before the next request, so a run
 //! killed at any instant can be resumed. It never holds the key: a salted fingerprint
-//! recognises the same key on resume.
+//! recognises the same key on resume. A journal in use is locked (an advisory lock on the file
+//! itself, which dies with its process), so two processes never write one journal's secrets.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write as _};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,7 @@ impl Header {
         let salt = crate::key::random_hex(16);
         Header {
             journal: VERSION,
-            started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            started_at: now_rfc3339(),
             key_fingerprint: key.fingerprint(salt.as_bytes()).as_str().to_owned(),
             salt,
             options,
@@ -91,8 +92,92 @@ impl Entry {
 }
 
 pub struct Journal {
+    // Declared before `file`: fields drop in order, so the holder's note is gone before the
+    // lock is released and can never remove the note of the process that takes it next.
+    _holder: Holder,
     file: File,
     pub path: PathBuf,
+}
+
+/// The note beside a locked journal that names the process holding it: a lock says only that
+/// someone holds it, and the refusal should say who. Removed when the journal is closed; one
+/// left by a killed process is overwritten by the next holder and never read while unlocked.
+struct Holder {
+    path: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HolderNote {
+    pid: u32,
+    since: String,
+}
+
+impl Holder {
+    fn note_path(journal: &Path) -> PathBuf {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".holder");
+        PathBuf::from(name)
+    }
+
+    /// Names this process as the holder of `journal`, which it has just locked.
+    fn write(journal: &Path) -> Result<Holder, Error> {
+        let path = Holder::note_path(journal);
+        let note = HolderNote {
+            pid: std::process::id(),
+            since: now_rfc3339(),
+        };
+        // Written aside, then renamed over: a reader sees the whole note or the old one.
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::write(
+            &partial,
+            serde_json::to_vec(&note).expect("the note serialises"),
+        )
+        .map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)?;
+        Ok(Holder { path })
+    }
+
+    /// Who holds `journal`, as far as its note says.
+    fn describe(journal: &Path) -> String {
+        std::fs::read(Holder::note_path(journal))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<HolderNote>(&bytes).ok())
+            .map_or_else(
+                || "another keyfix process".to_owned(),
+                |note| format!("keyfix process {} (since {})", note.pid, note.since),
+            )
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Locks `file`, the journal at `path`, for this process, or says who holds it.
+fn lock(file: &File, path: &Path) -> Result<Holder, Error> {
+    match file.try_lock() {
+        Ok(()) => Holder::write(path),
+        Err(TryLockError::WouldBlock) => Err(Error::InUse {
+            path: path.to_owned(),
+            holder: Holder::describe(path),
+        }),
+        Err(TryLockError::Error(source)) => Err(Error::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +189,8 @@ pub enum Error {
     },
     #[error("{path} is not a keyfix rotation journal ({why})")]
     NotAJournal { path: PathBuf, why: String },
+    #[error("the journal {path} is in use by {holder}: wait for it to end; one process at a time resumes a journal")]
+    InUse { path: PathBuf, holder: String },
 }
 
 impl Journal {
@@ -139,6 +226,7 @@ impl Journal {
             .open(path)
             .map_err(io)?;
         let mut journal = Journal {
+            _holder: lock(&file, path)?,
             file,
             path: path.to_owned(),
         };
@@ -146,18 +234,22 @@ impl Journal {
         Ok(journal)
     }
 
-    /// Opens an existing journal to go on writing after what it holds.
+    /// Opens an existing journal to go on writing after what it holds, once this process holds
+    /// its lock: what it holds is read after the lock, through the same handle.
     pub fn reopen(path: &Path) -> Result<(Journal, Header, Vec<Entry>), Error> {
-        let (header, entries) = Journal::load(path)?;
         let file = OpenOptions::new()
+            .read(true)
             .append(true)
             .open(path)
             .map_err(|source| Error::Io {
                 path: path.to_owned(),
                 source,
             })?;
+        let holder = lock(&file, path)?;
+        let (header, entries) = Journal::parse(&file, path)?;
         Ok((
             Journal {
+                _holder: holder,
                 file,
                 path: path.to_owned(),
             },
@@ -166,16 +258,21 @@ impl Journal {
         ))
     }
 
+    /// Reads a journal without taking its lock (to look at one, never to write it).
     pub fn load(path: &Path) -> Result<(Header, Vec<Entry>), Error> {
-        let not = |why: String| Error::NotAJournal {
-            path: path.to_owned(),
-            why,
-        };
         let file = File::open(path).map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
         })?;
-        let mut lines = BufReader::new(file).lines();
+        Journal::parse(file, path)
+    }
+
+    fn parse(reader: impl Read, path: &Path) -> Result<(Header, Vec<Entry>), Error> {
+        let not = |why: String| Error::NotAJournal {
+            path: path.to_owned(),
+            why,
+        };
+        let mut lines = BufReader::new(reader).lines();
         let first = lines
             .next()
             .ok_or_else(|| not("it is empty".into()))?
@@ -276,6 +373,48 @@ mod tests {
         assert!(
             Journal::create(&path, &header).is_err(),
             "an existing journal is never overwritten"
+        );
+    }
+
+    #[test]
+    fn a_journal_is_held_by_one_opener_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let key = Key::from_input(sample_api_key('J'));
+        let journal =
+            Journal::create(&path, &Header::new(&key, options(), Plan::default())).unwrap();
+        // Each open is its own holder of the lock, even within one process.
+        let refused = Journal::reopen(&path).err().expect("the journal is in use");
+        let message = refused.to_string();
+        assert!(matches!(refused, Error::InUse { .. }), "{message}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(
+            message.contains(&format!("keyfix process {} (since ", std::process::id())),
+            "{message}"
+        );
+        drop(journal);
+        assert!(
+            !Holder::note_path(&path).exists(),
+            "the note goes with the lock"
+        );
+        let (resumed, _, _) = Journal::reopen(&path).expect("a closed journal is free");
+        assert!(matches!(Journal::reopen(&path), Err(Error::InUse { .. })));
+        drop(resumed);
+        Journal::reopen(&path).expect("free again");
+    }
+
+    #[test]
+    fn a_holder_without_a_note_is_still_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let key = Key::from_input(sample_api_key('J'));
+        let _journal =
+            Journal::create(&path, &Header::new(&key, options(), Plan::default())).unwrap();
+        std::fs::remove_file(Holder::note_path(&path)).unwrap();
+        let message = Journal::reopen(&path).err().unwrap().to_string();
+        assert!(
+            message.contains("in use by another keyfix process"),
+            "{message}"
         );
     }
 
