@@ -1,0 +1,290 @@
+//! GitHub's own description of its API, held against every GitHub exchange of the workspace's
+//! integration tests: each request keyfix sent (its operation exists, its parameters, body and
+//! headers are valid) and each answer the simulator gave (a status the operation documents, a
+//! body valid against its schema, required properties included), checked by
+//! `tests/tools/github_openapi.py` against `api.github.com.json` of the npm package
+//! @octokit/openapi, fetched once, verified by its sha512 and kept under `target/`.
+//!
+//! The exchanges: every simulator a test binary starts through `tests/common` records them into
+//! `target/tmp/exchanges/NAME` (see `exchanges_dir` there). Under `cargo test --workspace` this
+//! test runs after keyfix's test binaries (it is keyfix-sim's, the last package), so their
+//! recordings are there, made by the build under test in a run of all their tests; a binary
+//! without such a recording is run here, with `KEYFIX_SIM_EXCHANGES` naming its directory.
+//!
+//! Left out: the fault sweep (`tests/fault_sweep.rs`), whose every answer is a deliberate fault
+//! (the other tests' faults are recorded as such, their answers checked as GitHub's error
+//! document); unit-test binaries, which start no simulator; and this test.
+
+#[path = "../../../tests/common/tools.rs"]
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha512};
+
+const PACKAGE: &str = "@octokit/openapi@23.0.2";
+/// `dist.integrity` of the package in the npm registry.
+const INTEGRITY: &str =
+    "sha512-pV8M7L9GY23AybNvTmo2nyjmpmnt6+2sRE/tqr0ZLQcPS4lnw7u5eZGNmwRNkBC3D7gZXbFx5AHzLUVRBXGDhg==";
+const DESCRIPTION: &str = "package/generated/api.github.com.json";
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+const CHECK: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/tools/github_openapi.py"
+);
+
+/// Integration-test binaries that are not checked, and why.
+const LEFT_OUT: &[(&str, &str)] = &[
+    ("openapi", "this test"),
+    ("fault_sweep", "its every answer is a deliberate fault"),
+];
+
+/// What cargo may pass a test binary in a run of all its tests.
+const FULL_RUN_ARGS: &[&str] = &[
+    "--quiet",
+    "-q",
+    "--nocapture",
+    "--no-capture",
+    "--show-output",
+    "--include-ignored",
+    "--report-time",
+];
+
+#[test]
+fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_description() {
+    if std::env::var_os(keyfix_sim::exchanges::ENV).is_some() {
+        // Run by this test itself: nothing to check here.
+        return;
+    }
+    let started = Instant::now();
+    let description = description();
+    let python = tools::python();
+    let exchanges = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exchanges");
+
+    let binaries = test_binaries();
+    assert!(
+        binaries.len() >= 10,
+        "the test binaries were not found: {binaries:?}"
+    );
+    let mut dirs = Vec::new();
+    let mut run_here = Vec::new();
+    for binary in &binaries {
+        let dir = exchanges.join(&binary.name);
+        if !full_recording(&dir, &binary.executable) {
+            run_here.push(binary.name.clone());
+            record(binary, &dir);
+        }
+        dirs.push(dir);
+    }
+    let recorded = started.elapsed();
+
+    let report = exchanges.join("report.json");
+    let output = Command::new(python)
+        .arg(CHECK)
+        .arg(&description)
+        .arg(&report)
+        .args(&dirs)
+        .output()
+        .expect("the check runs");
+    let summary = String::from_utf8_lossy(&output.stdout);
+    println!(
+        "{} test binaries; run here for want of a full recording: {} ({:.0} s); checked in {:.0} s\n{summary}",
+        binaries.len(),
+        if run_here.is_empty() { "none".to_owned() } else { run_here.join(", ") },
+        recorded.as_secs_f64(),
+        (started.elapsed() - recorded).as_secs_f64()
+    );
+    assert!(
+        output.status.success(),
+        "exchanges that GitHub's description rejects (report: {}):\n{summary}{}",
+        report.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `api.github.com.json` of the pinned package, fetched with npm once and kept under `target/`.
+fn description() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("github-openapi-23.0.2");
+    let json = dir.join("api.github.com.json");
+    if json.exists() {
+        return json;
+    }
+    let building = dir.with_extension(format!("building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    std::fs::create_dir_all(&building).unwrap();
+    let packed = Command::new("npm")
+        .args([
+            "pack",
+            PACKAGE,
+            "--silent",
+            "--ignore-scripts",
+            "--pack-destination",
+        ])
+        .arg(&building)
+        .output()
+        .expect("npm runs");
+    assert!(
+        packed.status.success(),
+        "npm pack {PACKAGE}: {}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
+    let name = String::from_utf8_lossy(&packed.stdout).trim().to_owned();
+    let tarball = building.join(name.lines().last().unwrap_or_default());
+    let bytes = std::fs::read(&tarball).expect("npm pack wrote the package");
+    let integrity = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&bytes))
+    );
+    assert_eq!(integrity, INTEGRITY, "{PACKAGE} is not the package pinned");
+    let extracted = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&building)
+        .arg(DESCRIPTION)
+        .status()
+        .expect("tar runs");
+    assert!(extracted.success(), "tar could not extract {DESCRIPTION}");
+    std::fs::rename(
+        building.join(DESCRIPTION),
+        building.join("api.github.com.json"),
+    )
+    .unwrap();
+    std::fs::remove_file(&tarball).unwrap();
+    let _ = std::fs::remove_dir_all(building.join("package"));
+    if std::fs::rename(&building, &dir).is_err() {
+        // Another process finished first: use its copy.
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    assert!(json.exists(), "no description at {}", json.display());
+    json
+}
+
+/// An integration-test binary of the workspace: its target's name, its executable, its
+/// package's directory.
+#[derive(Debug)]
+struct Binary {
+    name: String,
+    executable: PathBuf,
+    package_dir: PathBuf,
+}
+
+/// The workspace's integration-test binaries, as cargo names them: already built when this
+/// runs under `cargo test --workspace`, so cargo only reports them.
+fn test_binaries() -> Vec<Binary> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--tests",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .current_dir(WORKSPACE)
+        .stderr(Stdio::inherit());
+    // What cargo sets for the test it runs, not for a cargo this test runs: build scripts that
+    // watch these (ring's do) would see them changed and build again.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CRATE_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            || [
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&name.as_ref());
+        if set_by_cargo {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let exe = std::env::current_exe().unwrap();
+    if exe.components().any(|c| c.as_os_str() == "release") {
+        command.arg("--release");
+    }
+    let output = command.output().expect("cargo runs");
+    assert!(output.status.success(), "cargo test --no-run failed");
+    let mut binaries = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let (Some(executable), Some(name), Some(manifest)) = (
+            message["executable"].as_str(),
+            message["target"]["name"].as_str(),
+            message["manifest_path"].as_str(),
+        ) else {
+            continue;
+        };
+        let integration_test = message["target"]["kind"] == json!(["test"]);
+        if message["reason"] != "compiler-artifact" || !integration_test {
+            continue;
+        }
+        if LEFT_OUT.iter().any(|(left_out, _)| *left_out == name) {
+            continue;
+        }
+        binaries.push(Binary {
+            name: name.to_owned(),
+            executable: executable.into(),
+            package_dir: Path::new(manifest).parent().unwrap().to_owned(),
+        });
+    }
+    binaries
+}
+
+/// Whether `dir` holds what a run of all the tests of this very build of `executable` recorded,
+/// the run being over.
+fn full_recording(dir: &Path, executable: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
+        return false;
+    };
+    let Ok(run) = serde_json::from_str::<Value>(&text) else {
+        return false;
+    };
+    let same_build = run["binary"] == keyfix_sim::exchanges::binary_identity(executable);
+    let all_tests = run["args"].as_array().is_some_and(|args| {
+        args.iter()
+            .all(|a| a.as_str().is_some_and(|a| FULL_RUN_ARGS.contains(&a)))
+    });
+    let over = run["pid"]
+        .as_u64()
+        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+    same_build && all_tests && over
+}
+
+/// Runs every test of `binary` with its simulators recording into `dir`.
+fn record(binary: &Binary, dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let output = Command::new(&binary.executable)
+        .arg("--quiet")
+        .current_dir(&binary.package_dir)
+        .env("CARGO_MANIFEST_DIR", &binary.package_dir)
+        .env(keyfix_sim::exchanges::ENV, dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.executable.display()));
+    assert!(
+        output.status.success(),
+        "{} failed while recording: {}\n{}\n{}",
+        binary.name,
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = json!({
+        "binary": keyfix_sim::exchanges::binary_identity(&binary.executable),
+        "args": [],
+        "pid": 0,
+        "recorded_by": "openapi",
+    });
+    std::fs::write(dir.join("run.json"), run.to_string()).unwrap();
+}
