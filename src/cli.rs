@@ -10,6 +10,11 @@ Examples:
   op read op://ci/anthropic | keyfix validate --key-stdin --json
 
 Keys are never taken as flag values: use the prompt, --key-stdin or --key-env VAR.
+GitHub: a token from GH_TOKEN, GITHUB_TOKEN or `gh auth token`; or a GitHub App, with
+KEYFIX_GITHUB_APP_ID and KEYFIX_GITHUB_APP_PRIVATE_KEY (PEM text) or
+KEYFIX_GITHUB_APP_PRIVATE_KEY_FILE, which then take the place of any token.
+Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY (either case), as curl reads them.
+Trusted authorities: the system's, plus SSL_CERT_FILE and SSL_CERT_DIR.
 Exit codes, JSON output and every cause: docs/ in the keyfix repository.";
 
 #[derive(Debug, Parser)]
@@ -300,8 +305,9 @@ Examples:
   keyfix scan acme
   keyfix scan acme --json | jq '.repos[] | select(.last_run.signature == \"preflight_refusal\")'
 
-Token: GH_TOKEN, GITHUB_TOKEN or `gh auth token`; it needs Metadata, Contents, Actions, Secrets
-and Environments read (fine-grained) or the repo scope (classic).";
+Token: GH_TOKEN, GITHUB_TOKEN or `gh auth token` (or a GitHub App: KEYFIX_GITHUB_APP_*); it
+needs Metadata, Contents, Actions, Secrets and Environments read (fine-grained token or App) or
+the repo scope (classic).";
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {

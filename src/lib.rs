@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod github;
 pub mod input;
 pub mod key;
+pub mod net;
 pub mod outcome;
 pub mod output;
 pub mod probe;

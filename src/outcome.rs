@@ -107,8 +107,8 @@ impl FailureKind {
         use crate::github::Error as E;
         match error {
             e if e.is_access() => FailureKind::GithubAccess,
-            E::InvalidApiUrl { .. } => FailureKind::Usage,
-            E::Unreachable { .. } | E::Client(_) => FailureKind::Network,
+            E::InvalidApiUrl { .. } | E::Proxy(_) => FailureKind::Usage,
+            E::Unreachable { .. } | E::Certificate(_) | E::Client(_) => FailureKind::Network,
             _ => FailureKind::Api,
         }
     }
@@ -139,8 +139,8 @@ impl From<crate::anthropic::Error> for Failure {
     fn from(error: crate::anthropic::Error) -> Failure {
         use crate::anthropic::Error as E;
         let kind = match error {
-            E::InvalidBaseUrl { .. } => FailureKind::Usage,
-            E::Unreachable { .. } | E::Client(_) => FailureKind::Network,
+            E::InvalidBaseUrl { .. } | E::Proxy(_) => FailureKind::Usage,
+            E::Unreachable { .. } | E::Certificate(_) | E::Client(_) => FailureKind::Network,
             E::NotAnthropic { .. } => FailureKind::Api,
         };
         Failure::new(kind, error)
@@ -245,6 +245,10 @@ pub struct ScannedWorkflow {
     pub model: String,
     pub model_source: ModelSource,
     pub credential: Credential,
+    /// The key's expression, where it names no secret keyfix can read (`secrets[matrix.key]`).
+    pub secret_expression: Option<String>,
+    /// The model's expression, where the workflow writes one.
+    pub model_expression: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,6 +285,10 @@ pub struct FailedRunSummary {
     pub event: String,
     pub actor: Option<String>,
     pub signature: Option<Signature>,
+    /// The run passed although its Claude step was refused (a green refusal).
+    pub green: bool,
+    /// The result text, where the action's version printed it.
+    pub result: Option<String>,
 }
 
 /// What a command did, in order (`actions` in JSON).

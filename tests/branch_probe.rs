@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -16,8 +15,7 @@ const PROBE: &str = ".github/workflows/keyfix-probe.yml";
 /// The demo scenario (acme/app's stored key is orphaned; `fresh` fixes it), with `protection`
 /// on acme/app's default branch when given.
 fn demo(protection: Option<&str>) -> Sim {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml");
-    let mut text = std::fs::read_to_string(path).expect("the demo scenario");
+    let mut text = demo_text();
     if let Some(protection) = protection {
         text = text.replacen(
             "name = \"app\"\n",
@@ -26,17 +24,6 @@ fn demo(protection: Option<&str>) -> Sim {
         );
     }
     start(scenario(&text))
-}
-
-fn kinds(doc: &serde_json::Value) -> Vec<String> {
-    doc["actions"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| x["kind"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The branches the probe ran from, each deleted.
@@ -103,7 +90,7 @@ fn a_ruleset_on_main_gets_the_fix_from_a_throwaway_branch_with_no_commit_on_main
         );
     }
     assert!(
-        !kinds(&doc).contains(&"probe_installed".to_owned()),
+        !action_kinds(&doc).contains(&"probe_installed".to_owned()),
         "{doc:#}"
     );
     let verified = doc["actions"]
@@ -157,17 +144,7 @@ fn classic_protection_and_push_restrictions_also_fall_back_to_the_branch_probe()
         ),
     ] {
         let sim = demo(Some(protection));
-        let (doc, code, stderr) = json_and_stderr_of(
-            keyfix(&sim)
-                .args([
-                    "check",
-                    "acme/app",
-                    "--install-probe",
-                    "--reference-key-env",
-                    "R",
-                ])
-                .env("R", sim.key("fresh")),
-        );
+        let (doc, code, stderr) = json_and_stderr_of(&mut check_with_fresh_reference(&sim, &[]));
         assert_eq!(
             doc["diagnosis"]["cause"], "orphaned_key",
             "{protection}: {doc:#}"
@@ -322,8 +299,7 @@ fn an_environment_that_deploys_only_from_some_branches_refuses_the_branch_probe(
 #[cfg(unix)]
 #[test]
 fn ctrl_c_while_the_branch_probe_runs_deletes_the_branch_and_says_so() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml");
-    let mut scenario = scenario(&std::fs::read_to_string(path).unwrap());
+    let mut scenario = scenario(&demo_text());
     // The probe run stays queued long enough to be interrupted.
     scenario.github.run_delay_ms = 30_000;
     let sim = start(scenario);

@@ -521,8 +521,8 @@ fn a_rerun_after_the_upload_is_watched_to_success() {
     let fresh = sim.key("fresh");
     let (before, after) = with_client(&sim, |client| async move {
         let repo = RepoName::parse("acme/comment").unwrap();
-        let failed =
-            runs::latest_failed(&client, &repo, &[".github/workflows/claude.yml".to_owned()])
+        let (failed, _) =
+            runs::latest_refused(&client, &repo, &[".github/workflows/claude.yml".to_owned()])
                 .await
                 .unwrap()
                 .unwrap();

@@ -23,17 +23,6 @@ fn repo(sim: &Sim, name: &str, new: &str, extra: &[&str]) -> (serde_json::Value,
     )
 }
 
-fn kinds(doc: &serde_json::Value) -> Vec<String> {
-    doc["actions"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| x["kind"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 const FIXED: [&str; 5] = [
     "key_validated",
     "secret_updated",
@@ -58,12 +47,12 @@ fn assert_fixed(
     );
     // The fix happens in this order; probe runs come before the upload (the diagnosis, unless a
     // missing secret needed none) and between the upload and the verification.
-    let fix: Vec<String> = kinds(doc)
+    let fix: Vec<String> = action_kinds(doc)
         .into_iter()
         .filter(|k| !k.starts_with("probe_"))
         .collect();
     assert_eq!(fix, FIXED, "{doc:#}");
-    let all = kinds(doc);
+    let all = action_kinds(doc);
     let upload = all.iter().position(|k| k == "secret_updated").unwrap();
     let verified = all.iter().position(|k| k == "verified").unwrap();
     assert!(
@@ -279,7 +268,7 @@ fn a_fork_pull_request_is_explained_and_nothing_is_uploaded() {
         .contains("fork"));
     assert_eq!(doc["failed_run"]["signature"], "no_secrets");
     assert_eq!(puts(&sim), 0);
-    assert!(!kinds(&doc).contains(&"rerun_requested".to_owned()));
+    assert!(!action_kinds(&doc).contains(&"rerun_requested".to_owned()));
 }
 
 #[test]
@@ -456,7 +445,7 @@ fn a_failure_after_the_upload_keeps_the_diagnosis_and_what_was_done() {
     assert_eq!(doc["diagnosis"]["cause"], "orphaned_key", "{doc:#}");
     assert_eq!(doc["repo"], "acme/app");
     assert_eq!(doc["secret"]["name"], "ANTHROPIC_API_KEY");
-    let done = kinds(&doc);
+    let done = action_kinds(&doc);
     for kind in ["key_validated", "secret_updated", "verified"] {
         assert!(done.iter().any(|k| k == kind), "{kind}: {doc:#}");
     }
@@ -469,7 +458,7 @@ fn a_failure_after_the_upload_keeps_the_diagnosis_and_what_was_done() {
     let (doc, code) = repo(&sim, "app", "fresh", &[]);
     assert_eq!((doc["diagnosis"]["cause"].as_str(), code), (Some("ok"), 0));
     assert!(
-        kinds(&doc).contains(&"rerun_finished".to_owned()),
+        action_kinds(&doc).contains(&"rerun_finished".to_owned()),
         "{doc:#}"
     );
 }
@@ -480,7 +469,7 @@ fn yes_never_commits_the_probe_to_verify_an_upload() {
     let args = ["repo", "acme/missing", "--yes", "--key-env", "NEW_KEY"];
     let (doc, code) = run_with_key(&sim, &args, "fresh");
     assert_eq!(code, 0, "{doc:#}");
-    let done = kinds(&doc);
+    let done = action_kinds(&doc);
     assert!(done.contains(&"verification_skipped".to_owned()), "{doc:#}");
     assert!(!done
         .iter()

@@ -13,6 +13,7 @@ use tracing::{debug, info};
 
 use crate::diagnosis::{AdminRecord, Answer, Call, Endpoint, Outcome};
 use crate::key::Key;
+use crate::net::{self, Network};
 use retry::{AttemptFacts, RetryPolicy};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -28,6 +29,10 @@ pub enum Error {
     InvalidBaseUrl { url: String },
     #[error("cannot reach the Anthropic API at {url}: {detail}; check --anthropic-base-url / ANTHROPIC_BASE_URL and the network")]
     Unreachable { url: String, detail: String },
+    #[error(transparent)]
+    Certificate(crate::net::CertificateRejected),
+    #[error(transparent)]
+    Proxy(crate::net::ProxyError),
     #[error("{url} answered {status} with a body that is not the Anthropic API's; check --anthropic-base-url / ANTHROPIC_BASE_URL")]
     NotAnthropic { url: String, status: u16 },
     #[error("could not build the HTTP client: {0}")]
@@ -40,6 +45,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Proxies and trusted authorities, shared with the GitHub client.
+    pub network: Network,
 }
 
 impl Config {
@@ -49,12 +56,14 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            network: Network::system(),
         }
     }
 }
 
 pub struct Client {
     http: reqwest::Client,
+    network: Network,
     base: String,
     retry: RetryPolicy,
 }
@@ -80,7 +89,11 @@ impl Client {
                 url: config.base_url,
             });
         }
-        let http = reqwest::Client::builder()
+        let builder = config.network.client_builder().map_err(|e| match e {
+            net::SetupError::Proxy(e) => Error::Proxy(e),
+            net::SetupError::Tls(e) => Error::Client(e),
+        })?;
+        let http = builder
             .user_agent(concat!("keyfix/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -89,6 +102,7 @@ impl Client {
             .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Client {
             http,
+            network: config.network,
             base,
             retry: config.retry,
         })
@@ -358,7 +372,13 @@ impl Client {
                         Err(e) => (AttemptFacts::default(), Err(e)),
                     }
                 }
-                Err(e) => (AttemptFacts::default(), Err(e)),
+                Err(e) => {
+                    if let Some(refused) = net::certificate_rejected(&e, url) {
+                        // Sending it again meets the same certificate.
+                        return Err(Error::Certificate(refused));
+                    }
+                    (AttemptFacts::default(), Err(e))
+                }
             };
             let Some(delay) = self
                 .retry
@@ -397,7 +417,7 @@ impl Client {
         }
         Err(Error::Unreachable {
             url: url.split('?').next().unwrap_or(url).to_owned(),
-            detail: root_cause(&error),
+            detail: self.network.describe_failure(url, &error),
         })
     }
 }
@@ -424,15 +444,6 @@ fn check_is_anthropic(
             status: answer.status,
         })
     }
-}
-
-/// The innermost error's text: "connection refused" rather than "error sending request".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    current.to_string()
 }
 
 #[cfg(test)]

@@ -311,6 +311,8 @@ enum Rerun<'r> {
     NotAsked,
     /// A fork's pull request or a Dependabot run: a re-run gets no secrets either.
     GotNoSecrets,
+    /// A green refusal: GitHub re-runs failed jobs only, and none failed.
+    Passed(&'r WorkflowRun),
 }
 
 impl<'r> Rerun<'r> {
@@ -319,6 +321,7 @@ impl<'r> Rerun<'r> {
             None => Rerun::NoFailedRun,
             Some(_) if no_rerun => Rerun::NotAsked,
             Some(run) if run.no_secrets_reason().is_some() => Rerun::GotNoSecrets,
+            Some(run) if run.is_green() => Rerun::Passed(run),
             Some(run) => Rerun::Due(run),
         }
     }
@@ -341,6 +344,18 @@ async fn rerun(
         Rerun::NotAsked => return Ok(None),
         Rerun::GotNoSecrets => {
             ctx.progress.step("The failed run got no Actions secrets (a fork or Dependabot): a re-run would fail the same way, so keyfix leaves it.");
+            return Ok(None);
+        }
+        Rerun::Passed(run) => {
+            let reason = format!(
+                "run {} passed although Claude was refused, and GitHub re-runs only failed jobs: trigger the workflow again (a new @claude comment, a push, or Run workflow)",
+                run.id
+            );
+            ctx.progress.step(&format!("No re-run: {reason}."));
+            report.found.actions.push(Action::RerunRefused {
+                run_id: run.id,
+                reason,
+            });
             return Ok(None);
         }
     };

@@ -84,6 +84,8 @@ async fn report(client: &Client, repository: Repository) -> Result<Option<Scanne
                 model: model.model,
                 model_source: model.source,
                 credential: step.credential,
+                secret_expression: step.api_key_expression.clone(),
+                model_expression: step.model_expression.clone(),
             }
         })
         .collect();

@@ -1,4 +1,5 @@
-//! What each kind of request needs from the token, in the words of both token kinds (`cli.md`).
+//! What each kind of request needs from the token, in the words of both token kinds and of a
+//! GitHub App (`cli.md`).
 
 /// A kind of access keyfix asks GitHub for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,24 @@ impl Access {
             Access::WriteEnvironmentSecrets => "repository permission Environments: write",
             Access::WriteOrganizationSecrets => "organization permission Secrets: write",
             Access::OpenPullRequest => "repository permission Pull requests: write",
+        }
+    }
+
+    /// The permission to grant a GitHub App, as its settings page names it.
+    pub fn app_permission(self) -> &'static str {
+        match self {
+            Access::Read => "the Metadata, Contents and Actions: read repository permissions",
+            Access::ReadSecrets => "the Secrets: read repository permission",
+            Access::ReadEnvironmentSecrets => "the Environments: read repository permission",
+            Access::ReadOrganizationSecrets => "the Secrets: read organization permission",
+            Access::WriteWorkflowFile => {
+                "the Contents: write and Workflows: write repository permissions"
+            }
+            Access::WriteActions => "the Actions: write repository permission",
+            Access::WriteSecrets => "the Secrets: write repository permission",
+            Access::WriteEnvironmentSecrets => "the Environments: write repository permission",
+            Access::WriteOrganizationSecrets => "the Secrets: write organization permission",
+            Access::OpenPullRequest => "the Pull requests: write repository permission",
         }
     }
 

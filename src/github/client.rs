@@ -1,9 +1,16 @@
-//! The HTTP edge to GitHub. keyfix sends every request itself (one `User-Agent`, the token as
-//! a sensitive header, no redirects followed), decides what to retry, reads the answers, and
-//! fetches pre-signed log URLs with a separate client that never carries the token.
+//! The HTTP edge to GitHub. keyfix sends every request itself (one `User-Agent`, the credential
+//! as a sensitive header, no redirects followed), decides what to retry, reads the answers, and
+//! fetches pre-signed log URLs with a separate client that never carries a credential.
+//!
+//! The credential is a token, or a GitHub App. With an App, each request goes out with the
+//! installation token of the owner its path names (`route.rs`): the installation is looked up
+//! and its token taken the first time an owner comes up, and the token is kept in memory only,
+//! until a minute before it expires. `/app/…` requests carry the App's JWT. A path that names no
+//! owner is not sent: no installation can be chosen for it.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -13,12 +20,17 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
+use super::app::App;
 use super::retry::{AttemptFacts, Resent, RetryPolicy};
+use super::route::Route;
 use super::{Access, Error, Token};
+use crate::net::{self, Network};
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 const API_VERSION: &str = "2022-11-28";
 const PAGE_SIZE: usize = 100;
+/// An installation token is taken again this long before GitHub says it expires.
+pub const TOKEN_REFRESH_SECS: u64 = 60;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -26,6 +38,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Proxies and trusted authorities, shared with the Anthropic client.
+    pub network: Network,
 }
 
 impl Config {
@@ -35,6 +49,7 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            network: Network::system(),
         }
     }
 }
@@ -45,6 +60,9 @@ pub struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The owner whose App installation token the request carried; `None` for a token or the
+    /// App's JWT.
+    pub installation: Option<String>,
 }
 
 impl Answer {
@@ -112,15 +130,52 @@ pub struct Budget {
     pub reset: u64,
 }
 
+/// What keyfix's GitHub requests are authenticated with.
+#[derive(Debug)]
+pub enum Credentials {
+    Token(Token),
+    App(App),
+}
+
+/// One owner's installation of the App, as far as it is known: its id once looked up, and the
+/// latest token taken for it (in memory only).
+#[derive(Default)]
+struct Installation {
+    id: Option<u64>,
+    token: Option<InstallationToken>,
+    /// Counts the tokens taken, so that a token refused by GitHub is replaced only once however
+    /// many requests saw it refused.
+    generation: u64,
+}
+
+struct InstallationToken {
+    token: Token,
+    /// Epoch seconds, as GitHub's `expires_at` says.
+    expires_at: u64,
+}
+
+/// The credential one request goes out with.
+struct Authorization {
+    header: HeaderValue,
+    /// The owner whose installation token this is, with the token's generation.
+    installation: Option<(String, u64)>,
+}
+
 pub struct Client {
     http: reqwest::Client,
     presigned: reqwest::Client,
+    network: Network,
     api_url: String,
-    token_source: &'static str,
+    credentials: Credentials,
+    /// The App's installations by owner (lower case); each behind its own lock, so that
+    /// requests to one owner wait for one lookup and one token rather than each take their own.
+    installations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Installation>>>>,
     policy: RetryPolicy,
     requests: AtomicU64,
     secondary_waits: AtomicU64,
-    budget: Mutex<Option<Budget>>,
+    /// The hourly budget of each credential (the token, or each installation) as its last
+    /// answer stated it.
+    budget: Mutex<HashMap<String, Budget>>,
 }
 
 fn now_epoch() -> u64 {
@@ -130,8 +185,35 @@ fn now_epoch() -> u64 {
         .unwrap_or_default()
 }
 
+fn bearer(secret: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| {
+        Error::Client("the GitHub credential holds characters a header cannot".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+#[derive(serde::Deserialize)]
+struct FoundInstallation {
+    id: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct AccessToken {
+    token: String,
+    expires_at: String,
+    #[serde(default)]
+    permissions: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    repository_selection: Option<String>,
+}
+
 impl Client {
     pub fn new(config: Config, token: Token) -> Result<Client, Error> {
+        Client::with_credentials(config, Credentials::Token(token))
+    }
+
+    pub fn with_credentials(config: Config, credentials: Credentials) -> Result<Client, Error> {
         let api_url = config.api_url.trim_end_matches('/').to_owned();
         let parsed = url::Url::parse(&api_url).map_err(|_| Error::InvalidApiUrl {
             url: config.api_url.clone(),
@@ -141,14 +223,11 @@ impl Client {
                 url: config.api_url,
             });
         }
+        if let Credentials::Token(token) = &credentials {
+            bearer(token.expose())?;
+        }
         let user_agent = concat!("keyfix/", env!("CARGO_PKG_VERSION"));
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| {
-                Error::Client("the GitHub token holds characters a header cannot".into())
-            })?;
-        authorization.set_sensitive(true);
         let headers = HeaderMap::from_iter([
-            (AUTHORIZATION, authorization),
             (
                 ACCEPT,
                 HeaderValue::from_static("application/vnd.github+json"),
@@ -158,7 +237,13 @@ impl Client {
                 HeaderValue::from_static(API_VERSION),
             ),
         ]);
-        let http = reqwest::Client::builder()
+        let builder = || {
+            config.network.client_builder().map_err(|e| match e {
+                net::SetupError::Proxy(e) => Error::Proxy(e),
+                net::SetupError::Tls(e) => Error::Client(e),
+            })
+        };
+        let http = builder()?
             .user_agent(user_agent)
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
@@ -166,7 +251,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Client(e.to_string()))?;
-        let presigned = reqwest::Client::builder()
+        let presigned = builder()?
             .user_agent(user_agent)
             .connect_timeout(config.connect_timeout)
             .timeout(config.read_timeout)
@@ -176,12 +261,14 @@ impl Client {
         Ok(Client {
             http,
             presigned,
+            network: config.network,
             api_url,
-            token_source: token.source,
+            credentials,
+            installations: Mutex::new(HashMap::new()),
             policy: config.retry,
             requests: AtomicU64::new(0),
             secondary_waits: AtomicU64::new(0),
-            budget: Mutex::new(None),
+            budget: Mutex::new(HashMap::new()),
         })
     }
 
@@ -199,13 +286,16 @@ impl Client {
         self.secondary_waits.load(Ordering::Relaxed)
     }
 
+    /// The hourly budget as the last answers stated it: with an App, the installation's that
+    /// has the least left.
     pub fn budget(&self) -> Option<Budget> {
-        *self.budget.lock().expect("budget")
+        let budgets = self.budget.lock().expect("budget");
+        budgets.values().min_by_key(|b| b.remaining).copied()
     }
 
     /// Sends one request; GETs are retried per the policy, other methods only where GitHub said
     /// it refused them (a rate-limit answer). Every answer is returned, success or not; an error
-    /// means no answer came.
+    /// means no answer came (or, with an App, no credential could be had for the request).
     pub async fn send(
         &self,
         method: Method,
@@ -236,11 +326,210 @@ impl Client {
         headers: &[(HeaderName, String)],
         idempotent: bool,
     ) -> Result<Answer, Error> {
+        let route = Route::of(path, &self.api_url);
+        self.send_routed(&route, method, path, body, headers, idempotent)
+            .await
+    }
+
+    /// Sends a request with the credential of `route`. An installation token that GitHub
+    /// refuses (401: it expired sooner than this machine's clock says, or was revoked) did not
+    /// carry the request out, so the request is sent once more with a new token.
+    async fn send_routed(
+        &self,
+        route: &Route,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(HeaderName, String)],
+        idempotent: bool,
+    ) -> Result<Answer, Error> {
+        let auth = self.authorization(route, path, None).await?;
+        let answer = self
+            .exchange(&method, path, body, headers, &auth, idempotent)
+            .await?;
+        let Some((owner, generation)) = auth.installation.filter(|_| answer.status == 401) else {
+            return Ok(answer);
+        };
+        info!("GitHub refused the installation token for {owner}; taking a new one");
+        let auth = self.authorization(route, path, Some(generation)).await?;
+        self.exchange(&method, path, body, headers, &auth, idempotent)
+            .await
+    }
+
+    /// The credential for a request on `route`. `refused` is the generation of an installation
+    /// token GitHub refused: it is replaced unless another request has replaced it already.
+    async fn authorization(
+        &self,
+        route: &Route,
+        path: &str,
+        refused: Option<u64>,
+    ) -> Result<Authorization, Error> {
+        let app = match &self.credentials {
+            Credentials::Token(token) => {
+                return Ok(Authorization {
+                    header: bearer(token.expose())?,
+                    installation: None,
+                })
+            }
+            Credentials::App(app) => app,
+        };
+        if *route == Route::App {
+            return self.app_authorization(app);
+        }
+        let Some(owner) = route.owner() else {
+            return Err(Error::AppUnowned {
+                path: path.split('?').next().unwrap_or_default().to_owned(),
+            });
+        };
+        let slot = {
+            let mut installations = self.installations.lock().expect("installations");
+            installations
+                .entry(owner.to_ascii_lowercase())
+                .or_default()
+                .clone()
+        };
+        let mut installation = slot.lock().await;
+        let current = installation.token.as_ref().filter(|t| {
+            let refused_this = refused == Some(installation.generation);
+            !refused_this && now_epoch() + TOKEN_REFRESH_SECS < t.expires_at
+        });
+        if let Some(current) = current {
+            return Ok(Authorization {
+                header: bearer(current.token.expose())?,
+                installation: Some((owner.to_owned(), installation.generation)),
+            });
+        }
+        let id = match installation.id {
+            Some(id) => id,
+            None => {
+                let id = self.find_installation(app, route).await?;
+                installation.id = Some(id);
+                id
+            }
+        };
+        let taken = self.take_token(app, id, owner).await?;
+        let header = bearer(taken.token.expose())?;
+        installation.token = Some(taken);
+        installation.generation += 1;
+        Ok(Authorization {
+            header,
+            installation: Some((owner.to_owned(), installation.generation)),
+        })
+    }
+
+    fn app_authorization(&self, app: &App) -> Result<Authorization, Error> {
+        let jwt = app.jwt(now_epoch())?;
+        Ok(Authorization {
+            header: bearer(secrecy::ExposeSecret::expose_secret(&jwt))?,
+            installation: None,
+        })
+    }
+
+    /// The id of the App's installation that serves `route`'s owner.
+    async fn find_installation(&self, app: &App, route: &Route) -> Result<u64, Error> {
+        let owner = route.owner().unwrap_or_default();
+        for lookup in route.installation_lookups() {
+            let auth = self.app_authorization(app)?;
+            let answer = self
+                .exchange(&Method::GET, &lookup, None, &[], &auth, true)
+                .await?;
+            match answer.status {
+                200 => {
+                    let found: FoundInstallation = answer.json("the App's installation")?;
+                    debug!(
+                        installation = found.id,
+                        owner, "found the GitHub App's installation"
+                    );
+                    return Ok(found.id);
+                }
+                404 => continue,
+                401 => return Err(self.app_rejected(app, &answer)),
+                _ => return Err(self.error_for(&answer, Access::Read, &lookup)),
+            }
+        }
+        Err(Error::AppNotInstalled {
+            app_id: app.id.clone(),
+            owner: owner.to_owned(),
+            repo: match route {
+                Route::Repo { repo, .. } => Some(repo.clone()),
+                _ => None,
+            },
+        })
+    }
+
+    /// A new installation token for `owner`'s installation `id`.
+    async fn take_token(
+        &self,
+        app: &App,
+        id: u64,
+        owner: &str,
+    ) -> Result<InstallationToken, Error> {
+        let path = format!("/app/installations/{id}/access_tokens");
+        let auth = self.app_authorization(app)?;
+        // Sent again after a lost answer like a read: a second token is only a spare one.
+        let answer = self
+            .exchange(&Method::POST, &path, None, &[], &auth, true)
+            .await?;
+        let refused = |answer: &Answer| Error::AppInstallation {
+            owner: owner.to_owned(),
+            status: answer.status,
+            message: answer.message(),
+        };
+        let facts = answer.facts();
+        let limited = facts.primary_exhausted() || facts.secondary_limited();
+        match answer.status {
+            200 | 201 => {}
+            401 => return Err(self.app_rejected(app, &answer)),
+            403 | 404 | 422 if !limited => return Err(refused(&answer)),
+            _ => return Err(self.error_for(&answer, Access::Read, "an installation token")),
+        }
+        let what = "the installation token's answer";
+        let taken: AccessToken = answer.json(what)?;
+        let expires_at = humantime::parse_rfc3339(&taken.expires_at)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .ok_or_else(|| Error::Unexpected {
+                status: answer.status,
+                what: what.to_owned(),
+                message: format!("expires_at {:?} is not a time", taken.expires_at),
+            })?;
+        let permissions: Vec<String> = taken
+            .permissions
+            .iter()
+            .map(|(name, level)| format!("{name}={level}"))
+            .collect();
+        debug!(
+            owner,
+            installation = id,
+            expires_at = taken.expires_at,
+            repositories = taken.repository_selection.as_deref().unwrap_or("unknown"),
+            permissions = permissions.join(","),
+            "took an installation token"
+        );
+        Ok(InstallationToken {
+            token: Token::new(taken.token, "a GitHub App installation"),
+            expires_at,
+        })
+    }
+
+    /// One request with one credential, sent again as the retry policy says.
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(HeaderName, String)],
+        auth: &Authorization,
+        idempotent: bool,
+    ) -> Result<Answer, Error> {
         let mut resent = Resent::default();
         loop {
-            let attempt = self.send_once(&method, path, body, headers).await;
+            let attempt = self.send_once(method, path, body, headers, auth).await;
             let facts = match &attempt {
                 Ok(answer) => answer.facts(),
+                // Sending it again meets the same certificate.
+                Err(Error::Certificate(_)) => return attempt,
                 Err(_) => AttemptFacts::default(),
             };
             let delay = self.policy.next_delay(
@@ -276,8 +565,12 @@ impl Client {
         path: &str,
         body: Option<&Value>,
         headers: &[(HeaderName, String)],
+        auth: &Authorization,
     ) -> Result<Answer, Error> {
-        let mut request = self.http.request(method.clone(), self.url(path));
+        let mut request = self
+            .http
+            .request(method.clone(), self.url(path))
+            .header(AUTHORIZATION, auth.header.clone());
         for (name, value) in headers {
             request = request.header(name, value);
         }
@@ -285,16 +578,24 @@ impl Client {
             request = request.json(body);
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let url = self.url(path);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&url, &e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(&url, &e))?;
         let answer = Answer {
             status,
             headers,
             body,
+            installation: auth.installation.as_ref().map(|(owner, _)| owner.clone()),
         };
-        self.note_budget(&answer);
+        self.note_budget(&answer, auth);
         debug!(status, %method, path, "github answered");
         Ok(answer)
     }
@@ -307,25 +608,70 @@ impl Client {
         format!("{}{path}", self.api_url)
     }
 
-    fn unreachable(&self, error: &(dyn std::error::Error + 'static)) -> Error {
+    /// The error of a request to `url` that got no answer.
+    fn unreachable(&self, url: &str, error: &(dyn std::error::Error + 'static)) -> Error {
+        if let Some(refused) = net::certificate_rejected(error, url) {
+            return Error::Certificate(refused);
+        }
         Error::Unreachable {
             url: self.api_url.clone(),
-            detail: root_cause(error),
+            detail: self.network.describe_failure(url, error),
         }
     }
 
-    fn note_budget(&self, answer: &Answer) {
+    fn note_budget(&self, answer: &Answer, auth: &Authorization) {
+        let credential = match (&self.credentials, &auth.installation) {
+            (Credentials::Token(_), _) => String::new(),
+            (Credentials::App(_), Some((owner, _))) => owner.to_ascii_lowercase(),
+            // The App's own requests have a budget of their own, not the one the work spends.
+            (Credentials::App(_), None) => return,
+        };
         let number = |name| answer.header_number(name);
         if let (Some(limit), Some(remaining), Some(reset)) = (
             number("x-ratelimit-limit"),
             number("x-ratelimit-remaining"),
             number("x-ratelimit-reset"),
         ) {
-            *self.budget.lock().expect("budget") = Some(Budget {
-                limit,
-                remaining,
-                reset,
-            });
+            self.budget.lock().expect("budget").insert(
+                credential,
+                Budget {
+                    limit,
+                    remaining,
+                    reset,
+                },
+            );
+        }
+    }
+
+    /// GitHub's 401 to the App's JWT: the App id, the key, or the clock is wrong.
+    fn app_rejected(&self, app: &App, answer: &Answer) -> Error {
+        Error::AppRejected {
+            app_id: app.id.clone(),
+            message: answer.message(),
+        }
+    }
+
+    /// The error of a request refused for want of `access`, in the words of the credential.
+    pub fn permission_error(&self, answer: &Answer, access: Access) -> Error {
+        match (&self.credentials, &answer.installation) {
+            (Credentials::App(_), Some(owner)) => Error::AppPermission {
+                doing: access.doing(),
+                permission: access.app_permission(),
+                owner: owner.clone(),
+            },
+            _ => Error::Permission {
+                doing: access.doing(),
+                fine_grained: access.fine_grained(),
+                classic: access.classic(),
+            },
+        }
+    }
+
+    /// Who may not see what a 404 answered for.
+    fn viewer(&self, answer: &Answer) -> String {
+        match &answer.installation {
+            Some(owner) => format!("the GitHub App's installation on {owner}"),
+            None => "the token".to_owned(),
         }
     }
 
@@ -342,23 +688,26 @@ impl Client {
                 retry_after: facts.retry_after_secs.unwrap_or(60),
             };
         }
-        match answer.status {
-            401 => Error::BadCredentials {
-                source_name: self.token_source,
+        match (answer.status, &self.credentials) {
+            (401, Credentials::Token(token)) => Error::BadCredentials {
+                source_name: token.source,
             },
-            403 => Error::Permission {
-                doing: access.doing(),
-                fine_grained: access.fine_grained(),
-                classic: access.classic(),
+            (401, Credentials::App(app)) => match &answer.installation {
+                Some(owner) => Error::InstallationTokenRejected {
+                    owner: owner.clone(),
+                },
+                None => self.app_rejected(app, answer),
             },
-            404 => Error::NotFound {
+            (403, _) => self.permission_error(answer, access),
+            (404, _) => Error::NotFound {
                 what: what.to_owned(),
+                by: self.viewer(answer),
             },
-            status if status >= 500 => Error::Server {
+            (status, _) if status >= 500 => Error::Server {
                 status,
                 what: what.to_owned(),
             },
-            status => Error::Unexpected {
+            (status, _) => Error::Unexpected {
                 status,
                 what: what.to_owned(),
                 message: answer.message(),
@@ -397,6 +746,8 @@ impl Client {
 
     /// Every item of a paged list, following `Link: rel="next"` to the end. `field` names the
     /// array in the answer (`secrets`, `workflow_runs`); `None` for an answer that is the array.
+    /// Every page goes with the first page's credential: GitHub's `next` links may name the
+    /// owner by number (`/repositories/{id}/…`, `/organizations/{id}/…`) rather than by login.
     pub async fn get_all<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -407,8 +758,11 @@ impl Client {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut next = Some(format!("{path}{separator}per_page={PAGE_SIZE}"));
         let mut items = Vec::new();
+        let route = Route::of(path, &self.api_url);
         while let Some(page) = next.take() {
-            let answer = self.send(Method::GET, &page, None, &[]).await?;
+            let answer = self
+                .send_routed(&route, Method::GET, &page, None, &[], true)
+                .await?;
             if !answer.is_success() {
                 return Err(self.error_for(&answer, access, what));
             }
@@ -434,7 +788,10 @@ impl Client {
         loop {
             let (status, failure) = match self.presigned.get(url).send().await {
                 Ok(response) if response.status().is_success() => {
-                    return response.bytes().await.map_err(|e| self.unreachable(&e));
+                    return response
+                        .bytes()
+                        .await
+                        .map_err(|e| self.unreachable(url, &e));
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -445,7 +802,10 @@ impl Client {
                     };
                     (Some(status), failure)
                 }
-                Err(e) => (None, self.unreachable(&e)),
+                Err(e) => match self.unreachable(url, &e) {
+                    refused @ Error::Certificate(_) => return Err(refused),
+                    failure => (None, failure),
+                },
             };
             let facts = AttemptFacts {
                 status,
@@ -463,22 +823,18 @@ impl Client {
     }
 }
 
-/// The innermost error's text: "connection refused" rather than "error sending request".
-pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    current.to_string()
-}
-
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "github::Client({}, token from {})",
-            self.api_url, self.token_source
-        )
+        match &self.credentials {
+            Credentials::Token(token) => write!(
+                f,
+                "github::Client({}, token from {})",
+                self.api_url, token.source
+            ),
+            Credentials::App(app) => {
+                write!(f, "github::Client({}, GitHub App {})", self.api_url, app.id)
+            }
+        }
     }
 }
 
@@ -496,6 +852,7 @@ mod tests {
             status,
             headers: map,
             body: Bytes::from(body.to_owned()),
+            installation: None,
         }
     }
 

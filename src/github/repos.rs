@@ -173,6 +173,17 @@ pub async fn settings_model(
     repo: &RepoName,
     branch: &str,
 ) -> Result<Option<String>, Error> {
-    let settings = file(client, repo, branch, ".claude/settings.json").await?;
+    settings_file_model(client, repo, branch, ".claude/settings.json").await
+}
+
+/// The model a Claude Code settings file in the repository names, if it is there and names one.
+pub async fn settings_file_model(
+    client: &Client,
+    repo: &RepoName,
+    branch: &str,
+    path: &str,
+) -> Result<Option<String>, Error> {
+    let path = path.trim().trim_start_matches("./");
+    let settings = file(client, repo, branch, path).await?;
     Ok(settings.and_then(|s| super::workflows::model_from_settings(&s.text)))
 }

@@ -61,6 +61,11 @@ impl WorkflowRun {
         self.status.as_deref() == Some("completed")
     }
 
+    /// Completed and passed.
+    pub fn is_green(&self) -> bool {
+        self.is_completed() && self.conclusion.as_deref() == Some("success")
+    }
+
     /// Why GitHub gave this run no Actions secrets, if it gave none.
     pub fn no_secrets_reason(&self) -> Option<NoSecretsReason> {
         let by_dependabot = [&self.actor, &self.triggering_actor]
@@ -124,18 +129,22 @@ pub struct LogReading {
     pub duration_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_cost_usd: Option<f64>,
-    /// "Credit balance is too low" in the older action's error line.
+    /// "Credit balance is too low" in the log (the versions that print the result text).
     pub credit_text: bool,
     /// The action found no key at all ("Either ANTHROPIC_API_KEY or … is required").
     pub no_key: bool,
+    /// The result text, where the action's version printed it: the whole result (full output)
+    /// or the SDK's `Claude Code returned an error result: …`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 /// A refusal before any work is answered in well under this.
 const PREFLIGHT_MAX_MS: u64 = 1500;
 
 impl LogReading {
-    /// `is_error`, nothing billed and a short run, or the older credit text: the API refused
-    /// before any work was done.
+    /// `is_error`, nothing billed and a short run, or the credit text: the API refused before
+    /// any work was done. A retried 429 or 529 takes far longer; a mid-run failure costs.
     pub fn preflight_refusal(&self) -> bool {
         let summary = self.is_error == Some(true)
             && self.total_cost_usd == Some(0.0)
@@ -143,36 +152,72 @@ impl LogReading {
         summary || self.credit_text
     }
 
-    /// Reads a job log: strips the byte-order mark and the timestamps, then looks for the
-    /// action's summary fields and error text.
+    /// Reads a job log however it was framed (a download, or `gh run view --log`), then looks
+    /// for the action's result fields and texts. The last result in the log counts.
     pub fn of(log: &str) -> LogReading {
-        let text: String = log
-            .trim_start_matches('\u{feff}')
-            .lines()
-            .map(strip_timestamp)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text: String = log.lines().map(clean_line).collect::<Vec<_>>().join("\n");
         let lower = text.to_lowercase();
         LogReading {
             is_error: json_field(&text, "is_error").and_then(|v| v.parse().ok()),
             duration_ms: json_field(&text, "duration_ms").and_then(|v| v.parse().ok()),
             total_cost_usd: json_field(&text, "total_cost_usd").and_then(|v| v.parse().ok()),
             credit_text: lower.contains("credit balance is too low"),
-            no_key: lower.contains("anthropic_api_key or claude_code_oauth_token is required"),
+            no_key: lower.contains("either anthropic_api_key") && lower.contains("is required"),
+            result: result_text(&text),
         }
     }
 }
 
-/// `2026-11-23T22:49:09.1234567Z text` → `text`.
+/// One log line as the action wrote it: a byte-order mark, `gh run view --log`'s job and step
+/// columns, GitHub's timestamp and ESC colour codes taken off.
+fn clean_line(line: &str) -> String {
+    let line = line.trim_start_matches('\u{feff}');
+    let line = match line.splitn(3, '\t').collect::<Vec<_>>().as_slice() {
+        [_, _, rest] if is_timestamped(rest) => rest,
+        _ => line,
+    };
+    strip_escapes(strip_timestamp(line))
+}
+
+fn is_timestamped(line: &str) -> bool {
+    line.split_once(' ')
+        .is_some_and(|(stamp, _)| is_timestamp(stamp))
+}
+
+/// `2026-04-12T05:10:05.3594082Z`: a date, a `T`, and `Z` at the end.
+fn is_timestamp(stamp: &str) -> bool {
+    let bytes = stamp.as_bytes();
+    stamp.len() >= 20 && bytes[4] == b'-' && bytes[10] == b'T' && stamp.ends_with('Z')
+}
+
+/// `2026-11-23T22:49:09.1234567Z text` → `text`; a continuation line has no timestamp.
 fn strip_timestamp(line: &str) -> &str {
     match line.split_once(' ') {
-        Some((stamp, rest))
-            if stamp.len() >= 20 && stamp.as_bytes()[4] == b'-' && stamp.ends_with('Z') =>
-        {
-            rest
-        }
+        Some((stamp, rest)) if is_timestamp(stamp) => rest,
         _ => line,
     }
+}
+
+/// Removes ANSI escape sequences (`ESC[36;1m`), as the runner wraps script lines in them.
+fn strip_escapes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final byte in @..~.
+            for next in chars.by_ref() {
+                if ('@'..='~').contains(&next) {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The raw value after `"key":` in JSON text, whether on one line or pretty-printed.
@@ -184,6 +229,29 @@ fn json_field<'t>(text: &'t str, key: &str) -> Option<&'t str> {
         .find(|c: char| c == ',' || c == '}' || c.is_whitespace())
         .unwrap_or(rest.len());
     Some(&rest[..end])
+}
+
+/// The result text: a result's `"result": "…"` (full output), else the SDK's error line.
+fn result_text(text: &str) -> Option<String> {
+    const SDK: &str = "Claude Code returned an error result: ";
+    // The last `"result":` key (`"type": "result"` holds the same word as a value).
+    let from_json = || {
+        text.rmatch_indices("\"result\"").find_map(|(at, key)| {
+            let rest = text[at + key.len()..].trim_start().strip_prefix(':')?;
+            serde_json::Deserializer::from_str(rest.trim_start())
+                .into_iter::<String>()
+                .next()?
+                .ok()
+        })
+    };
+    let from_sdk = || {
+        let start = text.find(SDK)? + SDK.len();
+        Some(text[start..].lines().next()?.trim().to_owned())
+    };
+    from_json()
+        .or_else(from_sdk)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().take(500).collect())
 }
 
 /// How a run failed, in the names of `cli.md`.
@@ -225,15 +293,16 @@ pub async fn latest(
     Ok(list.and_then(|l| l.workflow_runs.into_iter().next()))
 }
 
-/// The newest failed run among the given workflows.
-pub async fn latest_failed(
+/// The newest run among the given workflows, failed ones only when `failed_only`.
+async fn newest_of(
     client: &Client,
     repo: &RepoName,
     workflow_paths: &[String],
+    failed_only: bool,
 ) -> Result<Option<WorkflowRun>, Error> {
     let mut newest: Option<WorkflowRun> = None;
     for path in workflow_paths {
-        if let Some(run) = latest(client, repo, path, true).await? {
+        if let Some(run) = latest(client, repo, path, failed_only).await? {
             if newest.as_ref().is_none_or(|n| {
                 run.created_at > n.created_at || (run.created_at == n.created_at && run.id > n.id)
             }) {
@@ -242,6 +311,35 @@ pub async fn latest_failed(
         }
     }
     Ok(newest)
+}
+
+/// The run a diagnosis is about, with its log read: the newest failed run of the workflows;
+/// where none failed, the newest run when it passed although its Claude step was refused before
+/// any work (a green refusal: action versions v1.0.146–v1.0.171 let such a step pass).
+pub async fn latest_refused(
+    client: &Client,
+    repo: &RepoName,
+    workflow_paths: &[String],
+) -> Result<Option<(WorkflowRun, LogReading)>, Error> {
+    let failed = newest_of(client, repo, workflow_paths, true).await?;
+    let candidate = match failed {
+        Some(run) => Some(run),
+        None => newest_of(client, repo, workflow_paths, false)
+            .await?
+            .filter(WorkflowRun::is_green),
+    };
+    let Some(run) = candidate else {
+        return Ok(None);
+    };
+    let reading = if run.is_completed() {
+        read_logs(client, repo, run.id).await?
+    } else {
+        LogReading::default()
+    };
+    if run.is_green() && !reading.preflight_refusal() {
+        return Ok(None);
+    }
+    Ok(Some((run, reading)))
 }
 
 pub async fn get(client: &Client, repo: &RepoName, id: u64) -> Result<WorkflowRun, Error> {
@@ -489,6 +587,91 @@ mod tests {
             poll_interval(Duration::from_secs(600)),
             Duration::from_secs(5)
         );
+    }
+
+    /// A job log of `tests/fixtures/action-logs/` (its README names the real form each follows).
+    fn fixture(name: &str) -> LogReading {
+        let path = format!(
+            "{}/tests/fixtures/action-logs/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        LogReading::of(&std::fs::read_to_string(&path).expect("the fixture"))
+    }
+
+    #[test]
+    fn a_credit_refusal_is_a_refusal_before_any_work_in_every_era() {
+        for name in [
+            "e0-credit.log",
+            "e2-credit.log",
+            "e3a-credit.log",
+            "e3b-credit.log",
+            "e4-credit.log",
+            "e5-green-refusal.log",
+            "e6-credit.log",
+            "e7-credit.log",
+            "e7-full-output-credit.log",
+            "gh-run-view-e4-credit.log",
+        ] {
+            let reading = fixture(name);
+            assert!(reading.preflight_refusal(), "{name}: {reading:?}");
+            assert_eq!(reading.is_error, Some(true), "{name}");
+            assert_eq!(reading.total_cost_usd, Some(0.0), "{name}");
+            assert!(!reading.no_key, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_result_text_is_read_where_the_era_printed_it() {
+        for (name, text) in [
+            ("e0-credit.log", Some("Credit balance is too low")),
+            ("e4-credit.log", Some("Credit balance is too low")),
+            (
+                "gh-run-view-e4-credit.log",
+                Some("Credit balance is too low"),
+            ),
+            (
+                "e7-full-output-credit.log",
+                Some("Credit balance is too low"),
+            ),
+            ("e2-credit.log", None),
+            ("e3b-credit.log", None),
+            ("e5-green-refusal.log", None),
+            ("e7-credit.log", None),
+        ] {
+            assert_eq!(fixture(name).result.as_deref(), text, "{name}");
+        }
+    }
+
+    #[test]
+    fn retries_mid_run_failures_and_failures_before_the_step_are_not_refusals() {
+        for name in [
+            "e7-overloaded-retried.log",
+            "e7-mid-run-failure.log",
+            "checkout-failed.log",
+            "e7-no-key.log",
+        ] {
+            let reading = fixture(name);
+            assert!(!reading.preflight_refusal(), "{name}: {reading:?}");
+        }
+        assert_eq!(
+            fixture("e7-overloaded-retried.log").duration_ms,
+            Some(41873)
+        );
+        assert_eq!(
+            fixture("e7-mid-run-failure.log").total_cost_usd,
+            Some(0.3312)
+        );
+        assert!(fixture("e7-no-key.log").no_key);
+    }
+
+    #[test]
+    fn escapes_and_columns_are_taken_off_a_line() {
+        assert_eq!(clean_line("\u{1b}[36;1mbun run x\u{1b}[0m"), "bun run x");
+        assert_eq!(
+            clean_line("claude\tRun Claude\t2026-04-12T05:10:05.3594082Z \"is_error\": true,"),
+            "\"is_error\": true,"
+        );
+        assert_eq!(clean_line("  - continuation"), "  - continuation");
     }
 
     #[test]

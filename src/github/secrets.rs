@@ -102,6 +102,24 @@ pub struct ScopeIndex {
 }
 
 impl ScopeIndex {
+    /// Every secret name the lists hold, once each, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let environments = self
+            .environments
+            .iter()
+            .flat_map(|(_, list)| list.iter().flatten());
+        let mut names: Vec<String> = self
+            .repository
+            .iter()
+            .chain(&self.organization)
+            .chain(environments)
+            .map(|s| s.name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Reads the lists a resolution for `environments` needs.
     pub async fn read(
         client: &Client,

@@ -35,10 +35,11 @@ impl Survey {
         let name = repository.repo_name();
         let files =
             repos::workflow_files(client, &name, &repository.default_branch, concurrency).await?;
-        let analysis = workflows::analyze(&files);
+        let mut analysis = workflows::analyze(&files);
         if analysis.steps.is_empty() && analysis.warnings.is_empty() {
             return Ok(None);
         }
+        read_settings_files(client, &name, &repository.default_branch, &mut analysis).await?;
         let mut environments: Vec<String> = Vec::new();
         for env in analysis.steps.iter().filter_map(|s| s.environment.clone()) {
             if !environments.contains(&env) {
@@ -89,4 +90,25 @@ impl Survey {
         let name = step.api_key_secret.as_deref()?;
         Some(self.scopes.resolve(name, step.environment.as_deref()))
     }
+}
+
+/// The model of each step whose `settings:` is a file in the repository that names one.
+async fn read_settings_files(
+    client: &Client,
+    repo: &RepoName,
+    branch: &str,
+    analysis: &mut Analysis,
+) -> Result<(), Error> {
+    for step in analysis.steps.iter_mut().filter(|s| s.model.is_none()) {
+        let Some(path) = step.settings_file.clone() else {
+            continue;
+        };
+        if let Some(model) = repos::settings_file_model(client, repo, branch, &path).await? {
+            step.model = Some(ModelChoice {
+                model,
+                source: workflows::ModelSource::Settings,
+            });
+        }
+    }
+    Ok(())
 }

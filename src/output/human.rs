@@ -62,10 +62,15 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
 /// What the diagnosis is about: workflow, secret, failed run.
 fn render_context(out: &mut String, outcome: &Found) {
     if let Some(wf) = &outcome.workflow {
-        let assumed = if wf.model_source == ModelSource::Default {
-            " (Claude Code's default: the workflow names none)"
-        } else {
-            ""
+        let assumed = match wf.model_source {
+            ModelSource::Default => " (Claude Code's default: the workflow names none)",
+            ModelSource::InputDefault => {
+                " (its input's default: runs given another model use that one)"
+            }
+            ModelSource::Unresolved => {
+                " (assumed, Claude Code's default: the workflow chooses the model with an expression keyfix cannot resolve; pass --model)"
+            }
+            _ => "",
         };
         let _ = writeln!(
             out,
@@ -98,11 +103,22 @@ fn render_context(out: &mut String, outcome: &Found) {
             Some(Signature::NoSecrets) => " — the run got no Actions secrets",
             None => "",
         };
+        let label = if run.green { "Last run" } else { "Failed run" };
         let _ = writeln!(
             out,
-            "{:<10} run {} ({}{by}){signature}",
-            "Failed run", run.id, run.event
+            "{label:<10} run {} ({}{by}){signature}",
+            run.id, run.event
         );
+        if run.green {
+            let _ = writeln!(
+                out,
+                "{:<10} it passed although Claude was refused (action versions v1.0.146–v1.0.171 let such a step pass)",
+                ""
+            );
+        }
+        if let Some(result) = &run.result {
+            let _ = writeln!(out, "{:<10} the action's log says {result:?}", "");
+        }
     }
 }
 
@@ -331,10 +347,11 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
         );
         for (i, wf) in repo.workflows.iter().enumerate() {
             let file = wf.path.rsplit('/').next().unwrap_or(&wf.path);
-            let secret = wf
-                .secret
-                .clone()
-                .unwrap_or_else(|| format!("({})", credential_name(wf.credential)));
+            let secret = match (&wf.secret, &wf.secret_expression) {
+                (Some(name), _) => name.clone(),
+                (None, Some(expression)) => format!("{expression} (unresolved)"),
+                (None, None) => format!("({})", credential_name(wf.credential)),
+            };
             let mut scope = match (&wf.scope, &wf.secret) {
                 (Some(scope), _) => scope.to_string(),
                 (None, Some(_)) => "MISSING".to_owned(),
@@ -355,7 +372,12 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
                 format!("{file} ({})", wf.job),
                 secret,
                 scope,
-                wf.model.clone(),
+                match (&wf.model_expression, wf.model_source) {
+                    (Some(expression), ModelSource::Unresolved) => {
+                        format!("{} (assumed; {expression})", wf.model)
+                    }
+                    _ => wf.model.clone(),
+                },
                 last,
             ]);
         }
@@ -390,6 +412,7 @@ fn credential_name(credential: Credential) -> &'static str {
         Credential::Bedrock => "bedrock",
         Credential::Vertex => "vertex",
         Credential::Foundry => "foundry",
+        Credential::WorkloadIdentity => "workload identity",
         Credential::None => "no credential",
     }
 }

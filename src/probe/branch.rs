@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{BRANCH_PREFIX, PATH};
-use crate::github::{Access, Client, Error, RepoName};
+use crate::github::{Access, Answer, Client, Error, RepoName};
 
 #[derive(Deserialize)]
 struct Sha {
@@ -19,20 +19,27 @@ struct Reference {
     object: Sha,
 }
 
-/// The head commit of `branch`, `None` when there is no such branch.
-async fn head(client: &Client, repo: &RepoName, branch: &str) -> Result<Option<String>, Error> {
-    let answer = client
+/// The answer to reading branch `branch`'s reference.
+async fn read_ref(client: &Client, repo: &RepoName, branch: &str) -> Result<Answer, Error> {
+    client
         .send(
             Method::GET,
             &format!("/repos/{repo}/git/ref/heads/{branch}"),
             None,
             &[],
         )
-        .await?;
+        .await
+}
+
+fn head_of(answer: &Answer) -> Result<String, Error> {
+    Ok(answer.json::<Reference>("a branch reference")?.object.sha)
+}
+
+/// The head commit of `branch`, `None` when there is no such branch.
+async fn head(client: &Client, repo: &RepoName, branch: &str) -> Result<Option<String>, Error> {
+    let answer = read_ref(client, repo, branch).await?;
     match answer.status {
-        200 => Ok(Some(
-            answer.json::<Reference>("a branch reference")?.object.sha,
-        )),
+        200 => head_of(&answer).map(Some),
         404 => Ok(None),
         _ => Err(client.error_for(&answer, Access::Read, &format!("branch {branch} of {repo}"))),
     }
@@ -63,38 +70,24 @@ async fn create_object(
         .map(|o| o.sha)
 }
 
-/// Creates branch `name` from `default_branch`'s head with one commit holding `workflow` alone.
-pub async fn create(
+/// The head commit of the default branch, which must be there.
+async fn default_head(
     client: &Client,
     repo: &RepoName,
     default_branch: &str,
-    name: &str,
-    workflow: &str,
-) -> Result<(), Error> {
-    let parent = head(client, repo, default_branch)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: format!("the default branch {default_branch} of {repo}"),
-        })?;
-    let tree = create_object(
-        client,
-        repo,
-        "trees",
-        &json!({"tree": [{"path": PATH, "mode": "100644", "type": "blob", "content": workflow}]}),
-    )
-    .await?;
-    let commit = create_object(
-        client,
-        repo,
-        "commits",
-        &json!({
-            "message": "keyfix probe: one run from a throwaway branch (deleted afterwards)",
-            "tree": tree,
-            "parents": [parent],
-        }),
-    )
-    .await?;
-    let body = json!({"ref": format!("refs/heads/{name}"), "sha": commit});
+) -> Result<String, Error> {
+    let answer = read_ref(client, repo, default_branch).await?;
+    if answer.status != 200 {
+        let what = format!("the default branch {default_branch} of {repo}");
+        return Err(client.error_for(&answer, Access::Read, &what));
+    }
+    head_of(&answer)
+}
+
+/// Creates branch `name` at commit `sha`. Not sent twice: after a lost answer the branch's
+/// head tells whether it was made.
+async fn create_ref(client: &Client, repo: &RepoName, name: &str, sha: &str) -> Result<(), Error> {
+    let body = json!({"ref": format!("refs/heads/{name}"), "sha": sha});
     let sent = client
         .send(
             Method::POST,
@@ -116,11 +109,40 @@ pub async fn create(
         Err(error) if error.answer_lost() => error,
         Err(error) => return Err(error),
     };
-    // The branch may have been made before the answer was lost: its head tells.
     match head(client, repo, name).await {
-        Ok(Some(sha)) if sha == commit => Ok(()),
+        Ok(Some(head)) if head == sha => Ok(()),
         _ => Err(lost),
     }
+}
+
+/// Creates branch `name` from `default_branch`'s head with one commit holding `workflow` alone.
+pub async fn create(
+    client: &Client,
+    repo: &RepoName,
+    default_branch: &str,
+    name: &str,
+    workflow: &str,
+) -> Result<(), Error> {
+    let parent = default_head(client, repo, default_branch).await?;
+    let tree = create_object(
+        client,
+        repo,
+        "trees",
+        &json!({"tree": [{"path": PATH, "mode": "100644", "type": "blob", "content": workflow}]}),
+    )
+    .await?;
+    let commit = create_object(
+        client,
+        repo,
+        "commits",
+        &json!({
+            "message": "keyfix probe: one run from a throwaway branch (deleted afterwards)",
+            "tree": tree,
+            "parents": [parent],
+        }),
+    )
+    .await?;
+    create_ref(client, repo, name, &commit).await
 }
 
 /// Creates branch `name` at `default_branch`'s head (a branch for a pull request).
@@ -130,24 +152,8 @@ pub async fn create_from_head(
     default_branch: &str,
     name: &str,
 ) -> Result<(), Error> {
-    let parent = head(client, repo, default_branch)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: format!("the default branch {default_branch} of {repo}"),
-        })?;
-    let body = json!({"ref": format!("refs/heads/{name}"), "sha": parent});
-    let answer = client
-        .send(
-            Method::POST,
-            &format!("/repos/{repo}/git/refs"),
-            Some(&body),
-            &[],
-        )
-        .await?;
-    match answer.status {
-        201 => Ok(()),
-        _ => Err(super::run::write_refusal(client, &answer, repo, name)),
-    }
+    let parent = default_head(client, repo, default_branch).await?;
+    create_ref(client, repo, name, &parent).await
 }
 
 #[derive(Deserialize)]

@@ -157,11 +157,7 @@ pub fn write_refusal(
         };
     }
     if matches!(answer.status, 403 | 404) && !lower.contains("rate limit") {
-        return Error::Permission {
-            doing: Access::WriteWorkflowFile.doing(),
-            fine_grained: Access::WriteWorkflowFile.fine_grained(),
-            classic: Access::WriteWorkflowFile.classic(),
-        };
+        return client.permission_error(answer, Access::WriteWorkflowFile);
     }
     client.error_for(
         answer,

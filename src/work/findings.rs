@@ -122,6 +122,8 @@ impl Findings {
             event: run.event.clone(),
             actor: run.actor.as_ref().map(|a| a.login.clone()),
             signature: runs::signature(run, &self.run_reading),
+            green: run.is_green(),
+            result: self.run_reading.result.clone(),
         });
     }
 }
@@ -162,13 +164,21 @@ pub async fn read_repository(
         ctx.progress
             .step(&format!("warning: {}: {}", warning.path, warning.message));
     }
-    let failed_run = match subject.run {
-        Some(id) => Some(runs::get(client, &repo, id).await?),
-        None => runs::latest_failed(client, &repo, &survey.analysis.workflow_paths()).await?,
-    };
-    let run_reading = match &failed_run {
-        Some(run) if run.is_completed() => runs::read_logs(client, &repo, run.id).await?,
-        _ => LogReading::default(),
+    let (failed_run, run_reading) = match subject.run {
+        Some(id) => {
+            let run = runs::get(client, &repo, id).await?;
+            let reading = if run.is_completed() {
+                runs::read_logs(client, &repo, run.id).await?
+            } else {
+                LogReading::default()
+            };
+            (Some(run), reading)
+        }
+        None => runs::latest_refused(client, &repo, &survey.analysis.workflow_paths())
+            .await?
+            .map_or((None, LogReading::default()), |(run, reading)| {
+                (Some(run), reading)
+            }),
     };
     let step = chosen_step(&survey, failed_run.as_ref());
     if let (Some(step), None) = (step, &subject.secret) {
@@ -182,6 +192,11 @@ pub async fn read_repository(
                     step.credential.describe()
                 ),
             ));
+        }
+    }
+    if let (Some(step), None) = (step, &subject.secret) {
+        if let Some(expression) = &step.api_key_expression {
+            return Err(unresolved_secret(&survey, step, expression));
         }
     }
     let secret = subject
@@ -377,4 +392,22 @@ pub async fn add_reference(
     }
     findings.evidence.reference = Some(reference);
     Ok(())
+}
+
+/// A step whose key comes from an expression keyfix cannot resolve (`secrets[matrix.key]`):
+/// never replaced by a guess; the secrets the repository has are the candidates.
+fn unresolved_secret(survey: &Survey, step: &ClaudeStep, expression: &str) -> Failure {
+    let candidates = survey.scopes.names();
+    let seen = if candidates.is_empty() {
+        "it can see no secret".to_owned()
+    } else {
+        format!("the secrets it can see: {}", candidates.join(", "))
+    };
+    Failure::new(
+        FailureKind::Usage,
+        format!(
+            "the Claude step of {} ({}) reads its key from {expression}, which keyfix cannot resolve; {seen}. Pass --secret NAME",
+            step.workflow_path, step.job_id
+        ),
+    )
 }

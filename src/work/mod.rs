@@ -24,14 +24,22 @@ pub struct Context {
 }
 
 impl Context {
-    /// A GitHub client with the token found where `gh` would find it (exit 4 without one).
+    /// A GitHub client with the GitHub App of the environment, else the token found where `gh`
+    /// would find it (exit 4 without either).
     pub fn github_client(&self) -> Result<github::Client, Failure> {
         github_client(self.github.clone())
     }
 }
 
-/// A client for `config`'s GitHub with the token found where `gh` would find it.
+/// A client for `config`'s GitHub: with the GitHub App that `KEYFIX_GITHUB_APP_*` name when they
+/// are set (then no token variable is read), else with the token found where `gh` would find it.
 pub fn github_client(config: github::Config) -> Result<github::Client, Failure> {
+    if let Some(app) = github::App::from_env()? {
+        return Ok(github::Client::with_credentials(
+            config,
+            github::Credentials::App(app),
+        )?);
+    }
     let token = github::token::discover(&config.api_url).ok_or_else(|| github::Error::NoToken {
         host: github::token::enterprise_host(&config.api_url),
     })?;

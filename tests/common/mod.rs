@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -243,4 +244,39 @@ pub fn world(cases: &[String], extra: &str) -> Sim {
         ..Fault::default()
     });
     start(s)
+}
+
+/// The `kind` of every action of a document, in order.
+pub fn action_kinds(doc: &serde_json::Value) -> Vec<String> {
+    doc["actions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x["kind"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `keyfix check acme/app --install-probe` with the scenario key `fresh` as the reference key,
+/// plus `extra`; run as it is (add `--json` through [`json_of`]).
+pub fn check_with_fresh_reference(sim: &Sim, extra: &[&str]) -> Command {
+    let mut cmd = keyfix(sim);
+    cmd.args([
+        "check",
+        "acme/app",
+        "--install-probe",
+        "--reference-key-env",
+        "REFERENCE",
+    ])
+    .args(extra)
+    .env("REFERENCE", sim.key("fresh"));
+    cmd
+}
+
+/// The shipped demo scenario's text (`scenarios/demo.toml`): acme/app's key is orphaned and the
+/// scenario key `fresh` fixes it.
+pub fn demo_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml"))
+        .expect("the demo scenario")
 }

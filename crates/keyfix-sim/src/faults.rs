@@ -29,7 +29,8 @@ pub struct Fault {
     #[serde(default)]
     pub method: Option<String>,
     /// Only requests made with this credential, by its scenario name: an Anthropic key
-    /// (`x-api-key` or `Authorization: Bearer`) or a GitHub token.
+    /// (`x-api-key` or `Authorization: Bearer`) or a GitHub credential (a token; `app:NAME`, an
+    /// App's JWT; `NAME@OWNER`, its installation token).
     #[serde(default)]
     pub key: Option<String>,
     /// Only Anthropic requests for this model (a messages body's `model`, `/v1/models/{id}`).
@@ -115,9 +116,9 @@ impl Fault {
             }
         }
         if let Some(name) = &self.key {
-            let is_token = scenario.effective_tokens().iter().any(|t| &t.name == name);
+            let is_token = scenario.credential_names().contains(name);
             if scenario.key(name).is_none() && !is_token {
-                bail!("a fault names unknown key {name:?} (neither a key nor a token)");
+                bail!("a fault names unknown key {name:?} (neither a key nor a GitHub credential)");
             }
         }
         if let Some(status) = self.status {

@@ -5,6 +5,7 @@
 // Handlers refuse with the ready HTTP answer; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod action_log;
 pub mod anthropic;
 pub mod exchanges;
 pub mod faults;
@@ -12,6 +13,7 @@ pub mod github;
 pub mod runner;
 pub mod scenario;
 pub mod time;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,6 +50,13 @@ pub struct LoggedRequest {
     /// connection.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fault: bool,
+    /// Where the request came from, when the simulator serves HTTPS (the proxy's side of a
+    /// tunnel, for a request that came through one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<SocketAddr>,
+    /// The request came over TLS.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
 }
 
 /// The served world: the scenario and what has happened to it so far.
@@ -62,6 +71,8 @@ pub struct World {
     next_id: AtomicU64,
     github_url: OnceLock<String>,
     anthropic_url: OnceLock<String>,
+    /// The Anthropic API as the simulated runners reach it: plain HTTP on loopback.
+    runner_anthropic_url: OnceLock<String>,
     /// GitHub requests being served now, and the most there ever were at once.
     in_flight: (AtomicU64, AtomicU64),
     /// Where GitHub exchanges are recorded, when `KEYFIX_SIM_EXCHANGES` names a directory.
@@ -99,6 +110,7 @@ impl World {
             next_id: AtomicU64::new(1),
             github_url: OnceLock::new(),
             anthropic_url: OnceLock::new(),
+            runner_anthropic_url: OnceLock::new(),
             in_flight: (AtomicU64::new(0), AtomicU64::new(0)),
         }
     }
@@ -112,12 +124,20 @@ impl World {
         )
     }
 
-    /// `http://127.0.0.1:PORT` of the simulated Anthropic API.
+    /// `http://127.0.0.1:PORT` of the simulated Anthropic API (`https://HOST:PORT` when it
+    /// serves HTTPS).
     pub fn anthropic_url(&self) -> String {
         self.anthropic_url.get().cloned().unwrap_or_default()
     }
 
-    /// `http://127.0.0.1:PORT` of the GitHub listener, without the path prefix.
+    /// `http://127.0.0.1:PORT` of the simulated Anthropic API, whatever else it serves: where
+    /// the simulated runners reach it.
+    pub fn runner_anthropic_url(&self) -> String {
+        self.runner_anthropic_url.get().cloned().unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:PORT` of the GitHub listener (`https://HOST:PORT` when it serves
+    /// HTTPS), without the path prefix.
     pub fn github_origin(&self) -> String {
         self.github_url.get().cloned().unwrap_or_default()
     }
@@ -132,6 +152,21 @@ impl World {
         key: Option<String>,
         fault: bool,
     ) {
+        self.record_from(service, method, path, status, key, fault, None);
+    }
+
+    /// Adds an entry to the request log, with the connection it came over.
+    #[allow(clippy::too_many_arguments)]
+    fn record_from(
+        &self,
+        service: &'static str,
+        method: &str,
+        path: &str,
+        status: u16,
+        key: Option<String>,
+        fault: bool,
+        peer: Option<tls::Peer>,
+    ) {
         let entry = LoggedRequest {
             service,
             method: method.to_owned(),
@@ -140,6 +175,8 @@ impl World {
             key,
             at_ms: self.started.elapsed().as_millis() as u64,
             fault,
+            peer: peer.map(|p| p.addr),
+            tls: peer.is_some_and(|p| p.tls),
         };
         self.log.lock().expect("request log").push(entry);
     }
@@ -198,13 +235,7 @@ fn caller_name(world: &World, service: &str, headers: &axum::http::HeaderMap) ->
     let value = headers.get("authorization")?.to_str().ok()?;
     let token = value.split_whitespace().last()?;
     let state = world.github.lock().expect("github state");
-    Some(
-        state
-            .tokens
-            .iter()
-            .find(|t| t.value == token)
-            .map_or_else(|| "(unknown token)".to_owned(), |t| t.name.clone()),
-    )
+    Some(state.credential_name(token))
 }
 
 async fn log_request(
@@ -219,6 +250,10 @@ async fn log_request(
         .map(|p| p.to_string())
         .unwrap_or_default();
     let caller = caller_name(&world, service, request.headers());
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<tls::Peer>>()
+        .map(|info| info.0);
     let counted = service == "github" && !path.starts_with("/_sim/");
     if counted {
         let now = world.in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
@@ -236,7 +271,7 @@ async fn log_request(
         Some(faults::Hit { dropped: true, .. }) => 0,
         _ => response.status().as_u16(),
     };
-    world.record(service, &method, &path, status, caller, hit.is_some());
+    world.record_from(service, &method, &path, status, caller, hit.is_some(), peer);
     response
 }
 
@@ -263,9 +298,33 @@ fn app(world: Arc<World>, service: &'static str) -> Router {
 /// A running simulator on loopback, stopped when dropped.
 pub struct Sim {
     world: Arc<World>,
-    anthropic_addr: SocketAddr,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Where and how a simulator listens.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub anthropic: SocketAddr,
+    pub github: SocketAddr,
+    /// Serve both APIs over HTTPS under these names (and plain HTTP on the same ports to the
+    /// simulated runners); plain HTTP only when `None`.
+    pub https: Option<tls::Https>,
+    /// Record every GitHub exchange into a file of its own in this directory (see
+    /// [`exchanges`]); `None` records only where `KEYFIX_SIM_EXCHANGES` says.
+    pub record_into: Option<std::path::PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        Options {
+            anthropic: loopback,
+            github: loopback,
+            https: None,
+            record_into: None,
+        }
+    }
 }
 
 fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
@@ -278,17 +337,18 @@ impl Sim {
     /// Starts serving `scenario` on free loopback ports, on a thread of its own; the runs the
     /// scenario declares have happened by the time it returns.
     pub fn start(scenario: Scenario) -> anyhow::Result<Sim> {
-        Sim::start_on(scenario, "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)
+        Sim::start_with(scenario, Options::default())
     }
 
     /// [`Sim::start`], recording every GitHub exchange into a file of its own in `dir`
     /// (see [`exchanges`]).
     pub fn start_recording(scenario: Scenario, dir: &std::path::Path) -> anyhow::Result<Sim> {
-        Sim::serve(
+        Sim::start_with(
             scenario,
-            "127.0.0.1:0".parse()?,
-            "127.0.0.1:0".parse()?,
-            Some(dir.to_owned()),
+            Options {
+                record_into: Some(dir.to_owned()),
+                ..Options::default()
+            },
         )
     }
 
@@ -297,23 +357,48 @@ impl Sim {
         anthropic: SocketAddr,
         github: SocketAddr,
     ) -> anyhow::Result<Sim> {
-        Sim::serve(scenario, anthropic, github, None)
+        Sim::start_with(
+            scenario,
+            Options {
+                anthropic,
+                github,
+                ..Options::default()
+            },
+        )
     }
 
-    fn serve(
-        scenario: Scenario,
-        anthropic: SocketAddr,
-        github: SocketAddr,
-        record_into: Option<std::path::PathBuf>,
-    ) -> anyhow::Result<Sim> {
+    /// Starts serving `scenario` as `options` say.
+    pub fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<Sim> {
         scenario.check()?;
-        let world = Arc::new(World::recording(scenario, record_into));
-        let anthropic_listener = bind(anthropic)?;
-        let github_listener = bind(github)?;
+        let world = Arc::new(World::recording(scenario, options.record_into));
+        let anthropic_listener = bind(options.anthropic)?;
+        let github_listener = bind(options.github)?;
         let anthropic_addr = anthropic_listener.local_addr()?;
         let github_addr = github_listener.local_addr()?;
-        let _ = world.github_url.set(format!("http://{github_addr}"));
-        let _ = world.anthropic_url.set(format!("http://{anthropic_addr}"));
+        let acceptor = match &options.https {
+            Some(https) => {
+                let port = |addr: SocketAddr| addr.port();
+                let _ = world.github_url.set(format!(
+                    "https://{}:{}",
+                    https.github_host,
+                    port(github_addr)
+                ));
+                let _ = world.anthropic_url.set(format!(
+                    "https://{}:{}",
+                    https.anthropic_host,
+                    port(anthropic_addr)
+                ));
+                Some(tls::acceptor(&https.identity)?)
+            }
+            None => {
+                let _ = world.github_url.set(format!("http://{github_addr}"));
+                let _ = world.anthropic_url.set(format!("http://{anthropic_addr}"));
+                None
+            }
+        };
+        let _ = world
+            .runner_anthropic_url
+            .set(format!("http://{anthropic_addr}"));
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread_world = world.clone();
@@ -330,14 +415,29 @@ impl Sim {
                     let serve = |listener: std::net::TcpListener, service: &'static str| {
                         let app = app(thread_world.clone(), service);
                         let mut stopped = stopped.clone();
+                        let acceptor = acceptor.clone();
                         async move {
                             let listener =
                                 tokio::net::TcpListener::from_std(listener).expect("listener");
-                            let _ = axum::serve(listener, app)
-                                .with_graceful_shutdown(async move {
-                                    let _ = stopped.wait_for(|stop| *stop).await;
-                                })
-                                .await;
+                            let stop = async move {
+                                let _ = stopped.wait_for(|stop| *stop).await;
+                            };
+                            match acceptor {
+                                Some(acceptor) => {
+                                    let listener = tls::TlsListener::new(listener, acceptor)
+                                        .expect("listener");
+                                    let app =
+                                        app.into_make_service_with_connect_info::<tls::Peer>();
+                                    let _ = axum::serve(listener, app)
+                                        .with_graceful_shutdown(stop)
+                                        .await;
+                                }
+                                None => {
+                                    let _ = axum::serve(listener, app)
+                                        .with_graceful_shutdown(stop)
+                                        .await;
+                                }
+                            }
                         }
                     };
                     tokio::join!(
@@ -352,14 +452,14 @@ impl Sim {
             .map_err(|why| anyhow::anyhow!("a run declared by the scenario cannot run: {why}"))?;
         Ok(Sim {
             world,
-            anthropic_addr,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
     }
 
+    /// The Anthropic API's base URL: `http://127.0.0.1:PORT`, or `https://HOST:PORT`.
     pub fn anthropic_base_url(&self) -> String {
-        format!("http://{}", self.anthropic_addr)
+        self.world.anthropic_url()
     }
 
     pub fn github_api_url(&self) -> String {
@@ -541,6 +641,7 @@ async fn past_runs(world: Arc<World>) -> Result<(), String> {
                 created_at: now.saturating_sub(u64::from(run.days_ago) * 86_400_000),
                 attempts: run.attempts,
                 branch: None,
+                action_log: run.action_log,
             };
             runner::run_now(world.clone(), request).await?;
         }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyfix_sim::scenario::key_env_name;
-use keyfix_sim::{Scenario, Sim};
+use keyfix_sim::tls::{Authority, Https};
+use keyfix_sim::{Options, Scenario, Sim};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,10 @@ enum Command {
         /// Also serve the GitHub API on this Unix socket (for `gh`'s http_unix_socket setting)
         #[arg(long, value_name = "PATH")]
         unix_socket: Option<PathBuf>,
+        /// Serve HTTPS as `localhost`, with a certificate authority made for this run, written
+        /// to DIR/ca.pem (the export lines set SSL_CERT_FILE to it)
+        #[arg(long, value_name = "DIR")]
+        https: Option<PathBuf>,
     },
     /// Run keyfix against a built-in scenario and show what a user would see
     Demo {
@@ -86,7 +91,8 @@ fn main() -> anyhow::Result<()> {
             scenario,
             port,
             unix_socket,
-        } => serve(&scenario, port, unix_socket.as_deref()),
+            https,
+        } => serve(&scenario, port, unix_socket.as_deref(), https.as_deref()),
         Command::Demo { scenario } => demo::run(scenario.as_deref()),
         Command::Bench(Bench::Repo { delays_ms, repeat }) => {
             bench::repo(&demo::keyfix_binary()?, &delays_ms, repeat.max(1))
@@ -114,12 +120,34 @@ fn serve(
     path: &std::path::Path,
     port: u16,
     unix_socket: Option<&std::path::Path>,
+    https_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let scenario = Scenario::from_path(path)?;
-    let sim = Sim::start_on(
+    let mut ca_file = None;
+    let https = match https_dir {
+        Some(dir) => {
+            let authority = Authority::new("keyfix-sim local authority")?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let file = std::path::absolute(dir.join("ca.pem"))?;
+            std::fs::write(&file, authority.cert_pem())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            ca_file = Some(file);
+            Some(Https {
+                identity: authority.issue(&["localhost", "127.0.0.1"])?,
+                github_host: "localhost".into(),
+                anthropic_host: "localhost".into(),
+            })
+        }
+        None => None,
+    };
+    let sim = Sim::start_with(
         scenario,
-        ([127, 0, 0, 1], port).into(),
-        ([127, 0, 0, 1], 0).into(),
+        Options {
+            anthropic: ([127, 0, 0, 1], port).into(),
+            https,
+            ..Options::default()
+        },
     )
     .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     if let Some(socket) = unix_socket {
@@ -127,6 +155,9 @@ fn serve(
             .with_context(|| format!("cannot listen on {}", socket.display()))?;
     }
     print!("{}", export_lines(&sim));
+    if let Some(file) = ca_file {
+        println!("export SSL_CERT_FILE={}", file.display());
+    }
     eprintln!(
         "keyfix-sim: serving {} on {} (request log: {}/_sim/requests); Ctrl-C stops it",
         path.display(),
@@ -151,6 +182,16 @@ pub fn export_lines(sim: &Sim) -> String {
             sim.key(&key.name),
             key.state,
             key.kind
+        ));
+    }
+    for app in &sim.scenario().apps {
+        let owners: Vec<&str> = app.installations.iter().map(|i| i.owner.as_str()).collect();
+        out.push_str(&format!(
+            "# GitHub App {}: KEYFIX_GITHUB_APP_ID={} with its private key in KEYFIX_GITHUB_APP_PRIVATE_KEY_FILE (installed on {})
+",
+            app.name,
+            app.id,
+            owners.join(", ")
         ));
     }
     out

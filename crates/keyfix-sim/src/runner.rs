@@ -15,8 +15,8 @@ use github_actions_models::common::{Env, Uses};
 use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Step as StepDef};
 use github_actions_models::workflow::{Job as JobDef, Workflow};
 
+use crate::action_log::{self, ActionLog};
 use crate::github::state::{Job, Run, RunStatus, Step};
-use crate::scenario::ActionLog;
 use crate::time;
 use crate::World;
 
@@ -39,6 +39,8 @@ pub struct RunRequest {
     pub attempts: u32,
     /// The branch the run is on; the default branch when `None`.
     pub branch: Option<String>,
+    /// The action's era, when not the scenario's.
+    pub action_log: Option<ActionLog>,
 }
 
 /// Records a queued run and returns its id.
@@ -118,6 +120,7 @@ fn create(world: &World, request: &RunRequest) -> Result<u64, String> {
         updated_at: request.created_at,
         inputs: request.inputs.clone(),
         workflow_text: text.clone(),
+        action_log: request.action_log,
     });
     Ok(id)
 }
@@ -175,6 +178,7 @@ struct RunContext {
     no_secrets: bool,
     inputs: BTreeMap<String, String>,
     workflow_text: String,
+    action_log: ActionLog,
 }
 
 fn run_context(world: &World, run_id: u64) -> Option<RunContext> {
@@ -193,6 +197,7 @@ fn run_context(world: &World, run_id: u64) -> Option<RunContext> {
         no_secrets: run.from_fork || run.actor == "dependabot[bot]",
         inputs: run.inputs.clone(),
         workflow_text: run.workflow_text.clone(),
+        action_log: run.action_log.unwrap_or(world.scenario.github.action_log),
     })
 }
 
@@ -327,9 +332,9 @@ impl Resolver<'_> {
             let repo = state.repo(&self.context.owner, &self.context.repo)?;
             // The simulated runners have no network but loopback: where a workflow would reach
             // api.anthropic.com, the simulator stands its own API in as the variable's value.
-            return state
-                .resolve_variable(repo, name)
-                .or_else(|| (name == "ANTHROPIC_BASE_URL").then(|| self.world.anthropic_url()));
+            return state.resolve_variable(repo, name).or_else(|| {
+                (name == "ANTHROPIC_BASE_URL").then(|| self.world.runner_anthropic_url())
+            });
         }
         if let Some(name) = path.strip_prefix("env.") {
             return self.env.get(name).cloned();
@@ -587,7 +592,7 @@ async fn run_step(
             log.line("##[endgroup]");
             if text
                 .to_ascii_lowercase()
-                .starts_with("anthropics/claude-code-action")
+                .starts_with("anthropics/claude-code-")
             {
                 emulate_claude_action(world, resolver, log, &with)
             } else {
@@ -733,7 +738,11 @@ fn action_model(with: &BTreeMap<String, String>, env: &BTreeMap<String, String>)
     });
     from_args
         .or(from_settings)
-        .or_else(|| with.get("model").filter(|m| !m.is_empty()).cloned())
+        .or_else(|| {
+            ["model", "anthropic_model"]
+                .iter()
+                .find_map(|input| with.get(*input).filter(|m| !m.is_empty()).cloned())
+        })
         .or_else(|| {
             env.get("ANTHROPIC_MODEL")
                 .filter(|m| !m.is_empty())
@@ -750,22 +759,24 @@ fn emulate_claude_action(
     log: &mut JobLog,
     with: &BTreeMap<String, String>,
 ) -> bool {
-    let key = with
-        .get("anthropic_api_key")
-        .filter(|k| !k.is_empty())
-        .cloned();
-    let oauth = with
-        .get("claude_code_oauth_token")
-        .filter(|k| !k.is_empty());
-    let Some(key) = key.or_else(|| oauth.cloned()) else {
+    // The input, else the variable the action reads when the input is not given (v1.0.146 on).
+    let credential = |input: &str, variable: &str| {
+        with.get(input)
+            .or_else(|| resolver.env.get(variable))
+            .filter(|k| !k.is_empty())
+            .cloned()
+    };
+    let key = credential("anthropic_api_key", "ANTHROPIC_API_KEY");
+    let oauth = credential("claude_code_oauth_token", "CLAUDE_CODE_OAUTH_TOKEN");
+    let Some(key) = key.or(oauth) else {
         log.line("##[error]Action failed with error: Environment variable validation failed:");
         log.line("  - Either ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN is required when using direct Anthropic API.");
         return false;
     };
     let model = action_model(with, &resolver.env);
-    log.line("Running Claude Code via SDK...");
     if key.trim() != key || key.chars().any(char::is_control) {
         // An HTTP client refuses such a header value before anything is sent.
+        log.line("Running Claude Code via SDK (full output hidden for security)...");
         log.line("TypeError: Headers.append: the value of header 'x-api-key' is invalid");
         log.line("##[error]Action failed with error: Claude Code execution failed");
         return false;
@@ -773,48 +784,17 @@ fn emulate_claude_action(
     let started = Instant::now();
     let (status, body) = crate::anthropic::emulated_messages(world, &key, &model);
     let duration_ms = started.elapsed().as_millis() as u64 + world.scenario.anthropic.latency_ms;
-    let is_error = !(200..300).contains(&status);
-    let message = body["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    match world.scenario.github.action_log {
-        ActionLog::Summary => {
-            let cost = if is_error {
-                serde_json::json!(0)
-            } else {
-                serde_json::json!(0.0184)
-            };
-            let summary = serde_json::json!({
-                "type": "result",
-                "subtype": "success",
-                "is_error": is_error,
-                "duration_ms": if is_error { duration_ms } else { duration_ms + 4200 },
-                "duration_api_ms": if is_error { 0 } else { duration_ms + 3900 },
-                "num_turns": 1,
-                "total_cost_usd": cost,
-                "session_id": format!("{:08x}-sim", rand::random::<u32>()),
-            });
-            log.line(&summary.to_string());
-        }
-        ActionLog::Text if is_error => {
-            let text = if message.to_lowercase().contains("credit balance is too low") {
-                "Credit balance is too low".to_owned()
-            } else if status == 401 {
-                "Invalid API key · Fix external API key".to_owned()
-            } else {
-                message.clone()
-            };
-            log.line(&format!(
-                "SDK execution error: Error: Claude Code returned an error result: {text}"
-            ));
-        }
-        ActionLog::Text => log.line("Claude Code finished."),
+    let outcome = action_log::Outcome {
+        status,
+        message: body["error"]["message"].as_str().unwrap_or_default(),
+        model: &model,
+        duration_ms,
+    };
+    let (lines, succeeded) = action_log::lines(resolver.context.action_log, &outcome);
+    for line in lines {
+        log.line(&line);
     }
-    if is_error {
-        log.line("##[error]Action failed with error: Claude Code execution failed");
-    }
-    !is_error
+    succeeded
 }
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ pub struct Scenario {
     /// GitHub tokens; with none declared, one token named `default` with every permission.
     #[serde(default)]
     pub tokens: Vec<TokenSpec>,
+    /// GitHub Apps, with their installations on owners.
+    #[serde(default)]
+    pub apps: Vec<AppSpec>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -251,6 +254,13 @@ pub struct GithubSettings {
     /// Runner tools that are not installed (`python3`, `jq`): steps that need them fail.
     #[serde(default)]
     pub missing_tools: Vec<String>,
+    /// How long a GitHub App installation token lives, in seconds (GitHub's: an hour).
+    #[serde(default = "default_token_lifetime")]
+    pub installation_token_lifetime_secs: u64,
+}
+
+fn default_token_lifetime() -> u64 {
+    3600
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -277,6 +287,7 @@ impl Default for GithubSettings {
             dispatch: DispatchMode::default(),
             cancel_dispatched_runs: false,
             missing_tools: Vec::new(),
+            installation_token_lifetime_secs: default_token_lifetime(),
         }
     }
 }
@@ -293,13 +304,7 @@ fn default_rate_window() -> u64 {
     3600
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionLog {
-    #[default]
-    Summary,
-    Text,
-}
+pub use crate::action_log::ActionLog;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -447,6 +452,9 @@ pub struct RunSpec {
     /// How many times it has run already (a run re-run 50 times cannot be re-run again).
     #[serde(default = "one_u32")]
     pub attempts: u32,
+    /// The action's era for this run (`[github] action_log` when absent).
+    #[serde(default)]
+    pub action_log: Option<ActionLog>,
 }
 
 fn default_event() -> String {
@@ -490,6 +498,63 @@ impl TokenSpec {
         !self.scopes.is_empty()
     }
 }
+
+/// A GitHub App: its id, the public half of its key (JWTs are verified with it), and where it is
+/// installed.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// The App's slug; the request log names its JWT `app:NAME` and its installation tokens
+    /// `NAME@OWNER`.
+    pub name: String,
+    /// The App ID.
+    pub id: u64,
+    /// The client ID, which GitHub takes as `iss` too; derived from the name when absent.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// PEM `PUBLIC KEY` (as `openssl rsa -pubout` writes it).
+    pub public_key: String,
+    #[serde(default)]
+    pub installations: Vec<InstallationSpec>,
+}
+
+impl AppSpec {
+    pub fn client_id(&self) -> String {
+        self.client_id.clone().unwrap_or_else(|| {
+            format!(
+                "Iv23li{}",
+                derived_chars(&format!("app/{}", self.name), 14).replace(['-', '_'], "x")
+            )
+        })
+    }
+}
+
+/// The App installed on one owner.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallationSpec {
+    /// The user or organization it is installed on.
+    pub owner: String,
+    /// GitHub's permission names and levels: `{ secrets = "write", actions = "read" }`
+    /// (`metadata`, `contents`, `actions`, `secrets`, `environments`, `workflows`,
+    /// `organization_secrets`); Metadata: read is always granted.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, String>,
+    /// The repositories (of the owner) it may see; all of them when absent.
+    #[serde(default)]
+    pub repositories: Option<Vec<String>>,
+}
+
+/// The App permissions the simulator knows, with the levels each takes.
+pub const APP_PERMISSIONS: &[(&str, &[&str])] = &[
+    ("metadata", &["read"]),
+    ("contents", &["read", "write"]),
+    ("actions", &["read", "write"]),
+    ("secrets", &["read", "write"]),
+    ("environments", &["read", "write"]),
+    ("workflows", &["write"]),
+    ("organization_secrets", &["read", "write"]),
+];
 
 impl Scenario {
     pub fn from_path(path: &Path) -> anyhow::Result<Scenario> {
@@ -568,10 +633,65 @@ impl Scenario {
                 }
             }
         }
+        let mut app_ids = std::collections::HashSet::new();
+        for app in &self.apps {
+            if !app_ids.insert(app.id) {
+                bail!("two apps have the id {}", app.id);
+            }
+            crate::github::apps::rsa_public_key(&app.public_key)
+                .with_context(|| format!("app {:?}: public_key", app.name))?;
+            for installation in &app.installations {
+                let known = self.owner(&installation.owner).is_some()
+                    || self
+                        .repos
+                        .iter()
+                        .any(|r| r.owner.eq_ignore_ascii_case(&installation.owner));
+                if !known {
+                    bail!(
+                        "app {:?} is installed on unknown owner {:?}",
+                        app.name,
+                        installation.owner
+                    );
+                }
+                for (name, level) in &installation.permissions {
+                    let levels = APP_PERMISSIONS
+                        .iter()
+                        .find(|(known, _)| known == name)
+                        .map(|(_, levels)| *levels);
+                    match levels {
+                        None => bail!("app {:?}: unknown permission {name:?}", app.name),
+                        Some(levels) if !levels.contains(&level.as_str()) => bail!(
+                            "app {:?}: permission {name:?} takes {levels:?}, not {level:?}",
+                            app.name
+                        ),
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
         for fault in &self.faults {
             fault.check(self)?;
         }
         Ok(())
+    }
+
+    /// The names of every GitHub credential: tokens, and each App's JWT (`app:NAME`) and
+    /// installation tokens (`NAME@OWNER`).
+    pub fn credential_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .effective_tokens()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        for app in &self.apps {
+            names.push(format!("app:{}", app.name));
+            names.extend(
+                app.installations
+                    .iter()
+                    .map(|i| format!("{}@{}", app.name, i.owner)),
+            );
+        }
+        names
     }
 
     /// Repositories with `count` expanded, in declaration order.

@@ -13,6 +13,8 @@ use github_actions_models::workflow::{Job, Workflow};
 use serde::Serialize;
 
 pub const CLAUDE_ACTION: &str = "anthropics/claude-code-action";
+/// The action's base, used alone by some workflows (and by the action itself before v0.0.35).
+pub const CLAUDE_BASE_ACTION: &str = "anthropics/claude-code-base-action";
 /// The model Claude Code uses when a workflow names none; reported as an assumption.
 pub const CLAUDE_CODE_DEFAULT_MODEL: &str = "claude-sonnet-4-5";
 /// The secret name the action's documentation uses, and keyfix's default.
@@ -34,6 +36,12 @@ pub enum ModelSource {
     ModelInput,
     Env,
     RepositorySettings,
+    /// A `workflow_dispatch` or `workflow_call` input's default: what runs without that input
+    /// get, an assumption.
+    InputDefault,
+    /// An expression keyfix cannot resolve from the file (`vars.*`, `matrix.*`): Claude Code's
+    /// default is assumed.
+    Unresolved,
     /// The workflow names none: Claude Code's default, an assumption.
     Default,
 }
@@ -55,6 +63,8 @@ pub enum Credential {
     Bedrock,
     Vertex,
     Foundry,
+    /// Workload identity federation (`anthropic_federation_rule_id` and its kin): no stored key.
+    WorkloadIdentity,
     /// Neither input is set: the action has nothing to authenticate with.
     None,
 }
@@ -75,6 +85,9 @@ impl Credential {
             Credential::Bedrock => "Amazon Bedrock (use_bedrock)",
             Credential::Vertex => "Google Vertex AI (use_vertex)",
             Credential::Foundry => "Microsoft Foundry (use_foundry)",
+            Credential::WorkloadIdentity => {
+                "workload identity federation (anthropic_federation_rule_id)"
+            }
             Credential::None => "no credential at all",
         }
     }
@@ -91,9 +104,12 @@ pub struct ClaudeStep {
     /// `uses:` as written (`anthropics/claude-code-action@v1`).
     pub uses: String,
     pub credential: Credential,
-    /// The secret passed as `anthropic_api_key`.
+    /// The secret passed as `anthropic_api_key` (or set as `ANTHROPIC_API_KEY` in `env:`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<String>,
+    /// The key's expression where no secret name can be read from it (`secrets[matrix.key]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_expression: Option<String>,
     /// The secret passed as `claude_code_oauth_token`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth_secret: Option<String>,
@@ -103,6 +119,12 @@ pub struct ClaudeStep {
     /// `None` when the workflow names no model (then Claude Code's default applies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelChoice>,
+    /// The model's expression where it is one (`${{ vars.CLAUDE_MODEL }}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_expression: Option<String>,
+    /// `settings:` given as the path of a file in the repository, which may name the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings_file: Option<String>,
     /// `ANTHROPIC_BASE_URL` from the step's or job's `env:`, as written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
@@ -169,23 +191,22 @@ impl Analysis {
 /// workflows that call them, with the secret names mapped through the call.
 pub fn analyze(files: &[WorkflowFile]) -> Analysis {
     let mut analysis = Analysis::default();
-    let mut parsed: Vec<(&WorkflowFile, Workflow, Vec<String>)> = Vec::new();
+    let mut parsed: Vec<(&WorkflowFile, Parsed)> = Vec::new();
     for file in files {
         match parse(&file.text) {
-            Ok((workflow, triggers)) => parsed.push((file, workflow, triggers)),
+            Ok(workflow) => parsed.push((file, workflow)),
             Err(message) => analysis.warnings.push(Warning {
                 path: file.path.clone(),
                 message: format!("keyfix cannot read this workflow ({message}); it was skipped"),
             }),
         }
     }
-    let callees: BTreeMap<&str, (&Workflow, &[String])> = parsed
-        .iter()
-        .map(|(f, w, t)| (f.path.as_str(), (w, t.as_slice())))
-        .collect();
-    for (file, workflow, triggers) in &parsed {
+    let callees: BTreeMap<&str, &Parsed> =
+        parsed.iter().map(|(f, p)| (f.path.as_str(), p)).collect();
+    for (file, workflow) in &parsed {
+        let triggers = &workflow.triggers;
         let only_called = triggers.iter().all(|t| t == "workflow_call");
-        for (job_id, job) in &workflow.jobs {
+        for (job_id, job) in &workflow.workflow.jobs {
             match job {
                 Job::NormalJob(job) if !only_called => {
                     let context = JobContext::new(&file.path, job_id, triggers, workflow, job);
@@ -205,10 +226,55 @@ pub fn analyze(files: &[WorkflowFile]) -> Analysis {
     analysis
 }
 
-fn parse(text: &str) -> Result<(Workflow, Vec<String>), String> {
-    let workflow: Workflow = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
-    let raw: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
-    Ok((workflow, triggers(&raw)))
+/// A workflow file read: its jobs, the events of `on:`, and the defaults of its inputs.
+struct Parsed {
+    workflow: Workflow,
+    triggers: Vec<String>,
+    input_defaults: BTreeMap<String, String>,
+}
+
+/// Parses a workflow as GitHub does: a byte-order mark and CRLF line ends are fine, aliases are
+/// resolved, and `on:` may come back as `true:` from a YAML 1.1 tool. A parse error names its line.
+fn parse(text: &str) -> Result<Parsed, String> {
+    let text = text.trim_start_matches('\u{feff}');
+    let mut raw: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
+    if let Some(mapping) = raw.as_mapping_mut() {
+        let on = yaml_serde::Value::String("on".to_owned());
+        if !mapping.contains_key(&on) {
+            if let Some(events) = mapping.remove(yaml_serde::Value::Bool(true)) {
+                mapping.insert(on, events);
+            }
+        }
+    }
+    let workflow: Workflow = yaml_serde::from_value(raw.clone()).map_err(|e| e.to_string())?;
+    Ok(Parsed {
+        workflow,
+        triggers: triggers(&raw),
+        input_defaults: input_defaults(&raw),
+    })
+}
+
+/// The `default` of every `workflow_dispatch` and `workflow_call` input.
+fn input_defaults(raw: &yaml_serde::Value) -> BTreeMap<String, String> {
+    let mut defaults = BTreeMap::new();
+    for event in ["workflow_dispatch", "workflow_call"] {
+        let inputs = raw
+            .get("on")
+            .and_then(|on| on.get(event))
+            .and_then(|e| e.get("inputs"))
+            .and_then(|i| i.as_mapping());
+        for (name, input) in inputs.into_iter().flatten() {
+            let default = input.get("default").and_then(|d| match d {
+                yaml_serde::Value::String(s) => Some(s.clone()),
+                yaml_serde::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+            if let (Some(name), Some(default)) = (name.as_str(), default) {
+                defaults.insert(name.to_owned(), default);
+            }
+        }
+    }
+    defaults
 }
 
 /// Event names of `on:`, in file order, whatever its form.
@@ -248,26 +314,26 @@ fn called_steps(
     job_id: &str,
     triggers: &[String],
     call: &ReusableWorkflowCallJob,
-    callees: &BTreeMap<&str, (&Workflow, &[String])>,
+    callees: &BTreeMap<&str, &Parsed>,
 ) -> Vec<ClaudeStep> {
     let Uses::Local(local) = &call.uses else {
         return Vec::new();
     };
     let path = local.raw().trim_start_matches("./");
-    let Some((callee, _)) = callees.get(path) else {
+    let Some(callee) = callees.get(path) else {
         return Vec::new();
     };
     let map = match &call.secrets {
         Some(Secrets::Inherit) => SecretMap::Same,
         Some(Secrets::Env(env)) => SecretMap::Mapped(
             env.iter()
-                .map(|(inner, value)| (inner.clone(), secret_name(&value.to_string())))
+                .map(|(inner, value)| (inner.to_ascii_uppercase(), secret_name(&value.to_string())))
                 .collect(),
         ),
         None => SecretMap::Mapped(BTreeMap::new()),
     };
     let mut steps = Vec::new();
-    for (inner_job_id, job) in &callee.jobs {
+    for (inner_job_id, job) in &callee.workflow.jobs {
         if let Job::NormalJob(job) = job {
             let mut context = JobContext::new(caller_path, inner_job_id, triggers, callee, job);
             context.job_id = format!("{job_id} / {inner_job_id}");
@@ -286,6 +352,7 @@ struct JobContext<'a> {
     job_env: Option<&'a Env>,
     environment: Option<String>,
     runs_on: Vec<String>,
+    input_defaults: &'a BTreeMap<String, String>,
 }
 
 impl<'a> JobContext<'a> {
@@ -293,14 +360,15 @@ impl<'a> JobContext<'a> {
         path: &'a str,
         job_id: &str,
         triggers: &'a [String],
-        workflow: &'a Workflow,
+        parsed: &'a Parsed,
         job: &'a NormalJob,
     ) -> JobContext<'a> {
         JobContext {
             path,
             job_id: job_id.to_owned(),
             triggers,
-            workflow_env: literal(&workflow.env),
+            input_defaults: &parsed.input_defaults,
+            workflow_env: literal(&parsed.workflow.env),
             job_env: literal(&job.env),
             environment: job.environment.as_ref().map(|e| match e {
                 DeploymentEnvironment::Name(name) => name.clone(),
@@ -329,7 +397,10 @@ fn literal<T>(value: &LoE<T>) -> Option<&T> {
 fn is_claude_action(uses: &Uses) -> bool {
     match uses {
         Uses::Repository(repo) => {
-            format!("{}/{}", repo.owner(), repo.repo()).eq_ignore_ascii_case(CLAUDE_ACTION)
+            let name = format!("{}/{}", repo.owner(), repo.repo());
+            [CLAUDE_ACTION, CLAUDE_BASE_ACTION]
+                .iter()
+                .any(|action| name.eq_ignore_ascii_case(action))
         }
         _ => false,
     }
@@ -361,31 +432,42 @@ fn claude_step(context: &JobContext, step: &UsesStep, map: &SecretMap) -> Claude
             .flatten()
             .find_map(|env| env.get(name))
             .map(EnvValue::to_string)
+            .filter(|v| !v.trim().is_empty())
     };
-    let secret_of = |input_name: &str| -> Option<String> {
-        let value = input(input_name)?;
-        let name = secret_name(&value).or_else(|| {
+    // The input, else the variable the action reads when the input is not given (v1.0.146 on).
+    let credential_value =
+        |input_name: &str, variable: &str| input(input_name).or_else(|| from_env(variable));
+    let secret_of = |value: &str| -> Option<String> {
+        let name = secret_name(value).or_else(|| {
             // `anthropic_api_key: ${{ env.KEY }}` with `KEY: ${{ secrets.NAME }}` above it.
-            let var = env_reference(&value)?;
+            let var = env_reference(value)?;
             secret_name(&from_env(&var)?)
         })?;
         map.caller_name(name)
     };
-    let api_key_secret = secret_of("anthropic_api_key");
-    let oauth_secret = secret_of("claude_code_oauth_token");
-    let has_api_key = input("anthropic_api_key").is_some();
-    let has_oauth = input("claude_code_oauth_token").is_some();
+    let api_key = credential_value("anthropic_api_key", "ANTHROPIC_API_KEY");
+    let oauth = credential_value("claude_code_oauth_token", "CLAUDE_CODE_OAUTH_TOKEN");
+    let api_key_secret = api_key.as_deref().and_then(secret_of);
+    let api_key_expression = api_key
+        .filter(|value| api_key_secret.is_none() && value.contains("${{"))
+        .map(|value| value.trim().to_owned());
+    let oauth_secret = oauth.as_deref().and_then(secret_of);
     let is_true = |name: &str| input(name).is_some_and(|v| v.trim() == "true");
-    let credential = match (has_api_key, has_oauth) {
+    let federated = input("anthropic_federation_rule_id").is_some();
+    let credential = match (
+        api_key_secret.is_some() || api_key_expression.is_some(),
+        oauth.is_some(),
+    ) {
         (true, true) => Credential::ApiKeyAndOauthToken,
         (true, false) => Credential::ApiKey,
         _ if is_true("use_bedrock") => Credential::Bedrock,
         _ if is_true("use_vertex") => Credential::Vertex,
         _ if is_true("use_foundry") => Credential::Foundry,
         (false, true) => Credential::OauthToken,
+        _ if federated => Credential::WorkloadIdentity,
         (false, false) => Credential::None,
     };
-    let model = input("claude_args")
+    let written = input("claude_args")
         .and_then(|args| model_from_args(&args))
         .map(|m| (m, ModelSource::ClaudeArgs))
         .or_else(|| {
@@ -393,10 +475,24 @@ fn claude_step(context: &JobContext, step: &UsesStep, map: &SecretMap) -> Claude
                 .and_then(|s| model_from_settings(&s))
                 .map(|m| (m, ModelSource::Settings))
         })
-        .or_else(|| input("model").map(|m| (m, ModelSource::ModelInput)))
-        .or_else(|| from_env("ANTHROPIC_MODEL").map(|m| (m, ModelSource::Env)))
-        .filter(|(m, _)| !m.contains("${{"))
-        .map(|(model, source)| ModelChoice { model, source });
+        .or_else(|| {
+            input("model")
+                .or_else(|| input("anthropic_model"))
+                .map(|m| (m, ModelSource::ModelInput))
+        })
+        .or_else(|| from_env("ANTHROPIC_MODEL").map(|m| (m, ModelSource::Env)));
+    let (model, model_expression) = match written {
+        Some((model, _)) if model.contains("${{") => {
+            let resolved = resolve_model(&model, context, &from_env);
+            (Some(resolved), Some(model))
+        }
+        Some((model, source)) => (Some(ModelChoice { model, source }), None),
+        None => (None, None),
+    };
+    let settings_file = input("settings").filter(|s| {
+        let s = s.trim();
+        !s.starts_with('{') && !s.contains('\n') && !s.contains("${{")
+    });
     ClaudeStep {
         workflow_path: context.path.to_owned(),
         job_id: context.job_id.clone(),
@@ -404,12 +500,55 @@ fn claude_step(context: &JobContext, step: &UsesStep, map: &SecretMap) -> Claude
         uses: uses_text(&step.uses),
         credential,
         api_key_secret,
+        api_key_expression,
         oauth_secret,
         environment: context.environment.clone(),
         model,
+        model_expression,
+        settings_file,
         base_url: from_env("ANTHROPIC_BASE_URL"),
         runs_on: context.runs_on.clone(),
         triggers: context.triggers.to_vec(),
+    }
+}
+
+/// A model written as an expression: `${{ env.X }}` set to a literal is that literal; an input's
+/// default is what runs without the input get; anything else is unresolved, and Claude Code's
+/// default is assumed.
+fn resolve_model(
+    written: &str,
+    context: &JobContext,
+    from_env: &dyn Fn(&str) -> Option<String>,
+) -> ModelChoice {
+    let body = written
+        .split("${{")
+        .nth(1)
+        .and_then(|rest| rest.split("}}").next())
+        .map(str::trim)
+        .unwrap_or_default();
+    let literal = |value: Option<String>| value.filter(|v| !v.contains("${{"));
+    if let Some(name) = body.strip_prefix("env.") {
+        if let Some(model) = literal(from_env(name)) {
+            return ModelChoice {
+                model,
+                source: ModelSource::Env,
+            };
+        }
+    }
+    if let Some(name) = body
+        .strip_prefix("inputs.")
+        .or_else(|| body.strip_prefix("github.event.inputs."))
+    {
+        if let Some(model) = literal(context.input_defaults.get(name).cloned()) {
+            return ModelChoice {
+                model,
+                source: ModelSource::InputDefault,
+            };
+        }
+    }
+    ModelChoice {
+        model: CLAUDE_CODE_DEFAULT_MODEL.to_owned(),
+        source: ModelSource::Unresolved,
     }
 }
 
@@ -455,8 +594,8 @@ fn expression_body(value: &str) -> Option<&str> {
 
 /// `--model X` or `--model=X` in `claude_args`, which is split like a shell line.
 pub fn model_from_args(args: &str) -> Option<String> {
-    let words: Vec<String> = args
-        .split_whitespace()
+    let words: Vec<String> = words_of(args)
+        .into_iter()
         .map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_owned())
         .collect();
     words.iter().enumerate().find_map(|(i, word)| {
@@ -467,6 +606,26 @@ pub fn model_from_args(args: &str) -> Option<String> {
             .then(|| words.get(i + 1).cloned())
             .flatten()
     })
+}
+
+/// Whitespace-separated words, an expression `${{ … }}` kept whole.
+fn words_of(args: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut inside = false;
+    for piece in args.split_whitespace() {
+        match words.last_mut() {
+            Some(last) if inside => {
+                last.push(' ');
+                last.push_str(piece);
+            }
+            _ => words.push(piece.to_owned()),
+        }
+        let last = words.last().map(String::as_str).unwrap_or_default();
+        inside = last
+            .rfind("${{")
+            .is_some_and(|open| !last[open..].contains("}}"));
+    }
+    words
 }
 
 /// `env.ANTHROPIC_MODEL` or `model` in a `settings` JSON text (a file path is not followed).

@@ -346,3 +346,239 @@ fn expressions() {
     );
     assert_eq!(model_from_settings(".claude/settings.json"), None);
 }
+
+/// The fixtures of `tests/fixtures/workflows/`, each following a real public form (its first
+/// lines say which), read together as one repository's `.github/workflows/`.
+fn fixtures() -> Analysis {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workflows");
+    let mut files: Vec<WorkflowFile> = std::fs::read_dir(dir)
+        .expect("the fixtures")
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            file(
+                &format!(
+                    ".github/workflows/{}",
+                    path.file_name().unwrap().to_string_lossy()
+                ),
+                &std::fs::read_to_string(&path).unwrap(),
+            )
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    analyze(&files)
+}
+
+fn steps_of<'a>(analysis: &'a Analysis, name: &str) -> Vec<&'a ClaudeStep> {
+    let path = format!(".github/workflows/{name}");
+    analysis
+        .steps
+        .iter()
+        .filter(|s| s.workflow_path == path)
+        .collect()
+}
+
+fn only<'a>(analysis: &'a Analysis, name: &str) -> &'a ClaudeStep {
+    let steps = steps_of(analysis, name);
+    assert_eq!(steps.len(), 1, "{name}: {steps:?}");
+    steps[0]
+}
+
+#[test]
+fn every_public_shape_names_its_secret_and_credential() {
+    let analysis = fixtures();
+    for (name, secret, credential) in [
+        (
+            "env-workflow-level.yml",
+            Some("CLAUDE_KEY"),
+            Credential::ApiKey,
+        ),
+        (
+            "env-step-no-input.yml",
+            Some("REVIEW_KEY"),
+            Credential::ApiKey,
+        ),
+        (
+            "reusable-inherit-caller.yml",
+            Some("ANTHROPIC_API_KEY"),
+            Credential::ApiKey,
+        ),
+        (
+            "reusable-mapped-caller.yml",
+            Some("ORG_CLAUDE_KEY"),
+            Credential::ApiKey,
+        ),
+        (
+            "base-action-pinned.yml",
+            Some("ANTHROPIC_API_KEY"),
+            Credential::ApiKey,
+        ),
+        (
+            "beta-anthropic-model.yml",
+            Some("ANTHROPIC_API_KEY"),
+            Credential::ApiKey,
+        ),
+        ("oauth-only.yml", None, Credential::OauthToken),
+        (
+            "both-credentials.yml",
+            Some("ANTHROPIC_API_KEY"),
+            Credential::ApiKeyAndOauthToken,
+        ),
+        ("bedrock.yml", None, Credential::Bedrock),
+        ("workload-identity.yml", None, Credential::WorkloadIdentity),
+        (
+            "on-as-true.yml",
+            Some("ANTHROPIC_API_KEY"),
+            Credential::ApiKey,
+        ),
+    ] {
+        let step = only(&analysis, name);
+        assert_eq!(step.api_key_secret.as_deref(), secret, "{name}");
+        assert_eq!(step.credential, credential, "{name}");
+    }
+    // The reusable workflow itself runs only when called: its step is reported under the callers.
+    assert!(steps_of(&analysis, "reusable-claude.yml").is_empty());
+    assert!(steps_of(&analysis, "reusable-review.yml").is_empty());
+    assert_eq!(
+        only(&analysis, "reusable-inherit-caller.yml").job_id,
+        "call / assistant"
+    );
+}
+
+#[test]
+fn every_public_shape_names_its_model_or_says_it_cannot() {
+    let analysis = fixtures();
+    let model = |name: &str| only(&analysis, name).effective_model(None);
+    for (name, expected, source) in [
+        (
+            "base-action-pinned.yml",
+            "claude-3-7-sonnet-20250219",
+            ModelSource::ModelInput,
+        ),
+        (
+            "beta-anthropic-model.yml",
+            "claude-opus-4-20250514",
+            ModelSource::ModelInput,
+        ),
+        (
+            "claude-args-multiline.yml",
+            "claude-opus-4-1-20250805",
+            ModelSource::ClaudeArgs,
+        ),
+        (
+            "settings-inline.yml",
+            "claude-haiku-4-5",
+            ModelSource::Settings,
+        ),
+        ("model-env.yml", "claude-sonnet-4-5", ModelSource::Env),
+        (
+            "model-dispatch-input.yml",
+            "claude-opus-4-1",
+            ModelSource::InputDefault,
+        ),
+        (
+            "model-variable.yml",
+            CLAUDE_CODE_DEFAULT_MODEL,
+            ModelSource::Unresolved,
+        ),
+        (
+            "matrix-models.yml",
+            CLAUDE_CODE_DEFAULT_MODEL,
+            ModelSource::Unresolved,
+        ),
+        (
+            "env-workflow-level.yml",
+            CLAUDE_CODE_DEFAULT_MODEL,
+            ModelSource::Default,
+        ),
+    ] {
+        let choice = model(name);
+        assert_eq!(
+            (choice.model.as_str(), choice.source),
+            (expected, source),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        only(&analysis, "model-variable.yml")
+            .model_expression
+            .as_deref(),
+        Some("${{ vars.CLAUDE_MODEL }}")
+    );
+    assert_eq!(
+        only(&analysis, "settings-file.yml")
+            .settings_file
+            .as_deref(),
+        Some(".github/claude/settings.json")
+    );
+}
+
+#[test]
+fn a_secret_chosen_by_expression_is_reported_never_replaced() {
+    let analysis = fixtures();
+    let step = only(&analysis, "matrix-models.yml");
+    assert_eq!(step.api_key_secret, None);
+    assert_eq!(
+        step.api_key_expression.as_deref(),
+        Some("${{ secrets[matrix.key] }}")
+    );
+    assert_eq!(step.credential, Credential::ApiKey);
+}
+
+#[test]
+fn several_jobs_yaml_as_written_and_a_broken_file() {
+    let analysis = fixtures();
+    let several = steps_of(&analysis, "several-jobs.yml");
+    let facts: Vec<_> = several
+        .iter()
+        .map(|s| {
+            (
+                s.job_id.as_str(),
+                s.api_key_secret.as_deref(),
+                s.environment.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        facts,
+        [
+            (
+                "staging-review",
+                Some("STAGING_CLAUDE_KEY"),
+                Some("staging")
+            ),
+            ("prod-review", Some("PROD_CLAUDE_KEY"), Some("production")),
+        ]
+    );
+    let written = steps_of(&analysis, "yaml-as-written.yml");
+    assert_eq!(written.len(), 2, "{written:?}");
+    for step in written {
+        assert_eq!(step.api_key_secret.as_deref(), Some("ANCHORED_KEY"));
+        assert_eq!(step.effective_model(None).model, "claude-haiku-4-5");
+        assert_eq!(step.triggers, ["issue_comment"]);
+    }
+    let broken: Vec<_> = analysis
+        .warnings
+        .iter()
+        .filter(|w| w.path.ends_with("broken.yml"))
+        .collect();
+    assert_eq!(broken.len(), 1, "{:?}", analysis.warnings);
+    assert!(
+        broken[0].message.contains("line 7"),
+        "{}",
+        broken[0].message
+    );
+    assert_eq!(analysis.warnings.len(), 1, "{:?}", analysis.warnings);
+}
+
+#[test]
+fn crlf_line_ends_and_a_byte_order_mark_read_the_same() {
+    let text = include_str!("../../../tests/fixtures/workflows/several-jobs.yml");
+    let windows = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+    let analysis = analyze(&[file(".github/workflows/x.yml", &windows)]);
+    assert!(analysis.warnings.is_empty(), "{:?}", analysis.warnings);
+    assert_eq!(analysis.steps.len(), 2);
+    assert_eq!(
+        analysis.steps[0].api_key_secret.as_deref(),
+        Some("STAGING_CLAUDE_KEY")
+    );
+}

@@ -102,6 +102,12 @@ pub struct FailedRunDoc<'a> {
     pub actor: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
+    /// The run passed although its Claude step was refused.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub green: bool,
+    /// The result text the action's log shows (versions that print it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<&'a str>,
 }
 
 /// One piece of evidence: where it came from, the call, and the answer's facts beside them.
@@ -262,6 +268,10 @@ pub struct RepoWorkflowDoc<'a> {
     pub model: &'a str,
     pub model_source: ModelSource,
     pub credential: Credential,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_expression: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -380,6 +390,8 @@ impl<'a> FailedRunDoc<'a> {
             event: &r.event,
             actor: r.actor.as_deref(),
             signature: r.signature,
+            green: r.green,
+            result: r.result.as_deref(),
         }
     }
 }
@@ -539,6 +551,8 @@ impl<'a> RepoWorkflowDoc<'a> {
             model: &w.model,
             model_source: w.model_source,
             credential: w.credential,
+            secret_expression: w.secret_expression.as_deref(),
+            model_expression: w.model_expression.as_deref(),
         }
     }
 }

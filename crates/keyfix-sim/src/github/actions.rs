@@ -491,6 +491,7 @@ async fn dispatch(
         created_at: crate::time::now_epoch_millis(),
         attempts: 1,
         branch: None,
+        action_log: None,
     };
     let run_id = match runner::start(world.clone(), request) {
         Ok(id) => id,

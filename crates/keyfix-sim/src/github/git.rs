@@ -71,25 +71,51 @@ fn branch_heads(repo: &Repo) -> Vec<(String, String)> {
     heads
 }
 
+/// `f` on `owner/repo` for a caller with `perm`: GitHub's 403 without it, 404 for an unknown
+/// repository.
+fn reading(
+    world: &World,
+    caller: &Caller,
+    perm: Perm,
+    (owner, repo): (&str, &str),
+    f: impl FnOnce(&Repo) -> Response,
+) -> Response {
+    if let Err(refusal) = caller.require(perm) {
+        return refusal;
+    }
+    let state = world.github.lock().expect("github state");
+    state.repo(owner, repo).map_or_else(not_found, f)
+}
+
+/// As [`reading`], for a change to the repository.
+fn writing(
+    world: &World,
+    caller: &Caller,
+    perm: Perm,
+    (owner, repo): (&str, &str),
+    f: impl FnOnce(&mut Repo) -> Response,
+) -> Response {
+    if let Err(refusal) = caller.require(perm) {
+        return refusal;
+    }
+    let mut state = world.github.lock().expect("github state");
+    state.repo_mut(owner, repo).map_or_else(not_found, f)
+}
+
 async fn get_ref(
     State(world): State<Arc<World>>,
     Extension(caller): Extension<Caller>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    let Some(r) = state.repo(&owner, &repo) else {
-        return not_found();
-    };
-    let found = reference
-        .strip_prefix("heads/")
-        .and_then(|name| r.head_of(name).map(|sha| (name, sha)));
-    match found {
-        Some((name, sha)) => json_response(StatusCode::OK, ref_json(&world, r, name, &sha)),
-        None => not_found(),
-    }
+    reading(&world, &caller, Perm::ContentsRead, (&owner, &repo), |r| {
+        let found = reference
+            .strip_prefix("heads/")
+            .and_then(|name| r.head_of(name).map(|sha| (name, sha)));
+        match found {
+            Some((name, sha)) => json_response(StatusCode::OK, ref_json(&world, r, name, &sha)),
+            None => not_found(),
+        }
+    })
 }
 
 async fn matching_refs(
@@ -97,20 +123,15 @@ async fn matching_refs(
     Extension(caller): Extension<Caller>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    let Some(r) = state.repo(&owner, &repo) else {
-        return not_found();
-    };
-    let prefix = reference.strip_prefix("heads/").unwrap_or("\u{0}");
-    let refs: Vec<Value> = branch_heads(r)
-        .iter()
-        .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(name, sha)| ref_json(&world, r, name, sha))
-        .collect();
-    json_response(StatusCode::OK, Value::Array(refs))
+    reading(&world, &caller, Perm::ContentsRead, (&owner, &repo), |r| {
+        let prefix = reference.strip_prefix("heads/").unwrap_or("\u{0}");
+        let refs: Vec<Value> = branch_heads(r)
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, sha)| ref_json(&world, r, name, sha))
+            .collect();
+        json_response(StatusCode::OK, Value::Array(refs))
+    })
 }
 
 #[derive(Deserialize)]
@@ -120,14 +141,20 @@ struct NewRef {
     sha: String,
 }
 
-/// `Err` is GitHub's answer to a token that may not change workflow files: a classic token
-/// without `workflow` gets a 404, a fine-grained one a 403.
-pub fn refuse_workflow_change(caller: &Caller) -> Result<(), Response> {
+/// `Err` is GitHub's answer to a token that may not change the workflow file at `path`: a
+/// classic token without `workflow` gets a 404, a fine-grained one or an App a 403.
+pub fn refuse_workflow_change(caller: &Caller, path: &str) -> Result<(), Response> {
     if caller.perms.contains(&Perm::WorkflowsWrite) {
         return Ok(());
     }
     if caller.classic {
         return Err(not_found());
+    }
+    if caller.is_integration() {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            &format!("refusing to allow a GitHub App to create or update workflow `{path}` without `workflows` permission"),
+        ));
     }
     Err(error(
         StatusCode::FORBIDDEN,
@@ -176,12 +203,12 @@ async fn create_ref(
         let Some(files) = commit_files(r, &body.sha) else {
             return error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
         };
-        let changes_workflows = files
+        let changed_workflow = files
             .iter()
             .filter(|(path, _)| path.starts_with(".github/workflows/"))
-            .any(|(path, file)| r.files.get(path).is_none_or(|f| f.sha != file.sha));
-        if changes_workflows {
-            if let Err(refusal) = refuse_workflow_change(&caller) {
+            .find(|(path, file)| r.files.get(*path).is_none_or(|f| f.sha != file.sha));
+        if let Some((path, _)) = changed_workflow {
+            if let Err(refusal) = refuse_workflow_change(&caller, path) {
                 return refusal;
             }
         }
@@ -206,24 +233,19 @@ async fn delete_ref(
     Extension(caller): Extension<Caller>,
     Path((owner, repo, reference)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
-        return refusal;
-    }
-    let mut state = world.github.lock().expect("github state");
-    let Some(r) = state.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
-    let name = reference.strip_prefix("heads/").unwrap_or_default();
-    if name == r.default_branch {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Cannot delete the default branch",
-        );
-    }
-    match r.branches.remove(name) {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist"),
-    }
+    writing(&world, &caller, Perm::ContentsWrite, (&owner, &repo), |r| {
+        let name = reference.strip_prefix("heads/").unwrap_or_default();
+        if name == r.default_branch {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Cannot delete the default branch",
+            );
+        }
+        match r.branches.remove(name) {
+            Some(_) => StatusCode::NO_CONTENT.into_response(),
+            None => error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist"),
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -249,54 +271,49 @@ async fn create_tree(
     Path((owner, repo)): Path<(String, String)>,
     Json(body): Json<NewTree>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
-        return refusal;
-    }
-    let mut state = world.github.lock().expect("github state");
-    let Some(r) = state.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
-    let mut files = match &body.base_tree {
-        None => BTreeMap::new(),
-        Some(base) => match r.trees.get(base).cloned().or_else(|| commit_files(r, base)) {
-            Some(files) => files,
-            None => {
+    writing(&world, &caller, Perm::ContentsWrite, (&owner, &repo), |r| {
+        let mut files = match &body.base_tree {
+            None => BTreeMap::new(),
+            Some(base) => match r.trees.get(base).cloned().or_else(|| commit_files(r, base)) {
+                Some(files) => files,
+                None => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "base_tree is not a valid tree",
+                    )
+                }
+            },
+        };
+        for entry in &body.tree {
+            let valid_mode = matches!(entry.mode.as_str(), "100644" | "100755");
+            let Some(content) = entry
+                .content
+                .as_ref()
+                .filter(|_| valid_mode && entry.kind == "blob")
+            else {
                 return error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "base_tree is not a valid tree",
-                )
-            }
-        },
-    };
-    for entry in &body.tree {
-        let valid_mode = matches!(entry.mode.as_str(), "100644" | "100755");
-        let Some(content) = entry
-            .content
-            .as_ref()
-            .filter(|_| valid_mode && entry.kind == "blob")
-        else {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Invalid tree info: only blobs with content are supported here",
+                    "Invalid tree info: only blobs with content are supported here",
+                );
+            };
+            files.insert(
+                entry.path.trim_matches('/').to_owned(),
+                File::new(content.clone()),
             );
-        };
-        files.insert(
-            entry.path.trim_matches('/').to_owned(),
-            File::new(content.clone()),
-        );
-    }
-    let sha = super::state::tree_sha(&files);
-    let base = format!("{}/repos/{}", world.github_url(), r.full_name());
-    let entries: Vec<Value> = files
-        .iter()
-        .map(|(path, file)| {
-            json!({"path": path, "mode": "100644", "type": "blob", "sha": file.sha, "size": file.text.len(), "url": format!("{base}/git/blobs/{}", file.sha)})
-        })
-        .collect();
-    r.trees.insert(sha.clone(), files);
-    created(
-        json!({"sha": sha, "url": format!("{base}/git/trees/{sha}"), "tree": entries, "truncated": false}),
-    )
+        }
+        let sha = super::state::tree_sha(&files);
+        let base = format!("{}/repos/{}", world.github_url(), r.full_name());
+        let entries: Vec<Value> = files
+            .iter()
+            .map(|(path, file)| {
+                json!({"path": path, "mode": "100644", "type": "blob", "sha": file.sha, "size": file.text.len(), "url": format!("{base}/git/blobs/{}", file.sha)})
+            })
+            .collect();
+        r.trees.insert(sha.clone(), files);
+        created(
+            json!({"sha": sha, "url": format!("{base}/git/trees/{sha}"), "tree": entries, "truncated": false}),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -313,50 +330,45 @@ async fn create_commit(
     Path((owner, repo)): Path<(String, String)>,
     Json(body): Json<NewCommit>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ContentsWrite) {
-        return refusal;
-    }
-    let mut state = world.github.lock().expect("github state");
-    let Some(r) = state.repo_mut(&owner, &repo) else {
-        return not_found();
-    };
-    if !r.trees.contains_key(&body.tree) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Tree SHA does not exist");
-    }
-    if let Some(parent) = body.parents.iter().find(|p| !r.has_commit(p)) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("Parent SHA {parent} does not exist or is not a commit object"),
+    writing(&world, &caller, Perm::ContentsWrite, (&owner, &repo), |r| {
+        if !r.trees.contains_key(&body.tree) {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "Tree SHA does not exist");
+        }
+        if let Some(parent) = body.parents.iter().find(|p| !r.has_commit(p)) {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Parent SHA {parent} does not exist or is not a commit object"),
+            );
+        }
+        let now = crate::time::rfc3339(crate::time::now_epoch_millis());
+        let sha = File::new(format!(
+            "tree {}\n{}\n{now}\n{}\n{}",
+            body.tree,
+            body.parents.join("\n"),
+            rand::random::<u64>(),
+            body.message
+        ))
+        .sha;
+        let urls = RepoUrls::of(&world, &r.full_name());
+        let answer = objects::git_commit(
+            &urls,
+            &sha,
+            &body.tree,
+            &body.parents,
+            &body.message,
+            &caller.token,
+            &now,
         );
-    }
-    let now = crate::time::rfc3339(crate::time::now_epoch_millis());
-    let sha = File::new(format!(
-        "tree {}\n{}\n{now}\n{}\n{}",
-        body.tree,
-        body.parents.join("\n"),
-        rand::random::<u64>(),
-        body.message
-    ))
-    .sha;
-    let urls = RepoUrls::of(&world, &r.full_name());
-    let answer = objects::git_commit(
-        &urls,
-        &sha,
-        &body.tree,
-        &body.parents,
-        &body.message,
-        &caller.token,
-        &now,
-    );
-    r.commits.insert(
-        sha,
-        Commit {
-            tree: body.tree,
-            parents: body.parents,
-            message: body.message,
-        },
-    );
-    created(answer)
+        r.commits.insert(
+            sha,
+            Commit {
+                tree: body.tree,
+                parents: body.parents,
+                message: body.message,
+            },
+        );
+        created(answer)
+    })
 }
 
 /// Whether the workflow `text` runs on a push to `branch` (its `on:` and branch filters).
@@ -434,6 +446,7 @@ pub fn pushed(world: &Arc<World>, owner: &str, repo: &str, branch: &str, actor: 
             created_at: crate::time::now_epoch_millis(),
             attempts: 1,
             branch: Some(branch.to_owned()),
+            action_log: None,
         };
         let _ = runner::start(world.clone(), request);
     }
@@ -624,17 +637,10 @@ async fn get_environment(
     Extension(caller): Extension<Caller>,
     Path((owner, repo, env)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ActionsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    match state
-        .repo(&owner, &repo)
-        .and_then(|r| environment_json(&world, r, &env))
-    {
-        Some(body) => json_response(StatusCode::OK, body),
-        None => not_found(),
-    }
+    reading(&world, &caller, Perm::ActionsRead, (&owner, &repo), |r| {
+        environment_json(&world, r, &env)
+            .map_or_else(not_found, |body| json_response(StatusCode::OK, body))
+    })
 }
 
 async fn list_branch_policies(
@@ -644,26 +650,21 @@ async fn list_branch_policies(
     Query(query): Query<PageQuery>,
     uri: OriginalUri,
 ) -> Response {
-    if let Err(refusal) = caller.require(Perm::ActionsRead) {
-        return refusal;
-    }
-    let state = world.github.lock().expect("github state");
-    let Some(environment) = state
-        .repo(&owner, &repo)
-        .and_then(|r| r.environments.get(&env))
-    else {
-        return not_found();
-    };
-    let patterns = match &environment.branch_policy {
-        Some(BranchPolicy::Custom(patterns)) => patterns.clone(),
-        _ => Vec::new(),
-    };
-    let items = patterns
-        .iter()
-        .enumerate()
-        .map(|(i, name)| json!({"id": i + 1, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{i}"), "name": name, "type": "branch"}))
-        .collect();
-    counted_page(&world, uri.path(), &query, items, "branch_policies")
+    reading(&world, &caller, Perm::ActionsRead, (&owner, &repo), |r| {
+        let Some(environment) = r.environments.get(&env) else {
+            return not_found();
+        };
+        let patterns = match &environment.branch_policy {
+            Some(BranchPolicy::Custom(patterns)) => patterns.as_slice(),
+            _ => &[],
+        };
+        let items = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, name)| json!({"id": i + 1, "node_id": format!("MDE2OkdhdGVCcmFuY2hQb2xpY3k{i}"), "name": name, "type": "branch"}))
+            .collect();
+        counted_page(&world, uri.path(), &query, items, "branch_policies")
+    })
 }
 
 /// A job's check run annotations: the reason GitHub failed a job before it ran.

@@ -1,8 +1,10 @@
 //! The GitHub REST API as `github.md` describes it: secrets at three levels with sealed boxes,
 //! contents, workflows, runs, jobs, logs behind pre-signed redirects, re-runs; tokens with their
-//! permissions and budgets; secondary limits on writes; faults.
+//! permissions and budgets; GitHub Apps (JWTs, installations, installation tokens); secondary
+//! limits on writes; faults.
 
 mod actions;
+pub mod apps;
 mod git;
 pub mod objects;
 mod repos;
@@ -32,6 +34,7 @@ pub fn router(world: Arc<World>) -> Router {
         .merge(secrets::routes())
         .merge(actions::routes())
         .merge(git::routes())
+        .merge(apps::routes())
         .fallback(|| async { not_found() })
         .layer(axum::middleware::from_fn_with_state(
             world.clone(),
@@ -56,21 +59,33 @@ pub fn router(world: Arc<World>) -> Router {
 /// The caller, as the gate found it from the `Authorization` header.
 #[derive(Clone, Debug)]
 pub struct Caller {
+    /// The credential's scenario name.
     pub token: String,
     pub classic: bool,
     pub perms: std::collections::BTreeSet<Perm>,
+    /// An installation token's installation.
+    pub installation: Option<u64>,
+    /// The App whose JWT this is.
+    pub app: Option<u64>,
 }
 
 impl Caller {
+    /// A GitHub App, by its JWT or an installation token.
+    pub fn is_integration(&self) -> bool {
+        self.installation.is_some() || self.app.is_some()
+    }
+
     /// `Err` is GitHub's 403 for a token without the permission.
     pub fn require(&self, perm: Perm) -> Result<(), Response> {
         if self.perms.contains(&perm) {
             return Ok(());
         }
-        let mut response = error(
-            StatusCode::FORBIDDEN,
-            "Resource not accessible by personal access token",
-        );
+        let message = if self.is_integration() {
+            apps::NOT_ACCESSIBLE
+        } else {
+            "Resource not accessible by personal access token"
+        };
+        let mut response = error(StatusCode::FORBIDDEN, message);
         response.headers_mut().insert(
             "x-accepted-github-permissions",
             HeaderValue::from_static(perm.accepted_header()),
@@ -216,6 +231,96 @@ fn rate_headers(response: &mut Response, limit: u64, remaining: u64, reset: u64)
     }
 }
 
+/// Which budget a request spends.
+enum Budget {
+    Token(usize),
+    Installation(usize),
+    App(usize),
+}
+
+/// The caller a credential stands for, or GitHub's refusal: a token; an App's installation
+/// token (valid until it expires, only within its installation); an App's JWT (only on the
+/// App's own endpoints, which take nothing else).
+fn authenticate(
+    state: &GithubState,
+    value: &str,
+    path: &str,
+    now_ms: u64,
+) -> Result<(Caller, Budget), Response> {
+    let app_endpoint = apps::is_app_endpoint(path);
+    let undecodable = || error(StatusCode::UNAUTHORIZED, apps::UNDECODABLE);
+    if let Some(i) = state.tokens.iter().position(|t| t.value == value) {
+        if app_endpoint {
+            return Err(undecodable());
+        }
+        let token = &state.tokens[i];
+        let caller = Caller {
+            token: token.name.clone(),
+            classic: token.classic,
+            perms: token.perms.clone(),
+            installation: None,
+            app: None,
+        };
+        return Ok((caller, Budget::Token(i)));
+    }
+    if let Some(token) = state
+        .installation_tokens
+        .iter()
+        .find(|t| t.value == value && now_ms < t.expires_at_ms)
+    {
+        if app_endpoint {
+            return Err(undecodable());
+        }
+        let i = state
+            .installations
+            .iter()
+            .position(|inst| inst.id == token.installation)
+            .expect("a token's installation");
+        let installation = &state.installations[i];
+        if let Some(refusal) = apps::out_of_scope(installation, path) {
+            return Err(refusal);
+        }
+        let caller = Caller {
+            token: token.name.clone(),
+            classic: false,
+            perms: installation.perms.clone(),
+            installation: Some(installation.id),
+            app: None,
+        };
+        return Ok((caller, Budget::Installation(i)));
+    }
+    if apps::looks_like_jwt(value) {
+        let i = apps::verify_jwt(&state.apps, value, now_ms / 1000)
+            .map_err(|message| error(StatusCode::UNAUTHORIZED, message))?;
+        if !app_endpoint {
+            return Err(error(StatusCode::FORBIDDEN, apps::NOT_ACCESSIBLE));
+        }
+        let app = &state.apps[i];
+        let caller = Caller {
+            token: format!("app:{}", app.name),
+            classic: false,
+            perms: Default::default(),
+            installation: None,
+            app: Some(app.id),
+        };
+        return Ok((caller, Budget::App(i)));
+    }
+    if app_endpoint {
+        return Err(undecodable());
+    }
+    Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"))
+}
+
+impl GithubState {
+    fn remaining_mut(&mut self, budget: &Budget) -> &mut u64 {
+        match *budget {
+            Budget::Token(i) => &mut self.tokens[i].remaining,
+            Budget::Installation(i) => &mut self.installations[i].remaining,
+            Budget::App(i) => &mut self.apps[i].remaining,
+        }
+    }
+}
+
 /// Authentication, budgets and secondary limits: what every GitHub request meets first.
 async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next) -> Response {
     let latency = world.scenario.github.latency_ms;
@@ -231,21 +336,23 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
         let Some(value) = bearer(request.headers()) else {
             return error(StatusCode::UNAUTHORIZED, "Requires authentication");
         };
-        let Some(token) = state.tokens.iter_mut().find(|t| t.value == value) else {
-            return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+        let now = crate::time::now_epoch_millis();
+        let (caller, budget) = match authenticate(&state, &value, request.uri().path(), now) {
+            Ok(found) => found,
+            Err(refusal) => return refusal,
         };
-        if token.remaining == 0 {
-            let mut response = error(StatusCode::FORBIDDEN, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.");
+        let remaining = state.remaining_mut(&budget);
+        if *remaining == 0 {
+            let who = match (&budget, caller.installation) {
+                (Budget::Installation(_), Some(id)) => format!("installation ID {id}"),
+                _ => "user ID 1".to_owned(),
+            };
+            let mut response = error(StatusCode::FORBIDDEN, &format!("API rate limit exceeded for {who}. If you reach out to GitHub Support for help, please include the request ID."));
             rate_headers(&mut response, limit, 0, reset);
             return response;
         }
-        token.remaining -= 1;
-        let caller = Caller {
-            token: token.name.clone(),
-            classic: token.classic,
-            perms: token.perms.clone(),
-        };
-        let remaining = token.remaining;
+        *remaining -= 1;
+        let remaining = *remaining;
         if let Some(refusal) = secondary_limit(&world, &mut state, &method) {
             let mut response = refusal;
             rate_headers(&mut response, limit, remaining, reset);

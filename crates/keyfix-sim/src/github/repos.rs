@@ -65,6 +65,7 @@ async fn get_org(State(world): State<Arc<World>>, Path(login): Path<String>) -> 
 
 async fn list_repos(
     State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
     Path(owner): Path<String>,
     Query(query): Query<PageQuery>,
     request: axum::extract::OriginalUri,
@@ -77,6 +78,13 @@ async fn list_repos(
         .repos
         .iter()
         .filter(|r| r.owner.eq_ignore_ascii_case(&owner))
+        .filter(|r| {
+            // An installation token lists its installation's repositories, and public ones.
+            let installation = caller
+                .installation
+                .and_then(|id| state.installations.iter().find(|i| i.id == id));
+            installation.is_none_or(|i| !r.private || i.sees(&r.owner, &r.name))
+        })
         .map(|r| objects::repository(&world, &state, r, RepoForm::Listed))
         .collect();
     page(&world, request.path(), &query, items, |items, _| {
@@ -194,7 +202,7 @@ fn writable_repo<'s>(
 ) -> Result<(&'s mut Repo, String), Response> {
     caller.require(Perm::ContentsWrite)?;
     if path.starts_with(".github/workflows/") {
-        super::git::refuse_workflow_change(caller)?;
+        super::git::refuse_workflow_change(caller, path)?;
     }
     let repo = state.repo_mut(owner, repo).ok_or_else(not_found)?;
     if repo.archived {

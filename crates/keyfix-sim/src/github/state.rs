@@ -7,7 +7,7 @@ use base64::Engine;
 use crypto_box::aead::OsRng;
 use sha2::{Digest, Sha256};
 
-use crate::scenario::{OwnerKind, RepoSpec, Scenario, TokenSpec};
+use crate::scenario::{AppSpec, OwnerKind, RepoSpec, Scenario, TokenSpec};
 use crate::time;
 
 /// A scope's sealed-box key pair, as GitHub keeps one per repository, environment and organization.
@@ -388,6 +388,79 @@ impl Token {
     }
 }
 
+/// A GitHub App: what its JWTs are checked against, and its own request budget.
+pub struct App {
+    pub id: u64,
+    pub name: String,
+    pub client_id: String,
+    /// RSAPublicKey DER.
+    pub public_key: Vec<u8>,
+    pub remaining: u64,
+}
+
+/// An App installed on one owner, with its permissions and the repositories it may see.
+pub struct Installation {
+    pub id: u64,
+    pub app_id: u64,
+    /// The owner's login, as the scenario spells it.
+    pub account: String,
+    /// GitHub's names and levels, Metadata: read included.
+    pub permissions: BTreeMap<String, String>,
+    pub perms: BTreeSet<Perm>,
+    /// `None`: every repository of the account.
+    pub repositories: Option<Vec<String>>,
+    /// The installation's budget, which all its tokens share.
+    pub remaining: u64,
+}
+
+impl Installation {
+    /// Whether the installation can see `owner/repo`.
+    pub fn sees(&self, owner: &str, repo: &str) -> bool {
+        self.account.eq_ignore_ascii_case(owner)
+            && self
+                .repositories
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(repo)))
+    }
+
+    /// `all` or `selected`, as GitHub says it.
+    pub fn selection(&self) -> &'static str {
+        if self.repositories.is_some() {
+            "selected"
+        } else {
+            "all"
+        }
+    }
+
+    fn from_spec(app: &AppSpec, index: usize, spec_index: usize, budget: u64) -> Installation {
+        let spec = &app.installations[spec_index];
+        let mut permissions = spec.permissions.clone();
+        permissions.insert("metadata".to_owned(), "read".to_owned());
+        let perms = permissions
+            .iter()
+            .flat_map(|(name, level)| Perm::from_fine_grained(&format!("{name}:{level}")))
+            .collect();
+        Installation {
+            id: 50_000_000 + index as u64,
+            app_id: app.id,
+            account: spec.owner.clone(),
+            permissions,
+            perms,
+            repositories: spec.repositories.clone(),
+            remaining: budget,
+        }
+    }
+}
+
+/// An installation token: valid until it expires.
+pub struct InstallationToken {
+    pub value: String,
+    /// `APP@OWNER`, as the request log names it.
+    pub name: String,
+    pub installation: u64,
+    pub expires_at_ms: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
     Queued,
@@ -435,6 +508,8 @@ pub struct Run {
     pub inputs: BTreeMap<String, String>,
     /// The workflow file as it was at the run's commit.
     pub workflow_text: String,
+    /// The action's era for this run, when it is not the scenario's.
+    pub action_log: Option<crate::scenario::ActionLog>,
 }
 
 pub struct Step {
@@ -472,6 +547,9 @@ pub struct GithubState {
     pub runs: Vec<Run>,
     pub jobs: Vec<Job>,
     pub tokens: Vec<Token>,
+    pub apps: Vec<App>,
+    pub installations: Vec<Installation>,
+    pub installation_tokens: Vec<InstallationToken>,
     pub presigned: BTreeMap<String, Presigned>,
     pub rate_reset: u64,
     /// When the writes of the secondary limit's window were made (epoch milliseconds).
@@ -554,7 +632,29 @@ impl GithubState {
             }
         }
         let budget = scenario.github.rate_limit;
+        let apps = scenario
+            .apps
+            .iter()
+            .map(|spec| App {
+                id: spec.id,
+                name: spec.name.clone(),
+                client_id: spec.client_id(),
+                public_key: super::apps::rsa_public_key(&spec.public_key)
+                    .expect("checked with the scenario"),
+                remaining: budget,
+            })
+            .collect();
+        let mut installations = Vec::new();
+        for app in &scenario.apps {
+            for i in 0..app.installations.len() {
+                let index = installations.len();
+                installations.push(Installation::from_spec(app, index, i, budget));
+            }
+        }
         GithubState {
+            apps,
+            installations,
+            installation_tokens: Vec::new(),
             owners,
             repos,
             runs: Vec::new(),
@@ -584,7 +684,29 @@ impl GithubState {
         for token in &mut self.tokens {
             token.remaining = limit;
         }
+        for installation in &mut self.installations {
+            installation.remaining = limit;
+        }
+        for app in &mut self.apps {
+            app.remaining = limit;
+        }
         self.rate_reset = now + window_secs;
+    }
+
+    /// How the request log names a GitHub credential: a token's or an App's scenario name
+    /// (`app:NAME` for its JWT, `NAME@OWNER` for an installation token), never its value.
+    pub fn credential_name(&self, value: &str) -> String {
+        if let Some(token) = self.tokens.iter().find(|t| t.value == value) {
+            return token.name.clone();
+        }
+        if let Some(token) = self.installation_tokens.iter().find(|t| t.value == value) {
+            return token.name.clone();
+        }
+        if super::apps::looks_like_jwt(value) {
+            return super::apps::issuer(&self.apps, value)
+                .map_or_else(|| "(unknown app)".to_owned(), |a| format!("app:{}", a.name));
+        }
+        "(unknown token)".to_owned()
     }
 
     pub fn repo(&self, owner: &str, name: &str) -> Option<&Repo> {
