@@ -38,6 +38,13 @@ NULLS_GITHUB_SENDS = {
     # A run whose actor's account no longer exists.
     ("workflow-run", "actor"): "a run whose actor's account was deleted",
     ("workflow-run", "triggering_actor"): "a run whose actor's account was deleted",
+    # github/rest-api-description#2507 and #7058: an organization that has not filled these in
+    # (`curl https://api.github.com/orgs/github` shows company and email null); the maintainers
+    # made all four nullable after this version of the description.
+    ("organization-full", "company"): "an organization without a company",
+    ("organization-full", "email"): "an organization without a public email",
+    ("organization-full", "location"): "an organization without a location",
+    ("organization-full", "blog"): "an organization without a website",
 }
 
 # Properties GitHub sends that its description leaves out of a schema: every error document
