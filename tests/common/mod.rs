@@ -6,12 +6,11 @@
 pub mod proxy;
 pub mod tools;
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use assert_cmd::Command;
 use keyfix_sim::scenario::Fault;
-use keyfix_sim::{Scenario, Sim};
+use keyfix_sim::{exchanges, Options, Scenario, Sim};
 
 /// The shipped scenario of keys in every state, with ordinary 429s retried at once.
 pub fn keys_scenario() -> Scenario {
@@ -22,58 +21,20 @@ pub fn keys_scenario() -> Scenario {
 }
 
 pub fn start(scenario: Scenario) -> Sim {
-    match exchanges_dir() {
-        Some(dir) => Sim::start_recording(scenario, dir),
-        None => Sim::start(scenario),
-    }
-    .expect("the simulator starts")
+    start_with(scenario, Options::default())
 }
 
-/// Test binaries whose exchanges are not recorded: the fault sweep's answers are deliberate
-/// faults, and it would write thousands of them.
-const NOT_RECORDED: &[&str] = &["fault_sweep"];
-
-/// This test binary's target name (`repo` for `tests/repo.rs`).
-pub fn binary_name() -> String {
-    let exe = std::env::current_exe().expect("the test binary");
-    let file = exe.file_stem().unwrap_or_default().to_string_lossy();
-    match file.rsplit_once('-') {
-        Some((name, hash)) if hash.len() == 16 => name.to_owned(),
-        _ => file.into_owned(),
+/// [`start`] as `options` say. Every simulator of a test binary records its GitHub exchanges for
+/// keyfix-sim's `tests/openapi.rs` (see `keyfix_sim::exchanges`), except the fault sweep's: its
+/// answers are deliberate faults, thousands of them.
+pub fn start_with(scenario: Scenario, mut options: Options) -> Sim {
+    let binary = std::env::current_exe().expect("the test binary");
+    if exchanges::test_binary_name(&binary) != "fault_sweep" {
+        options.record_into =
+            exchanges::test_binary_recording(Path::new(env!("CARGO_TARGET_TMPDIR")))
+                .map(Path::to_owned);
     }
-}
-
-/// Where this test binary's simulators record their GitHub exchanges, for `tests/openapi.rs` to
-/// hold against GitHub's OpenAPI description: `target/tmp/exchanges/NAME`, emptied when the
-/// binary starts its first simulator, with `run.json` saying which build of the binary ran and
-/// with which arguments (a run of some tests only is not a full recording). `None` when
-/// `KEYFIX_SIM_EXCHANGES` names a directory already (the simulator records there itself) and for
-/// the binaries of [`NOT_RECORDED`].
-pub fn exchanges_dir() -> Option<&'static Path> {
-    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let name = binary_name();
-        if std::env::var_os(keyfix_sim::exchanges::ENV).is_some()
-            || NOT_RECORDED.contains(&name.as_str())
-        {
-            return None;
-        }
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("exchanges")
-            .join(&name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("the recording directory");
-        let manifest = serde_json::json!({
-            "binary": keyfix_sim::exchanges::binary_identity(
-                &std::env::current_exe().expect("the test binary")
-            ),
-            "args": std::env::args().skip(1).collect::<Vec<_>>(),
-            "pid": std::process::id(),
-        });
-        std::fs::write(dir.join("run.json"), manifest.to_string()).expect("run.json");
-        Some(dir)
-    })
-    .as_deref()
+    Sim::start_with(scenario, options).expect("the simulator starts")
 }
 
 /// keyfix with nothing of the caller's environment that could reach a real service.

@@ -1,19 +1,20 @@
 //! A recording of every GitHub exchange, for checking the simulator and its clients against
 //! GitHub's own OpenAPI description (`tests/openapi.rs`). A simulator started with a directory to
-//! record into ([`crate::Sim::start_recording`]), or while the environment variable
+//! record into ([`crate::Options::record_into`]), or while the environment variable
 //! `KEYFIX_SIM_EXCHANGES` names one, writes one JSON line per GitHub request it served into a
 //! file of its own there: method, path and query, request headers and JSON body, status, answer
 //! headers and JSON body, and whether a fault replaced the answer.
 //!
 //! Nothing secret is written: the `Authorization` header keeps only its scheme, a sealed
-//! `encrypted_value` only its length and alphabet (every base64 character becomes `A`), and any
-//! scenario key or token value left anywhere is replaced by `[redacted]`.
+//! `encrypted_value` and an installation `token` only their length and alphabet (every base64
+//! character becomes `A`), and any scenario key or token value left anywhere is replaced by
+//! `[redacted]`.
 
 use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -28,12 +29,19 @@ use crate::World;
 /// The environment variable that names the directory recordings go to.
 pub const ENV: &str = "KEYFIX_SIM_EXCHANGES";
 
+/// The properties of a body whose values are masked: a sealed secret, and an installation token
+/// GitHub made (not a scenario token, so not among the values redacted by name).
+const MASKED: [&str; 2] = ["encrypted_value", "token"];
+
 /// Bodies larger than this are not read into the recording (none of GitHub's JSON is).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
+/// The directory, under the target directory's `tmp`, where each test binary's simulators record.
+pub const TEST_RECORDINGS: &str = "exchanges";
+
 /// What identifies one build of a (test) binary: its size and when it was written. A recording
 /// made by another build is not this one's.
-pub fn binary_identity(path: &std::path::Path) -> Value {
+fn binary_identity(path: &Path) -> Value {
     let meta = std::fs::metadata(path).ok();
     let modified = meta
         .as_ref()
@@ -41,6 +49,83 @@ pub fn binary_identity(path: &std::path::Path) -> Value {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos().to_string());
     json!({"len": meta.map(|m| m.len()), "modified": modified})
+}
+
+/// A test binary's target name (`repo` for `tests/repo.rs`): its file name without cargo's hash.
+pub fn test_binary_name(executable: &Path) -> String {
+    let file = executable.file_stem().unwrap_or_default().to_string_lossy();
+    match file.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 => name.to_owned(),
+        _ => file.into_owned(),
+    }
+}
+
+/// Where the simulators of the running test binary record their GitHub exchanges, for keyfix-sim's
+/// `tests/openapi.rs` to hold against GitHub's OpenAPI description: `TARGET_TMPDIR/exchanges/NAME`,
+/// emptied the first time it is asked for, with `run.json` saying which build of the binary ran and
+/// with which arguments ([`is_full_recording`]). `None` while [`ENV`] names a directory: the
+/// simulators record there themselves.
+pub fn test_binary_recording(target_tmpdir: &Path) -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if std::env::var_os(ENV).is_some() {
+            return None;
+        }
+        let executable = std::env::current_exe().expect("the test binary");
+        let dir = target_tmpdir
+            .join(TEST_RECORDINGS)
+            .join(test_binary_name(&executable));
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        start_test_recording(&dir, &executable, &args, std::process::id());
+        Some(dir)
+    })
+    .as_deref()
+}
+
+/// Empties `dir` for a run of `executable` with `args` by process `pid`, and says so in its
+/// `run.json`.
+pub fn start_test_recording(dir: &Path, executable: &Path, args: &[String], pid: u32) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("the recording directory");
+    let run = json!({"binary": binary_identity(executable), "args": args, "pid": pid});
+    std::fs::write(dir.join("run.json"), run.to_string()).expect("run.json");
+}
+
+/// Whether `dir` holds what a run of every test of this very build of `executable` recorded, the
+/// run being over.
+pub fn is_full_recording(dir: &Path, executable: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
+        return false;
+    };
+    let Ok(run) = serde_json::from_str::<Value>(&text) else {
+        return false;
+    };
+    let same_build = run["binary"] == binary_identity(executable);
+    let args: Option<Vec<&str>> = run["args"]
+        .as_array()
+        .map(|args| args.iter().filter_map(Value::as_str).collect());
+    let over = run["pid"]
+        .as_u64()
+        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+    same_build && args.is_some_and(|args| runs_every_test(&args)) && over
+}
+
+/// Whether a test binary given `args` runs all its tests: no name filter, no `--skip`, not only
+/// the ignored ones, not a listing.
+fn runs_every_test(args: &[&str]) -> bool {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match *arg {
+            "--test-threads" | "--color" | "--format" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                args.next();
+            }
+            "--ignored" | "--list" => return false,
+            skip if skip.starts_with("--skip") => return false,
+            filter if !filter.starts_with('-') => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Where one simulator records its GitHub exchanges.
@@ -141,9 +226,9 @@ fn add_body(exchange: &mut Map<String, Value>, side: &str, bytes: &Bytes) {
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut value) => {
-            if let Some(sealed) = value.get_mut("encrypted_value") {
-                if let Some(text) = sealed.as_str() {
-                    *sealed = json!(masked(text));
+            for name in MASKED {
+                if let Some(text) = value.get(name).and_then(Value::as_str) {
+                    value[name] = json!(masked(text));
                 }
             }
             exchange.insert(format!("{side}_body"), value);
@@ -185,7 +270,9 @@ pub(crate) async fn record(
     if api {
         add_body(&mut exchange, "request", &bytes);
     }
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     exchange.insert("status".into(), json!(response.status().as_u16()));
     exchange.insert("response_headers".into(), headers_json(response.headers()));
     let hit = response.extensions().get::<Hit>().copied();

@@ -244,9 +244,7 @@ pub(crate) async fn apply(
 }
 
 fn marked(mut response: Response, dropped: bool, replaced: bool) -> Response {
-    response
-        .extensions_mut()
-        .insert(Hit { dropped, replaced });
+    response.extensions_mut().insert(Hit { dropped, replaced });
     response
 }
 

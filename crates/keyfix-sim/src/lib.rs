@@ -340,18 +340,6 @@ impl Sim {
         Sim::start_with(scenario, Options::default())
     }
 
-    /// [`Sim::start`], recording every GitHub exchange into a file of its own in `dir`
-    /// (see [`exchanges`]).
-    pub fn start_recording(scenario: Scenario, dir: &std::path::Path) -> anyhow::Result<Sim> {
-        Sim::start_with(
-            scenario,
-            Options {
-                record_into: Some(dir.to_owned()),
-                ..Options::default()
-            },
-        )
-    }
-
     pub fn start_on(
         scenario: Scenario,
         anthropic: SocketAddr,

@@ -23,6 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use base64::Engine;
+use keyfix_sim::exchanges;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha512};
 
@@ -43,27 +44,16 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("fault_sweep", "its every answer is a deliberate fault"),
 ];
 
-/// What cargo may pass a test binary in a run of all its tests.
-const FULL_RUN_ARGS: &[&str] = &[
-    "--quiet",
-    "-q",
-    "--nocapture",
-    "--no-capture",
-    "--show-output",
-    "--include-ignored",
-    "--report-time",
-];
-
 #[test]
 fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_description() {
-    if std::env::var_os(keyfix_sim::exchanges::ENV).is_some() {
+    if std::env::var_os(exchanges::ENV).is_some() {
         // Run by this test itself: nothing to check here.
         return;
     }
     let started = Instant::now();
     let description = description();
     let python = tools::python();
-    let exchanges = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exchanges");
+    let recordings = Path::new(env!("CARGO_TARGET_TMPDIR")).join(exchanges::TEST_RECORDINGS);
 
     let binaries = test_binaries();
     assert!(
@@ -73,8 +63,8 @@ fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_descripti
     let mut dirs = Vec::new();
     let mut run_here = Vec::new();
     for binary in &binaries {
-        let dir = exchanges.join(&binary.name);
-        if !full_recording(&dir, &binary.executable) {
+        let dir = recordings.join(&binary.name);
+        if !exchanges::is_full_recording(&dir, &binary.executable) {
             run_here.push(binary.name.clone());
             record(binary, &dir);
         }
@@ -82,7 +72,7 @@ fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_descripti
     }
     let recorded = started.elapsed();
 
-    let report = exchanges.join("report.json");
+    let report = recordings.join("report.json");
     let output = Command::new(python)
         .arg(CHECK)
         .arg(&description)
@@ -193,9 +183,14 @@ fn test_binaries() -> Vec<Binary> {
     // watch these (ring's do) would see them changed and build again.
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
-        let set_by_cargo = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CRATE_"]
-            .iter()
-            .any(|prefix| name.starts_with(prefix))
+        let set_by_cargo = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_BIN_",
+            "CARGO_CRATE_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
             || [
                 "CARGO_PRIMARY_PACKAGE",
                 "CARGO_TARGET_TMPDIR",
@@ -241,35 +236,14 @@ fn test_binaries() -> Vec<Binary> {
     binaries
 }
 
-/// Whether `dir` holds what a run of all the tests of this very build of `executable` recorded,
-/// the run being over.
-fn full_recording(dir: &Path, executable: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("run.json")) else {
-        return false;
-    };
-    let Ok(run) = serde_json::from_str::<Value>(&text) else {
-        return false;
-    };
-    let same_build = run["binary"] == keyfix_sim::exchanges::binary_identity(executable);
-    let all_tests = run["args"].as_array().is_some_and(|args| {
-        args.iter()
-            .all(|a| a.as_str().is_some_and(|a| FULL_RUN_ARGS.contains(&a)))
-    });
-    let over = run["pid"]
-        .as_u64()
-        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-    same_build && all_tests && over
-}
-
 /// Runs every test of `binary` with its simulators recording into `dir`.
 fn record(binary: &Binary, dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).unwrap();
+    exchanges::start_test_recording(dir, &binary.executable, &[], 0);
     let output = Command::new(&binary.executable)
         .arg("--quiet")
         .current_dir(&binary.package_dir)
         .env("CARGO_MANIFEST_DIR", &binary.package_dir)
-        .env(keyfix_sim::exchanges::ENV, dir)
+        .env(exchanges::ENV, dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.executable.display()));
     assert!(
@@ -280,11 +254,4 @@ fn record(binary: &Binary, dir: &Path) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let run = json!({
-        "binary": keyfix_sim::exchanges::binary_identity(&binary.executable),
-        "args": [],
-        "pid": 0,
-        "recorded_by": "openapi",
-    });
-    std::fs::write(dir.join("run.json"), run.to_string()).unwrap();
 }

@@ -303,7 +303,8 @@ fn job_json(world: &World, state: &GithubState, job: &Job, repo_full: &str) -> V
         .enumerate()
         .map(|(i, s)| json!({"name": s.name, "status": s.status.as_str(), "conclusion": s.conclusion, "number": i + 1}))
         .collect();
-    let ran = !matches!(job.status, RunStatus::Queued | RunStatus::Waiting) && !job.steps.is_empty();
+    let ran =
+        !matches!(job.status, RunStatus::Queued | RunStatus::Waiting) && !job.steps.is_empty();
     let runner = |value: Value| if ran { value } else { Value::Null };
     json!({
         "id": job.id,

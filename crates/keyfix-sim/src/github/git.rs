@@ -12,8 +12,8 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::state::{Branch, BranchPolicy, Commit, File, GithubState, Perm, Pull, Repo};
 use super::objects::{self, RepoForm, RepoUrls};
+use super::state::{Branch, BranchPolicy, Commit, File, GithubState, Perm, Pull, Repo};
 use super::{counted_page, created, error, json_response, not_found, Caller, PageQuery};
 use crate::runner::{self, RunRequest};
 use crate::World;
@@ -504,7 +504,15 @@ async fn create_pull(
         base: body.base.clone(),
     });
     let r = state.repo(&owner, &repo).expect("found above");
-    let answer = pull_json(&world, &state, r, &caller, &body, number, (&head_sha, &base_sha));
+    let answer = pull_json(
+        &world,
+        &state,
+        r,
+        &caller,
+        &body,
+        number,
+        (&head_sha, &base_sha),
+    );
     created(answer)
 }
 

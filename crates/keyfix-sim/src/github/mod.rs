@@ -114,7 +114,9 @@ pub fn json_response(status: StatusCode, body: Value) -> Response {
 
 /// 201 with the new object and, as GitHub sends it, its API URL in `Location`.
 pub fn created(body: Value) -> Response {
-    let location = body["url"].as_str().and_then(|u| HeaderValue::from_str(u).ok());
+    let location = body["url"]
+        .as_str()
+        .and_then(|u| HeaderValue::from_str(u).ok());
     let mut response = json_response(StatusCode::CREATED, body);
     if let Some(location) = location {
         response.headers_mut().insert("location", location);

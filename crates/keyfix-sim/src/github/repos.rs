@@ -376,7 +376,15 @@ async fn put_contents(
     let entry = file_entry(&urls, &path, &branch, &file);
     files.insert(path, file);
     r.commit_on(&branch, &body.message);
-    let answer = file_commit(&world, r, &branch, parent, &body.message, &caller, Some(entry));
+    let answer = file_commit(
+        &world,
+        r,
+        &branch,
+        parent,
+        &body.message,
+        &caller,
+        Some(entry),
+    );
     drop(state);
     pushed_unless_default(&world, &owner, &repo, &branch, &caller);
     json_response(status, answer)
