@@ -142,10 +142,11 @@ class Description:
         self.validators = {}
         self.branches = {}
         self.operations = []
-        # By method and number of segments; those whose last parameter may take several
-        # segments apart.
+        # By first segment (a literal in every path of the description) and number of segments;
+        # those whose last parameter may take several segments apart, by first segment.
         self.by_shape = collections.defaultdict(list)
         self.loose = collections.defaultdict(list)
+        self.matched = {}
         for template, item in raw["paths"].items():
             shared = item.get("parameters", [])
             for method, op in item.items():
@@ -154,9 +155,11 @@ class Description:
                 params = [self.deref(p) for p in shared + op.get("parameters", [])]
                 operation = Operation(template, method.upper(), op, params, self)
                 self.operations.append(operation)
-                self.by_shape[len(operation.segments)].append(operation)
+                kind, first = operation.segments[0]
+                assert kind == "literal", f"{template} starts with a parameter"
+                self.by_shape[(first, len(operation.segments))].append(operation)
                 if operation.multi_segment:
-                    self.loose[len(operation.segments)].append(operation)
+                    self.loose[first].append(operation)
 
     def deref(self, node):
         while isinstance(node, dict) and "$ref" in node:
@@ -191,14 +194,19 @@ class Description:
 
     def match(self, method, path):
         """The operation for `method` on `path`, its path parameters, and whether the path is
-        known at all (for another method)."""
+        known at all (for another method). Worked out once for each method and path: the tests
+        poll the same paths again and again."""
+        if (method, path) not in self.matched:
+            self.matched[(method, path)] = self.find(method, path)
+        return self.matched[(method, path)]
+
+    def find(self, method, path):
         best = None
         path_known = False
         segments = path.strip("/").split("/")
-        candidates = list(self.by_shape.get(len(segments), []))
-        for n, ops in self.loose.items():
-            if n < len(segments):
-                candidates.extend(ops)
+        candidates = self.by_shape.get((segments[0], len(segments)), []) + [
+            op for op in self.loose.get(segments[0], []) if len(op.segments) < len(segments)
+        ]
         for op in candidates:
             params = op.match(segments)
             if params is None:
@@ -431,6 +439,7 @@ class Check:
         self.figures = collections.Counter()
         self.operations = collections.Counter()
         self.statuses = collections.defaultdict(collections.Counter)
+        self.judged = {}
 
     def violation(self, side, operation, message, exchange):
         key = (side, operation, message)
@@ -555,16 +564,23 @@ class Check:
             return ["answer body: none, where GitHub sends its error document"]
         body = exchange["response_body"]
         name = "validation-error" if exchange["status"] == 422 else "basic-error"
-        validator = self.description.validator(
-            (name,), {"$ref": "#/components/schemas/" + name}
-        )
-        out = [f"error document {m}" for m in schema_errors(validator, body)]
+        schema = {"$ref": "#/components/schemas/" + name}
+        out = [f"error document {m}" for m in self.body_violations((name,), schema, body)]
         if not isinstance(body, dict) or "message" not in body:
             out.append("error document: no message")
-        found = set()
-        self.undeclared.walk([validator.schema], body, "$", found)
-        out.extend(f"error document {m}" for m in sorted(found))
         return out
+
+    def body_violations(self, key, schema, body):
+        """What is wrong with an answer's `body` under `schema` (its validator made once for
+        `key`): schema errors, then properties the description does not declare. Worked out once
+        for each body: the tests get the same answers again and again."""
+        judged = (key, json.dumps(body, sort_keys=True))
+        if judged not in self.judged:
+            validator = self.description.validator(key, schema)
+            found = set()
+            self.undeclared.walk([validator.schema], body, "$", found)
+            self.judged[judged] = schema_errors(validator, body) + sorted(found)
+        return self.judged[judged]
 
     def answer(self, op, exchange):
         status = exchange["status"]
@@ -611,11 +627,7 @@ class Check:
         if schema is None:
             return out
         body = exchange["response_body"]
-        validator = self.description.validator((op.id, status), schema)
-        out.extend(f"answer body {m}" for m in schema_errors(validator, body))
-        found = set()
-        self.undeclared.walk([validator.schema], body, "$", found)
-        out.extend(f"answer body {m}" for m in sorted(found))
+        out.extend(f"answer body {m}" for m in self.body_violations((op.id, status), schema, body))
         return out
 
 

@@ -5,11 +5,14 @@
 //! `tests/tools/github_openapi.py` against `api.github.com.json` of the npm package
 //! @octokit/openapi, fetched once, verified by its sha512 and kept under `target/`.
 //!
-//! The exchanges: every simulator a test binary starts through `tests/common` records them into
-//! `target/tmp/exchanges/NAME` (see `exchanges_dir` there). Under `cargo test --workspace` this
-//! test runs after keyfix's test binaries (it is keyfix-sim's, the last package), so their
-//! recordings are there, made by the build under test in a run of all their tests; a binary
-//! without such a recording is run here, with `KEYFIX_SIM_EXCHANGES` naming its directory.
+//! The exchanges: every simulator a test binary starts (through `tests/common`, keyfix's or
+//! keyfix-sim's) records them into `target/tmp/exchanges/NAME`
+//! (`keyfix_sim::exchanges::test_binary_recording`). Under `cargo test --workspace` this test
+//! runs after keyfix's test binaries (keyfix-sim is the last package) and after keyfix-sim's
+//! whose names sort before it, so their recordings are there, made by the build under test in a
+//! run of all their tests, and nothing is run again; a binary without such a recording (run
+//! alone, with a filter, or by another build; or one that starts no simulator, run once per
+//! build) is run here, with `KEYFIX_SIM_EXCHANGES` naming its directory.
 //!
 //! Left out: the fault sweep (`tests/fault_sweep.rs`), whose every answer is a deliberate fault
 //! (the other tests' faults are recorded as such, their answers checked as GitHub's error
@@ -53,26 +56,12 @@ fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_descripti
     let started = Instant::now();
     let description = description();
     let python = tools::python();
-    let recordings = Path::new(env!("CARGO_TARGET_TMPDIR")).join(exchanges::TEST_RECORDINGS);
-
-    let binaries = test_binaries();
-    assert!(
-        binaries.len() >= 10,
-        "the test binaries were not found: {binaries:?}"
-    );
-    let mut dirs = Vec::new();
-    let mut run_here = Vec::new();
-    for binary in &binaries {
-        let dir = recordings.join(&binary.name);
-        if !exchanges::is_full_recording(&dir, &binary.executable) {
-            run_here.push(binary.name.clone());
-            record(binary, &dir);
-        }
-        dirs.push(dir);
-    }
+    let ready = started.elapsed();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(exchanges::TEST_RECORDINGS);
+    let (dirs, run_here) = recordings(&root);
     let recorded = started.elapsed();
 
-    let report = recordings.join("report.json");
+    let report = root.join("report.json");
     let output = Command::new(python)
         .arg(CHECK)
         .arg(&description)
@@ -82,10 +71,12 @@ fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_descripti
         .expect("the check runs");
     let summary = String::from_utf8_lossy(&output.stdout);
     println!(
-        "{} test binaries; run here for want of a full recording: {} ({:.0} s); checked in {:.0} s\n{summary}",
-        binaries.len(),
+        "{} test binaries; run here for want of a full recording: {}\n\
+         description and tools ready in {:.0} s, recordings in {:.0} s, checked in {:.0} s\n{summary}",
+        dirs.len(),
         if run_here.is_empty() { "none".to_owned() } else { run_here.join(", ") },
-        recorded.as_secs_f64(),
+        ready.as_secs_f64(),
+        (recorded - ready).as_secs_f64(),
         (started.elapsed() - recorded).as_secs_f64()
     );
     assert!(
@@ -94,6 +85,29 @@ fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_descripti
         report.display(),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The recording directory under `root` of each integration-test binary, and the names of those run here
+/// for want of a full recording by this build.
+fn recordings(root: &Path) -> (Vec<PathBuf>, Vec<String>) {
+    let binaries = test_binaries();
+    assert!(
+        binaries.len() >= 10,
+        "the test binaries were not found: {binaries:?}"
+    );
+    let mut run_here = Vec::new();
+    let dirs = binaries
+        .iter()
+        .map(|binary| {
+            let dir = root.join(&binary.name);
+            if !exchanges::is_full_recording(&dir, &binary.executable) {
+                run_here.push(binary.name.clone());
+                record(binary, &dir);
+            }
+            dir
+        })
+        .collect();
+    (dirs, run_here)
 }
 
 /// `api.github.com.json` of the pinned package, fetched with npm once and kept under `target/`.
@@ -166,8 +180,7 @@ struct Binary {
 /// The workspace's integration-test binaries, as cargo names them: already built when this
 /// runs under `cargo test --workspace`, so cargo only reports them.
 fn test_binaries() -> Vec<Binary> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
         .args([
             "test",
@@ -179,28 +192,8 @@ fn test_binaries() -> Vec<Binary> {
         ])
         .current_dir(WORKSPACE)
         .stderr(Stdio::inherit());
-    // What cargo sets for the test it runs, not for a cargo this test runs: build scripts that
-    // watch these (ring's do) would see them changed and build again.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        let set_by_cargo = [
-            "CARGO_PKG_",
-            "CARGO_MANIFEST_",
-            "CARGO_BIN_",
-            "CARGO_CRATE_",
-        ]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
-            || [
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-                "OUT_DIR",
-            ]
-            .contains(&name.as_ref());
-        if set_by_cargo {
-            command.env_remove(name.as_ref());
-        }
+    for name in set_by_cargo_for_this_test() {
+        command.env_remove(name);
     }
     let exe = std::env::current_exe().unwrap();
     if exe.components().any(|c| c.as_os_str() == "release") {
@@ -234,6 +227,30 @@ fn test_binaries() -> Vec<Binary> {
         });
     }
     binaries
+}
+
+/// What cargo set for the test it runs, not for a cargo this test runs: build scripts that watch
+/// these (ring's do) would see them changed and build again.
+fn set_by_cargo_for_this_test() -> Vec<std::ffi::OsString> {
+    const PREFIXES: [&str; 4] = [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_BIN_",
+        "CARGO_CRATE_",
+    ];
+    const NAMES: [&str; 4] = [
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let name = name.to_string_lossy();
+            PREFIXES.iter().any(|prefix| name.starts_with(prefix)) || NAMES.contains(&name.as_ref())
+        })
+        .collect()
 }
 
 /// Runs every test of `binary` with its simulators recording into `dir`.
