@@ -170,23 +170,45 @@ fn print(outcome: &Outcome, json: bool) {
 
 /// Logs go to stderr. `RUST_LOG` wins; otherwise -v raises keyfix's own level and -q lowers it.
 fn init_logging(verbose: u8, quiet: u8) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
     let level = match (quiet, verbose) {
-        (q, _) if q > 0 => "error",
-        (_, 0) => "warn",
-        (_, 1) => "info",
-        (_, 2) => "debug",
-        _ => "trace",
+        (q, _) if q > 0 => LevelFilter::ERROR,
+        (_, 0) => LevelFilter::WARN,
+        (_, 1) => LevelFilter::INFO,
+        (_, 2) => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,keyfix={level}")));
+    let by_flags = || {
+        Targets::new()
+            .with_default(LevelFilter::WARN)
+            .with_target("keyfix", level)
+    };
+    // Targets reads `LEVEL` and `TARGET=LEVEL` directives, not span or field filters: the
+    // full filter language would cost the binary a regular-expression engine.
+    let rust_log = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let read = rust_log.as_deref().map(str::parse::<Targets>);
+    let filter = match &read {
+        Some(Ok(targets)) => targets.clone(),
+        _ => by_flags(),
+    };
     let ansi = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let format = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(|| keyfix::output::stderr::Writer)
         .with_target(false)
-        .without_time()
+        .without_time();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(format)
         .init();
+    if let (Some(directives), Some(Err(_))) = (&rust_log, &read) {
+        tracing::warn!(
+            "RUST_LOG={directives:?} is not read (keyfix takes comma-separated LEVEL and \
+             TARGET=LEVEL directives, such as warn,keyfix=debug): -v/-q decide the levels"
+        );
+    }
 }
