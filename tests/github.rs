@@ -287,6 +287,55 @@ fn a_fork_pull_request_is_a_run_without_secrets() {
     );
 }
 
+#[test]
+fn a_pull_request_from_a_deleted_fork_is_a_run_without_secrets() {
+    // GitHub answers `head_repository: null` for a run whose fork was deleted since.
+    let toml = shapes().replace(
+        r#"runs = [{ workflow = ".github/workflows/claude.yml", event = "issue_comment", actor = "alice" }]"#,
+        r#"runs = [{ workflow = ".github/workflows/claude.yml", event = "pull_request", actor = "eve", from_fork = true, fork_deleted = true }]"#,
+    );
+    let sim = start(scenario(&toml));
+    let run = last_run_as_github_answers(&sim, "acme/comment");
+    assert_eq!(run["head_repository"], serde_json::Value::Null, "{run:#}");
+    assert_eq!(run["pull_requests"], serde_json::json!([]), "{run:#}");
+    let (doc, _) = scan(&sim, "acme");
+    assert_eq!(
+        repo(&doc, "acme/comment")["last_run"]["signature"],
+        "no_secrets"
+    );
+}
+
+#[test]
+fn a_run_whose_actor_was_deleted_is_read_without_one() {
+    // GitHub answers `actor: null` for a run whose account was deleted since.
+    let toml = shapes().replace(
+        r#"event = "issue_comment", actor = "alice" }]"#,
+        r#"event = "issue_comment", actor = "alice", actor_deleted = true }]"#,
+    );
+    let sim = start(scenario(&toml));
+    let run = last_run_as_github_answers(&sim, "acme/comment");
+    assert_eq!(run["actor"], serde_json::Value::Null, "{run:#}");
+    assert_eq!(run["triggering_actor"], serde_json::Value::Null, "{run:#}");
+    let (doc, _) = scan(&sim, "acme");
+    assert_eq!(
+        repo(&doc, "acme/comment")["last_run"]["signature"],
+        "preflight_refusal"
+    );
+}
+
+/// The newest run of the Claude workflow of `full`, as GitHub's API answers it.
+fn last_run_as_github_answers(sim: &Sim, full: &str) -> serde_json::Value {
+    with_client(sim, |client| async move {
+        let path = format!("/repos/{full}/actions/workflows/claude.yml/runs?per_page=1");
+        let answer = client
+            .send(http::Method::GET, &path, None, &[])
+            .await
+            .unwrap();
+        let mut list: serde_json::Value = answer.json("the runs").unwrap();
+        list["workflow_runs"][0].take()
+    })
+}
+
 /// The job log of the newest run, fetched as keyfix fetches it (302, then no token).
 fn job_log_of_last_run(sim: &Sim, full: &str) -> String {
     with_client(sim, |client| async move {

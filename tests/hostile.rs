@@ -103,6 +103,8 @@ fn add_run(scenario: &mut Scenario, repo: &str, workflow: &str) {
         days_ago: 0,
         attempts: 1,
         action_log: None,
+        fork_deleted: false,
+        actor_deleted: false,
     });
 }
 

@@ -38,7 +38,7 @@ impl Secured {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ca.pem"), authority.cert_pem()).unwrap();
-        let sim = Sim::start_with(
+        let sim = start_with(
             demo(),
             Options {
                 https: Some(Https {
@@ -48,8 +48,7 @@ impl Secured {
                 }),
                 ..Options::default()
             },
-        )
-        .expect("the simulator starts");
+        );
         Secured { sim, dir }
     }
 

@@ -272,6 +272,37 @@ fn a_fork_pull_request_is_explained_and_nothing_is_uploaded() {
 }
 
 #[test]
+fn a_pull_request_from_a_deleted_fork_is_explained_and_nothing_is_uploaded() {
+    // GitHub answers such a run's `head_repository` as null.
+    let fork = case("forked", Some("good"), "claude-haiku-4-5").replace(
+        "runs = [{ workflow = \".github/workflows/claude.yml\", actor = \"alice\" }]",
+        "runs = [{ workflow = \".github/workflows/claude.yml\", event = \"pull_request\", actor = \"eve\", from_fork = true, fork_deleted = true }]",
+    );
+    let sim = world(&[fork], "");
+    let (doc, code) = repo(&sim, "forked", "fresh", &[]);
+    assert_eq!(
+        (doc["diagnosis"]["cause"].as_str(), code),
+        (Some("ok"), 0),
+        "{doc:#}"
+    );
+    assert_eq!(doc["failed_run"]["signature"], "no_secrets");
+    assert_eq!(puts(&sim), 0);
+}
+
+#[test]
+fn a_run_whose_actor_was_deleted_is_fixed_all_the_same() {
+    // GitHub answers such a run's `actor` and `triggering_actor` as null.
+    let app = case("app", Some("orphaned"), "claude-haiku-4-5").replace(
+        "actor = \"alice\" }]",
+        "actor = \"alice\", actor_deleted = true }]",
+    );
+    let sim = world(&[app], "");
+    let (doc, code) = repo(&sim, "app", "fresh", &[]);
+    assert_fixed(&sim, &doc, code, "orphaned_key", "fresh", "repo", "app");
+    assert!(doc["failed_run"].get("actor").is_none(), "{doc:#}");
+}
+
+#[test]
 fn an_enterprise_server_that_refuses_return_run_details_is_handled() {
     let sim = world(
         &[case("app", Some("orphaned"), "claude-haiku-4-5")],

@@ -83,8 +83,10 @@ impl WorkflowRun {
             .repository
             .as_ref()
             .and_then(|r| r.full_name.as_deref());
-        let from_fork =
-            self.event == "pull_request" && head.is_some() && base.is_some() && head != base;
+        // A pull request run whose head repository is null came from a fork deleted since
+        // (GitHub answers `head_repository: null` then): a pull request from the repository
+        // itself has that repository as its head.
+        let from_fork = self.event == "pull_request" && base.is_some() && head != base;
         from_fork.then_some(NoSecretsReason::ForkPullRequest)
     }
 }
@@ -761,6 +763,14 @@ mod tests {
         assert_eq!(
             run("push", "dependabot[bot]", "acme/app").no_secrets_reason(),
             Some(NoSecretsReason::Dependabot)
+        );
+        let deleted_fork = WorkflowRun {
+            head_repository: None,
+            ..run("pull_request", "eve", "eve/app")
+        };
+        assert_eq!(
+            deleted_fork.no_secrets_reason(),
+            Some(NoSecretsReason::ForkPullRequest)
         );
         let fork = run("pull_request", "eve", "eve/app");
         assert_eq!(

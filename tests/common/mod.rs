@@ -10,7 +10,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use keyfix_sim::scenario::Fault;
-use keyfix_sim::{Scenario, Sim};
+use keyfix_sim::{exchanges, Options, Scenario, Sim};
 
 /// The shipped scenario of keys in every state, with ordinary 429s retried at once.
 pub fn keys_scenario() -> Scenario {
@@ -21,7 +21,20 @@ pub fn keys_scenario() -> Scenario {
 }
 
 pub fn start(scenario: Scenario) -> Sim {
-    Sim::start(scenario).expect("the simulator starts")
+    start_with(scenario, Options::default())
+}
+
+/// [`start`] as `options` say. Every simulator of a test binary records its GitHub exchanges for
+/// keyfix-sim's `tests/openapi.rs` (see `keyfix_sim::exchanges`), except the fault sweep's: its
+/// answers are deliberate faults, thousands of them.
+pub fn start_with(scenario: Scenario, mut options: Options) -> Sim {
+    let binary = std::env::current_exe().expect("the test binary");
+    if exchanges::test_binary_name(&binary) != "fault_sweep" {
+        options.record_into =
+            exchanges::test_binary_recording(Path::new(env!("CARGO_TARGET_TMPDIR")))
+                .map(Path::to_owned);
+    }
+    Sim::start_with(scenario, options).expect("the simulator starts")
 }
 
 /// keyfix with nothing of the caller's environment that could reach a real service.

@@ -202,6 +202,9 @@ pub(crate) type Render = fn(&World, StatusCode) -> Response;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hit {
     pub dropped: bool,
+    /// The fault answered in the handler's place (a status or a dropped connection), rather
+    /// than only adding latency.
+    pub replaced: bool,
 }
 
 /// Serves `request` as `hit` says: unchanged without a fault, otherwise after its latency, with
@@ -220,14 +223,14 @@ pub(crate) async fn apply(
         tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
     }
     let Some(replacement) = fault.replacement() else {
-        return marked(next.run(request).await, false);
+        return marked(next.run(request).await, false, false);
     };
     if fault.applied {
         // Carried out for what it changes; its answer is the one the fault loses.
         drop(next.run(request).await);
     }
     match replacement {
-        Replacement::Dropped => marked(dropped(), true),
+        Replacement::Dropped => marked(dropped(), true, true),
         Replacement::Status(status) => {
             let mut response = render(world, status);
             if let Some(secs) = fault.retry_after_secs {
@@ -235,13 +238,13 @@ pub(crate) async fn apply(
                     .headers_mut()
                     .insert("retry-after", HeaderValue::from(secs));
             }
-            marked(response, false)
+            marked(response, false, true)
         }
     }
 }
 
-fn marked(mut response: Response, dropped: bool) -> Response {
-    response.extensions_mut().insert(Hit { dropped });
+fn marked(mut response: Response, dropped: bool, replaced: bool) -> Response {
+    response.extensions_mut().insert(Hit { dropped, replaced });
     response
 }
 

@@ -7,6 +7,7 @@
 
 pub mod action_log;
 pub mod anthropic;
+pub mod exchanges;
 pub mod faults;
 pub mod github;
 pub mod runner;
@@ -74,17 +75,32 @@ pub struct World {
     runner_anthropic_url: OnceLock<String>,
     /// GitHub requests being served now, and the most there ever were at once.
     in_flight: (AtomicU64, AtomicU64),
+    /// Where GitHub exchanges are recorded, when `KEYFIX_SIM_EXCHANGES` names a directory.
+    recorder: Option<exchanges::Recorder>,
 }
 
 impl World {
     pub fn new(scenario: Scenario) -> World {
+        World::recording(scenario, None)
+    }
+
+    /// A world whose GitHub exchanges are recorded into `dir` (or where `KEYFIX_SIM_EXCHANGES`
+    /// says, when `dir` is `None`).
+    pub fn recording(scenario: Scenario, dir: Option<std::path::PathBuf>) -> World {
         let keys_by_value = scenario
             .keys
             .iter()
             .enumerate()
             .map(|(i, k)| (k.value(), i))
             .collect();
+        let secrets = scenario
+            .keys
+            .iter()
+            .map(|k| k.value())
+            .chain(scenario.effective_tokens().iter().map(|t| t.value()))
+            .collect();
         World {
+            recorder: exchanges::Recorder::new(dir, secrets),
             faults: Faults::new(&scenario.faults),
             github: Mutex::new(github::state::GithubState::new(&scenario)),
             scenario,
@@ -243,13 +259,16 @@ async fn log_request(
         let now = world.in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
         world.in_flight.1.fetch_max(now, Ordering::SeqCst);
     }
-    let response = next.run(request).await;
+    let response = match (&world.recorder, service) {
+        (Some(recorder), "github") => exchanges::record(&world, recorder, request, next).await,
+        _ => next.run(request).await,
+    };
     if counted {
         world.in_flight.0.fetch_sub(1, Ordering::SeqCst);
     }
     let hit = response.extensions().get::<faults::Hit>().copied();
     let status = match hit {
-        Some(faults::Hit { dropped: true }) => 0,
+        Some(faults::Hit { dropped: true, .. }) => 0,
         _ => response.status().as_u16(),
     };
     world.record_from(service, &method, &path, status, caller, hit.is_some(), peer);
@@ -291,6 +310,9 @@ pub struct Options {
     /// Serve both APIs over HTTPS under these names (and plain HTTP on the same ports to the
     /// simulated runners); plain HTTP only when `None`.
     pub https: Option<tls::Https>,
+    /// Record every GitHub exchange into a file of its own in this directory (see
+    /// [`exchanges`]); `None` records only where `KEYFIX_SIM_EXCHANGES` says.
+    pub record_into: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -300,6 +322,7 @@ impl Default for Options {
             anthropic: loopback,
             github: loopback,
             https: None,
+            record_into: None,
         }
     }
 }
@@ -327,7 +350,7 @@ impl Sim {
             Options {
                 anthropic,
                 github,
-                https: None,
+                ..Options::default()
             },
         )
     }
@@ -335,7 +358,7 @@ impl Sim {
     /// Starts serving `scenario` as `options` say.
     pub fn start_with(scenario: Scenario, options: Options) -> anyhow::Result<Sim> {
         scenario.check()?;
-        let world = Arc::new(World::new(scenario));
+        let world = Arc::new(World::recording(scenario, options.record_into));
         let anthropic_listener = bind(options.anthropic)?;
         let github_listener = bind(options.github)?;
         let anthropic_addr = anthropic_listener.local_addr()?;
@@ -600,6 +623,8 @@ async fn past_runs(world: Arc<World>) -> Result<(), String> {
                 event: run.event.clone(),
                 actor: run.actor.clone(),
                 from_fork: run.from_fork,
+                fork_deleted: run.fork_deleted,
+                actor_deleted: run.actor_deleted,
                 inputs: Default::default(),
                 created_at: now.saturating_sub(u64::from(run.days_ago) * 86_400_000),
                 attempts: run.attempts,

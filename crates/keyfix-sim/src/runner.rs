@@ -30,6 +30,10 @@ pub struct RunRequest {
     pub event: String,
     pub actor: String,
     pub from_fork: bool,
+    /// The fork the run came from has been deleted since.
+    pub fork_deleted: bool,
+    /// The account that started the run has been deleted since.
+    pub actor_deleted: bool,
     pub inputs: BTreeMap<String, String>,
     pub created_at: u64,
     pub attempts: u32,
@@ -74,6 +78,11 @@ fn create(world: &World, request: &RunRequest) -> Result<u64, String> {
         .as_ref()
         .and_then(|v| v.get("run-name")?.as_str().map(str::to_owned));
     let repo_id = repo.id;
+    let head_sha = repo.head_of(&branch).unwrap_or_default();
+    let head_message = repo
+        .commits
+        .get(&head_sha)
+        .map_or_else(|| "Initial commit".to_owned(), |c| c.message.clone());
     let id = state.next_run_id();
     let run_number = state
         .runs
@@ -100,7 +109,11 @@ fn create(world: &World, request: &RunRequest) -> Result<u64, String> {
         event: request.event.clone(),
         actor: request.actor.clone(),
         from_fork: request.from_fork,
+        fork_deleted: request.fork_deleted,
+        actor_deleted: request.actor_deleted,
         head_branch: branch,
+        head_sha,
+        head_message,
         status: RunStatus::Queued,
         conclusion: None,
         created_at: request.created_at,
@@ -423,6 +436,7 @@ async fn run_job(
             run_id: context.run_id,
             run_attempt: context.attempt,
             name: name.to_owned(),
+            labels: runner_labels(job),
             status: RunStatus::InProgress,
             conclusion: None,
             steps: Vec::new(),
@@ -510,6 +524,16 @@ async fn run_job(
         job.completed_at = Some(time::now_epoch_millis());
     }
     false
+}
+
+/// The labels of `runs-on`, as the job's `labels` lists them (none for an expression).
+fn runner_labels(job: &NormalJob) -> Vec<String> {
+    use github_actions_models::workflow::job::RunsOn;
+    match literal(&job.runs_on) {
+        Some(RunsOn::Target(labels)) => labels.clone(),
+        Some(RunsOn::Group { labels, .. }) => labels.clone(),
+        None => Vec::new(),
+    }
 }
 
 fn step_title(step: &StepDef, index: usize) -> String {

@@ -457,6 +457,14 @@ pub struct RunSpec {
     /// A pull request from a fork: the run gets no Actions secrets.
     #[serde(default)]
     pub from_fork: bool,
+    /// With `from_fork`: the fork has been deleted since, and GitHub answers the run's
+    /// `head_repository` as `null`.
+    #[serde(default)]
+    pub fork_deleted: bool,
+    /// The account that started the run has been deleted since: GitHub answers the run's
+    /// `actor` and `triggering_actor` as `null`.
+    #[serde(default)]
+    pub actor_deleted: bool,
     /// How long ago the run was created, in days.
     #[serde(default)]
     pub days_ago: u32,
@@ -633,6 +641,13 @@ impl Scenario {
                         repo.owner,
                         repo.name,
                         run.workflow
+                    );
+                }
+                if run.fork_deleted && !run.from_fork {
+                    bail!(
+                        "a run of {}/{} has fork_deleted without from_fork",
+                        repo.owner,
+                        repo.name
                     );
                 }
             }

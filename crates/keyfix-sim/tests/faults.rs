@@ -1,11 +1,13 @@
 //! Faults as a client meets them, on both APIs: which requests they hit, and what the client
 //! sees and what happened on the server when they do.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+mod common;
+
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::{github, send, Answer};
 use crypto_box::aead::OsRng;
 use keyfix_sim::scenario::Fault;
 use keyfix_sim::{Scenario, Sim};
@@ -44,84 +46,7 @@ const SECRET: &str = "/repos/acme/app/actions/secrets/ANTHROPIC_API_KEY";
 
 fn start(extra_toml: &str) -> Sim {
     let scenario = Scenario::from_toml(&format!("{WORLD}\n{extra_toml}")).unwrap();
-    Sim::start(scenario).unwrap()
-}
-
-/// An answer as it came over the wire.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim())
-        })
-    }
-}
-
-/// One HTTP/1.1 exchange on a fresh connection. `Err` is a transport error: the connection
-/// closed or failed before a whole answer came.
-fn send(
-    base_url: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: Option<Value>,
-) -> std::io::Result<Answer> {
-    let (authority, prefix) = base_url
-        .trim_start_matches("http://")
-        .split_once('/')
-        .map_or((base_url.trim_start_matches("http://"), ""), |(a, p)| {
-            (a, p)
-        });
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!(
-        "{method} {}{path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-        if prefix.is_empty() { String::new() } else { format!("/{prefix}") },
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    let mut stream = TcpStream::connect(authority)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    if raw.is_empty() {
-        return Err(ErrorKind::ConnectionAborted.into());
-    }
-    parse(&String::from_utf8_lossy(&raw))
-}
-
-fn parse(raw: &str) -> std::io::Result<Answer> {
-    let incomplete = || std::io::Error::new(ErrorKind::UnexpectedEof, format!("{raw:?}"));
-    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(incomplete)?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(incomplete)?;
-    let mut answer = Answer {
-        status,
-        head: head.to_owned(),
-        body: Value::Null,
-    };
-    let length: usize = answer
-        .header("content-length")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(incomplete)?;
-    if body.len() < length {
-        return Err(incomplete());
-    }
-    answer.body = serde_json::from_str(&body[..length]).unwrap_or(Value::Null);
-    Ok(answer)
+    common::start(scenario)
 }
 
 fn anthropic(
@@ -146,17 +71,6 @@ fn api_key(sim: &Sim, name: &str) -> (&'static str, String) {
 
 fn message(model: &str) -> Option<Value> {
     Some(json!({"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}))
-}
-
-fn github(
-    sim: &Sim,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> std::io::Result<Answer> {
-    let authorization = ("authorization", format!("Bearer {}", sim.token(token)));
-    send(&sim.github_api_url(), method, path, &[authorization], body)
 }
 
 fn github_status(sim: &Sim, token: &str, path: &str) -> u16 {

@@ -10,6 +10,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::objects::{self, RepoForm, RepoUrls};
 use super::state::{GithubState, Job, Perm, Presigned, Run, RunStatus};
 use super::{counted_page, error, json_response, not_found, Caller, PageQuery};
 use crate::runner::{self, RunRequest};
@@ -76,29 +77,72 @@ async fn list_workflows(
     let Some(r) = state.repo(&owner, &repo) else {
         return not_found();
     };
+    let urls = RepoUrls::of(&world, &r.full_name());
     let items = r
         .workflows()
         .into_iter()
-        .map(|(id, path, file)| json!({"id": id, "name": workflow_name(&file.text, path), "path": path, "state": "active"}))
+        .map(|(id, path, file)| {
+            objects::workflow(
+                &urls,
+                id,
+                &workflow_name(&file.text, path),
+                path,
+                &r.default_branch,
+            )
+        })
         .collect();
     counted_page(&world, uri.path(), &query, items, "workflows")
 }
 
+/// A `workflow-run`, complete, with the nulls GitHub sends: `head_repository` when the fork a
+/// run came from was deleted, `actor` and `triggering_actor` when the account that started it
+/// was. `pull_requests` is empty: GitHub lists there only pull requests whose head is in the
+/// repository itself, and the simulator has none behind its runs.
 pub fn run_json(world: &World, state: &GithubState, run: &Run) -> Value {
-    let repo = state.repos.iter().find(|r| r.id == run.repo_id);
-    let full_name = repo.map(|r| r.full_name()).unwrap_or_default();
-    let head_repo = if run.from_fork {
-        format!(
-            "{}-fork/{}",
-            run.actor,
-            repo.map(|r| r.name.as_str()).unwrap_or_default()
-        )
-    } else {
-        full_name.clone()
+    let Some(repo) = state.repos.iter().find(|r| r.id == run.repo_id) else {
+        return Value::Null;
     };
+    let urls = RepoUrls::of(world, &repo.full_name());
+    let url = format!("{}/actions/runs/{}", urls.api, run.id);
+    let check_suite_id = run.id + 20_000_000_000;
+    let actor = if run.actor_deleted {
+        Value::Null
+    } else {
+        objects::user_by_login(world, state, &run.actor)
+    };
+    let head_repository_id = if run.from_fork {
+        repo.id + 50_000_000
+    } else {
+        repo.id
+    };
+    let head_repository = match (run.from_fork, run.fork_deleted) {
+        (_, true) => Value::Null,
+        (true, false) => {
+            let fork_owner = format!("{}-fork", run.actor);
+            objects::repository_core(
+                world,
+                &objects::RepoFacts {
+                    id: head_repository_id,
+                    name: &repo.name,
+                    owner: &fork_owner,
+                    private: false,
+                    fork: true,
+                },
+                objects::user_by_login(world, state, &fork_owner),
+            )
+        }
+        (false, false) => objects::repository(world, state, repo, RepoForm::InRun),
+    };
+    let created = crate::time::rfc3339(run.created_at);
     json!({
         "id": run.id,
         "name": run.name,
+        "node_id": objects::node_id("WorkflowRun", run.id),
+        "check_suite_id": check_suite_id,
+        "check_suite_node_id": objects::node_id("CheckSuite", check_suite_id),
+        "head_branch": run.head_branch,
+        "head_sha": run.head_sha,
+        "path": run.workflow_path,
         "display_title": run.display_title,
         "run_number": run.run_number,
         "run_attempt": run.run_attempt,
@@ -106,16 +150,35 @@ pub fn run_json(world: &World, state: &GithubState, run: &Run) -> Value {
         "status": run.status.as_str(),
         "conclusion": run.conclusion,
         "workflow_id": run.workflow_id,
-        "path": run.workflow_path,
-        "head_branch": run.head_branch,
-        "actor": {"login": run.actor},
-        "triggering_actor": {"login": run.actor},
-        "created_at": crate::time::rfc3339(run.created_at),
+        "url": url,
+        "html_url": format!("{}/actions/runs/{}", urls.web, run.id),
+        "pull_requests": [],
+        "created_at": created,
         "updated_at": crate::time::rfc3339(run.updated_at),
-        "run_started_at": crate::time::rfc3339(run.created_at),
-        "html_url": format!("{}/{full_name}/actions/runs/{}", world.github_url(), run.id),
-        "repository": {"full_name": full_name},
-        "head_repository": {"full_name": head_repo},
+        "run_started_at": created,
+        "actor": actor,
+        "triggering_actor": actor,
+        "referenced_workflows": [],
+        "jobs_url": format!("{url}/jobs"),
+        "logs_url": format!("{url}/logs"),
+        "check_suite_url": format!("{}/check-suites/{check_suite_id}", urls.api),
+        "artifacts_url": format!("{url}/artifacts"),
+        "cancel_url": format!("{url}/cancel"),
+        "rerun_url": format!("{url}/rerun"),
+        "previous_attempt_url": (run.run_attempt > 1)
+            .then(|| format!("{url}/attempts/{}", run.run_attempt - 1)),
+        "workflow_url": format!("{}/actions/workflows/{}", urls.api, run.workflow_id),
+        "head_commit": {
+            "id": run.head_sha,
+            "tree_id": run.head_sha,
+            "message": run.head_message,
+            "timestamp": created,
+            "author": {"name": run.actor, "email": format!("{}@users.noreply.github.com", run.actor)},
+            "committer": {"name": "GitHub", "email": "noreply@github.com"},
+        },
+        "repository": objects::repository(world, state, repo, RepoForm::InRun),
+        "head_repository": head_repository,
+        "head_repository_id": head_repository_id,
     })
 }
 
@@ -229,25 +292,44 @@ async fn get_run(
     response
 }
 
-fn job_json(world: &World, job: &Job, repo_full: &str) -> Value {
+/// A `job`, complete: a job no runner has taken (queued, waiting, refused before it ran) has
+/// no runner.
+fn job_json(world: &World, state: &GithubState, job: &Job, repo_full: &str) -> Value {
+    let urls = RepoUrls::of(world, repo_full);
+    let run = state.run(job.run_id);
     let steps: Vec<Value> = job
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| json!({"name": s.name, "status": s.status.as_str(), "conclusion": s.conclusion, "number": i + 1}))
         .collect();
+    let ran =
+        !matches!(job.status, RunStatus::Queued | RunStatus::Waiting) && !job.steps.is_empty();
+    let runner = |value: Value| if ran { value } else { Value::Null };
     json!({
         "id": job.id,
         "run_id": job.run_id,
+        "run_url": format!("{}/actions/runs/{}", urls.api, job.run_id),
         "run_attempt": job.run_attempt,
-        "name": job.name,
+        "node_id": objects::node_id("CheckRun", job.id),
+        "head_sha": run.map(|r| r.head_sha.as_str()),
+        "url": format!("{}/actions/jobs/{}", urls.api, job.id),
+        "html_url": format!("{}/actions/runs/{}/job/{}", urls.web, job.run_id, job.id),
         "status": job.status.as_str(),
         "conclusion": job.conclusion,
+        "created_at": crate::time::rfc3339(job.started_at),
         "started_at": crate::time::rfc3339(job.started_at),
         "completed_at": job.completed_at.map(crate::time::rfc3339),
+        "name": job.name,
         "steps": steps,
-        "html_url": format!("{}/{repo_full}/actions/runs/{}/job/{}", world.github_url(), job.run_id, job.id),
-        "check_run_url": format!("{}/repos/{repo_full}/check-runs/{}", world.github_url(), job.id),
+        "check_run_url": format!("{}/check-runs/{}", urls.api, job.id),
+        "labels": job.labels,
+        "runner_id": runner(json!(job.id % 1000 + 1)),
+        "runner_name": runner(json!(format!("GitHub Actions {}", job.id % 1000 + 1))),
+        "runner_group_id": runner(json!(2)),
+        "runner_group_name": runner(json!("GitHub Actions")),
+        "workflow_name": run.map(|r| r.name.as_str()),
+        "head_branch": run.map(|r| r.head_branch.as_str()),
     })
 }
 
@@ -281,7 +363,7 @@ async fn list_jobs(
     let full = format!("{owner}/{repo}");
     let items = latest_jobs(&state, id)
         .into_iter()
-        .map(|j| job_json(&world, j, &full))
+        .map(|j| job_json(&world, &state, j, &full))
         .collect();
     counted_page(&world, uri.path(), &query, items, "jobs")
 }
@@ -404,6 +486,8 @@ async fn dispatch(
         event: "workflow_dispatch".to_owned(),
         actor: caller.token.clone(),
         from_fork: false,
+        fork_deleted: false,
+        actor_deleted: false,
         inputs,
         created_at: crate::time::now_epoch_millis(),
         attempts: 1,
@@ -420,7 +504,7 @@ async fn dispatch(
         let details = run_json(&world, &state, run);
         return json_response(
             StatusCode::OK,
-            json!({"workflow_run_id": run_id, "run_url": format!("{}/repos/{}/actions/runs/{run_id}", world.github_url(), details["repository"]["full_name"].as_str().unwrap_or_default()), "html_url": details["html_url"]}),
+            json!({"workflow_run_id": run_id, "run_url": details["url"], "html_url": details["html_url"]}),
         );
     }
     StatusCode::NO_CONTENT.into_response()

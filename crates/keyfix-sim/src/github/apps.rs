@@ -19,7 +19,7 @@ use rustls_pki_types::SubjectPublicKeyInfoDer;
 use serde_json::{json, Value};
 
 use super::state::{App, GithubState, Installation, InstallationToken};
-use super::{error, json_response, not_found, Caller};
+use super::{error, json_response, not_found, objects, Caller};
 use crate::scenario::OwnerKind;
 use crate::World;
 
@@ -188,16 +188,28 @@ pub fn out_of_scope(installation: &Installation, path: &str) -> Option<Response>
     }
 }
 
-fn installation_json(state: &GithubState, installation: &Installation) -> Value {
+/// An `installation`, as GitHub answers an App's lookup of one.
+fn installation_json(world: &World, state: &GithubState, installation: &Installation) -> Value {
     let app = state.apps.iter().find(|a| a.id == installation.app_id);
     let account = state.owner(&installation.account);
     let kind = match account.map(|o| o.kind) {
         Some(OwnerKind::User) => "User",
         _ => "Organization",
     };
+    let settings = match kind {
+        "User" => format!("{}/settings/installations", world.github_origin()),
+        _ => format!(
+            "{}/organizations/{}/settings/installations",
+            world.github_origin(),
+            installation.account
+        ),
+    };
     json!({
         "id": installation.id,
-        "account": account.map(|o| json!({"login": o.login, "id": o.id, "type": kind})),
+        "account": account.map(|o| objects::owner_as_user(world, o)),
+        "access_tokens_url": format!("{}/app/installations/{}/access_tokens", world.github_url(), installation.id),
+        "repositories_url": format!("{}/installation/repositories", world.github_url()),
+        "html_url": format!("{settings}/{}", installation.id),
         "app_id": installation.app_id,
         "app_slug": app.map(|a| a.name.clone()),
         "client_id": app.map(|a| a.client_id.clone()),
@@ -207,13 +219,17 @@ fn installation_json(state: &GithubState, installation: &Installation) -> Value 
         "repository_selection": installation.selection(),
         "events": [],
         "single_file_name": null,
+        "has_multiple_single_files": false,
+        "single_file_paths": [],
+        "suspended_by": null,
         "suspended_at": null,
-        "created_at": "2026-01-15T10:00:00Z",
-        "updated_at": "2026-01-15T10:00:00Z",
+        "created_at": objects::CREATED,
+        "updated_at": objects::CREATED,
     })
 }
 
 fn installation_answer(
+    world: &World,
     state: &GithubState,
     caller: &Caller,
     found: impl Fn(&Installation) -> bool,
@@ -226,7 +242,10 @@ fn installation_answer(
         .iter()
         .find(|i| i.app_id == app_id && found(i))
     {
-        Some(installation) => json_response(StatusCode::OK, installation_json(state, installation)),
+        Some(installation) => json_response(
+            StatusCode::OK,
+            installation_json(world, state, installation),
+        ),
         None => not_found(),
     }
 }
@@ -248,7 +267,9 @@ async fn org_installation(
     let Some(login) = account_of_kind(&state, &org, OwnerKind::Organization) else {
         return not_found();
     };
-    installation_answer(&state, &caller, |i| i.account.eq_ignore_ascii_case(&login))
+    installation_answer(&world, &state, &caller, |i| {
+        i.account.eq_ignore_ascii_case(&login)
+    })
 }
 
 /// `GET /users/{user}/installation`: the App's installation on a user's account.
@@ -261,7 +282,9 @@ async fn user_installation(
     let Some(login) = account_of_kind(&state, &user, OwnerKind::User) else {
         return not_found();
     };
-    installation_answer(&state, &caller, |i| i.account.eq_ignore_ascii_case(&login))
+    installation_answer(&world, &state, &caller, |i| {
+        i.account.eq_ignore_ascii_case(&login)
+    })
 }
 
 /// `GET /repos/{owner}/{repo}/installation`: the installation that can see the repository.
@@ -274,7 +297,7 @@ async fn repo_installation(
     if state.repo(&owner, &repo).is_none() {
         return not_found();
     }
-    installation_answer(&state, &caller, |i| i.sees(&owner, &repo))
+    installation_answer(&world, &state, &caller, |i| i.sees(&owner, &repo))
 }
 
 /// `POST /app/installations/{id}/access_tokens`: 201 with a new installation token, its expiry,

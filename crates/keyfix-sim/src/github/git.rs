@@ -12,8 +12,9 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::objects::{self, RepoForm, RepoUrls};
 use super::state::{Branch, BranchPolicy, Commit, File, GithubState, Perm, Pull, Repo};
-use super::{counted_page, error, json_response, not_found, Caller, PageQuery};
+use super::{counted_page, created, error, json_response, not_found, Caller, PageQuery};
 use crate::runner::{self, RunRequest};
 use crate::World;
 
@@ -224,7 +225,7 @@ async fn create_ref(
     pushed(&world, &owner, &repo, &branch, &caller.token);
     let state = world.github.lock().expect("github state");
     let r = state.repo(&owner, &repo).expect("just written");
-    json_response(StatusCode::CREATED, ref_json(&world, r, &branch, &body.sha))
+    created(ref_json(&world, r, &branch, &body.sha))
 }
 
 async fn delete_ref(
@@ -309,8 +310,7 @@ async fn create_tree(
             })
             .collect();
         r.trees.insert(sha.clone(), files);
-        json_response(
-            StatusCode::CREATED,
+        created(
             json!({"sha": sha, "url": format!("{base}/git/trees/{sha}"), "tree": entries, "truncated": false}),
         )
     })
@@ -349,21 +349,16 @@ async fn create_commit(
             body.message
         ))
         .sha;
-        let base = format!("{}/repos/{}", world.github_url(), r.full_name());
-        let html = format!("{}/{}", world.github_url(), r.full_name());
-        let person = json!({"name": caller.token, "email": format!("{}@users.noreply.github.com", caller.token), "date": now});
-        let answer = json!({
-            "sha": sha,
-            "node_id": format!("C_{}", &sha[..12]),
-            "url": format!("{base}/git/commits/{sha}"),
-            "html_url": format!("{html}/commit/{sha}"),
-            "author": person,
-            "committer": person,
-            "message": body.message,
-            "tree": {"sha": body.tree, "url": format!("{base}/git/trees/{}", body.tree)},
-            "parents": body.parents.iter().map(|p| json!({"sha": p, "url": format!("{base}/git/commits/{p}"), "html_url": format!("{html}/commit/{p}")})).collect::<Vec<_>>(),
-            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null},
-        });
+        let urls = RepoUrls::of(&world, &r.full_name());
+        let answer = objects::git_commit(
+            &urls,
+            &sha,
+            &body.tree,
+            &body.parents,
+            &body.message,
+            &caller.token,
+            &now,
+        );
         r.commits.insert(
             sha,
             Commit {
@@ -372,7 +367,7 @@ async fn create_commit(
                 message: body.message,
             },
         );
-        json_response(StatusCode::CREATED, answer)
+        created(answer)
     })
 }
 
@@ -445,6 +440,8 @@ pub fn pushed(world: &Arc<World>, owner: &str, repo: &str, branch: &str, actor: 
             event: "push".to_owned(),
             actor: actor.to_owned(),
             from_fork: false,
+            fork_deleted: false,
+            actor_deleted: false,
             inputs: BTreeMap::new(),
             created_at: crate::time::now_epoch_millis(),
             attempts: 1,
@@ -485,15 +482,9 @@ async fn create_pull(
         return refusal;
     }
     let mut state = world.github.lock().expect("github state");
-    let repo_id = {
-        let Some(r) = state.repo(&owner, &repo) else {
-            return not_found();
-        };
-        r.id
+    let Some(r) = state.repo(&owner, &repo) else {
+        return not_found();
     };
-    let number = state.runs.len() as u64 + state.jobs.len() as u64 + 1;
-    let user = json!({"login": caller.token, "id": 1, "type": "User"});
-    let r = state.repo_mut(&owner, &repo).expect("found above");
     let (Some(head_sha), Some(base_sha)) = (r.head_of(&body.head), r.head_of(&body.base)) else {
         return validation_failed("head", "invalid", None);
     };
@@ -504,44 +495,118 @@ async fn create_pull(
         let message = format!("A pull request already exists for {owner}:{}.", body.head);
         return validation_failed("head", "custom", Some(&message));
     }
-    let number = number + r.pulls.len() as u64;
+    let number = state.runs.len() as u64 + state.jobs.len() as u64 + 1 + r.pulls.len() as u64;
+    let r = state.repo_mut(&owner, &repo).expect("found above");
     r.pulls.push(Pull {
         number,
         title: body.title.clone(),
         head: body.head.clone(),
         base: body.base.clone(),
     });
-    let api = format!("{}/repos/{}", world.github_url(), r.full_name());
-    let html = format!("{}/{}", world.github_url(), r.full_name());
+    let r = state.repo(&owner, &repo).expect("found above");
+    let answer = pull_json(
+        &world,
+        &state,
+        r,
+        &caller,
+        &body,
+        number,
+        (&head_sha, &base_sha),
+    );
+    created(answer)
+}
+
+/// A `pull-request` just opened from `body.head` into `body.base`.
+fn pull_json(
+    world: &World,
+    state: &GithubState,
+    r: &Repo,
+    caller: &Caller,
+    body: &NewPull,
+    number: u64,
+    (head_sha, base_sha): (&str, &str),
+) -> Value {
+    let urls = RepoUrls::of(world, &r.full_name());
+    let id = r.id * 100_000 + number;
     let now = crate::time::rfc3339(crate::time::now_epoch_millis());
-    let side = |name: &str, sha: &str| json!({"label": format!("{owner}:{name}"), "ref": name, "sha": sha, "user": user, "repo": {"id": repo_id, "full_name": r.full_name()}});
-    let answer = json!({
-        "id": repo_id * 100_000 + number,
-        "node_id": format!("PR_{repo_id}_{number}"),
+    let user = objects::user_by_login(world, state, &caller.token);
+    let url = format!("{}/pulls/{number}", urls.api);
+    let html = format!("{}/pull/{number}", urls.web);
+    let issue = format!("{}/issues/{number}", urls.api);
+    let side = |name: &str, sha: &str| {
+        json!({
+            "label": format!("{}:{name}", r.owner),
+            "ref": name,
+            "sha": sha,
+            "user": objects::user_by_login(world, state, &r.owner),
+            "repo": objects::repository(world, state, r, RepoForm::Listed),
+        })
+    };
+    let link = |href: String| json!({"href": href});
+    let links = json!({
+        "self": link(url.clone()),
+        "html": link(html.clone()),
+        "issue": link(issue.clone()),
+        "comments": link(format!("{issue}/comments")),
+        "review_comments": link(format!("{url}/comments")),
+        "review_comment": link(format!("{}/pulls/comments{{/number}}", urls.api)),
+        "commits": link(format!("{url}/commits")),
+        "statuses": link(format!("{}/statuses/{head_sha}", urls.api)),
+    });
+    let mut pull = json!({
+        "id": id,
+        "node_id": objects::node_id("PullRequest", id),
         "number": number,
         "state": "open",
         "locked": false,
+        "active_lock_reason": null,
         "title": body.title,
         "body": body.body,
         "user": user,
-        "url": format!("{api}/pulls/{number}"),
-        "html_url": format!("{html}/pull/{number}"),
-        "diff_url": format!("{html}/pull/{number}.diff"),
-        "patch_url": format!("{html}/pull/{number}.patch"),
-        "issue_url": format!("{api}/issues/{number}"),
-        "commits_url": format!("{api}/pulls/{number}/commits"),
+        "url": url,
+        "html_url": html,
+        "diff_url": format!("{html}.diff"),
+        "patch_url": format!("{html}.patch"),
+        "issue_url": issue,
+        "commits_url": format!("{url}/commits"),
+        "review_comments_url": format!("{url}/comments"),
+        "review_comment_url": format!("{}/pulls/comments{{/number}}", urls.api),
+        "comments_url": format!("{issue}/comments"),
+        "statuses_url": format!("{}/statuses/{head_sha}", urls.api),
         "created_at": now,
         "updated_at": now,
         "closed_at": null,
         "merged_at": null,
         "merge_commit_sha": null,
+        "assignee": null,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "labels": [],
+        "milestone": null,
         "draft": false,
-        "merged": false,
-        "head": side(&body.head, &head_sha),
-        "base": side(&body.base, &base_sha),
-        "author_association": "OWNER",
+        "head": side(&body.head, head_sha),
+        "base": side(&body.base, base_sha),
+        "_links": links,
     });
-    json_response(StatusCode::CREATED, answer)
+    let state_of_merge = json!({
+        "author_association": "OWNER",
+        "auto_merge": null,
+        "merged": false,
+        "mergeable": null,
+        "rebaseable": null,
+        "mergeable_state": "unknown",
+        "merged_by": null,
+        "comments": 0,
+        "review_comments": 0,
+        "maintainer_can_modify": false,
+        "commits": 1,
+        "additions": 0,
+        "deletions": 0,
+        "changed_files": 1,
+    });
+    objects::extend(&mut pull, state_of_merge);
+    pull
 }
 
 fn environment_json(world: &World, repo: &Repo, name: &str) -> Option<Value> {

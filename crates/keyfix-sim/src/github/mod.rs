@@ -6,6 +6,7 @@
 mod actions;
 pub mod apps;
 mod git;
+pub mod objects;
 mod repos;
 mod secrets;
 pub mod state;
@@ -109,6 +110,18 @@ pub fn not_found() -> Response {
 
 pub fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
+}
+
+/// 201 with the new object and, as GitHub sends it, its API URL in `Location`.
+pub fn created(body: Value) -> Response {
+    let location = body["url"]
+        .as_str()
+        .and_then(|u| HeaderValue::from_str(u).ok());
+    let mut response = json_response(StatusCode::CREATED, body);
+    if let Some(location) = location {
+        response.headers_mut().insert("location", location);
+    }
+    response
 }
 
 /// One page of `items`, with the `Link` header GitHub sends. `path` is the request's path.

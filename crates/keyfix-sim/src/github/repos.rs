@@ -11,6 +11,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::objects::{self, ContentEntry, RepoForm, RepoUrls};
 use super::state::{File, GithubState, Owner, Perm, Repo};
 use super::{error, json_response, not_found, page, Caller, PageQuery};
 use crate::scenario::{OwnerKind, Protection};
@@ -18,8 +19,8 @@ use crate::World;
 
 pub fn routes() -> Router<Arc<World>> {
     Router::new()
-        .route("/users/{owner}", get(get_owner))
-        .route("/orgs/{owner}", get(get_owner))
+        .route("/users/{owner}", get(get_user))
+        .route("/orgs/{owner}", get(get_org))
         .route("/orgs/{owner}/repos", get(list_repos))
         .route("/users/{owner}/repos", get(list_repos))
         .route("/repos/{owner}/{repo}", get(get_repo))
@@ -29,34 +30,36 @@ pub fn routes() -> Router<Arc<World>> {
         )
 }
 
-fn owner_json(owner: &Owner) -> Value {
-    let kind = match owner.kind {
-        OwnerKind::Organization => "Organization",
-        OwnerKind::User => "User",
-    };
-    json!({"login": owner.login, "id": owner.id, "type": kind})
+/// How many public repositories `owner` has.
+fn public_repos(state: &GithubState, owner: &Owner) -> usize {
+    state
+        .repos
+        .iter()
+        .filter(|r| r.owner.eq_ignore_ascii_case(&owner.login) && !r.private)
+        .count()
 }
 
-pub fn repo_json(world: &World, repo: &Repo, owner: Option<&Owner>) -> Value {
-    json!({
-        "id": repo.id,
-        "name": repo.name,
-        "full_name": repo.full_name(),
-        "owner": owner.map(owner_json),
-        "private": repo.private,
-        "visibility": if repo.private { "private" } else { "public" },
-        "archived": repo.archived,
-        "disabled": false,
-        "default_branch": repo.default_branch,
-        "html_url": format!("{}/{}", world.github_url(), repo.full_name()),
-    })
-}
-
-async fn get_owner(State(world): State<Arc<World>>, Path(owner): Path<String>) -> Response {
+/// `GET /users/{username}`: users and organizations alike, as a `public-user`.
+async fn get_user(State(world): State<Arc<World>>, Path(login): Path<String>) -> Response {
     let state = world.github.lock().expect("github state");
-    match state.owner(&owner) {
-        Some(owner) => json_response(StatusCode::OK, owner_json(owner)),
+    match state.owner(&login) {
+        Some(owner) => json_response(
+            StatusCode::OK,
+            objects::public_user(&world, owner, public_repos(&state, owner)),
+        ),
         None => not_found(),
+    }
+}
+
+/// `GET /orgs/{org}`: an `organization-full`; a user is not found there.
+async fn get_org(State(world): State<Arc<World>>, Path(login): Path<String>) -> Response {
+    let state = world.github.lock().expect("github state");
+    match state.owner(&login) {
+        Some(owner) if owner.kind == OwnerKind::Organization => json_response(
+            StatusCode::OK,
+            objects::organization_full(&world, owner, public_repos(&state, owner)),
+        ),
+        _ => not_found(),
     }
 }
 
@@ -68,9 +71,9 @@ async fn list_repos(
     request: axum::extract::OriginalUri,
 ) -> Response {
     let state = world.github.lock().expect("github state");
-    let Some(owner_state) = state.owner(&owner) else {
+    if state.owner(&owner).is_none() {
         return not_found();
-    };
+    }
     let items: Vec<Value> = state
         .repos
         .iter()
@@ -82,7 +85,7 @@ async fn list_repos(
                 .and_then(|id| state.installations.iter().find(|i| i.id == id));
             installation.is_none_or(|i| !r.private || i.sees(&r.owner, &r.name))
         })
-        .map(|r| repo_json(&world, r, Some(owner_state)))
+        .map(|r| objects::repository(&world, &state, r, RepoForm::Listed))
         .collect();
     page(&world, request.path(), &query, items, |items, _| {
         Value::Array(items)
@@ -95,7 +98,10 @@ async fn get_repo(
 ) -> Response {
     let state = world.github.lock().expect("github state");
     match state.repo(&owner, &repo) {
-        Some(r) => json_response(StatusCode::OK, repo_json(&world, r, state.owner(&owner))),
+        Some(r) => json_response(
+            StatusCode::OK,
+            objects::repository(&world, &state, r, RepoForm::Full),
+        ),
         None => not_found(),
     }
 }
@@ -106,34 +112,35 @@ const CONTENT_MAX_BYTES: usize = 1024 * 1024;
 /// The Contents API lists at most this many entries of a directory.
 const LISTING_MAX: usize = 1000;
 
-fn file_json(path: &str, file: &File) -> Value {
+/// A `content-file`: the entry, its base64 content wrapped at 60 characters as GitHub wraps it.
+fn file_json(urls: &RepoUrls, path: &str, branch: &str, file: &File) -> Value {
+    let mut value = file_entry(urls, path, branch, file);
     if file.text.len() > CONTENT_MAX_BYTES {
-        return json!({
-            "type": "file",
-            "name": path.rsplit('/').next(),
-            "path": path,
-            "sha": file.sha,
-            "size": file.text.len(),
-            "encoding": "none",
-            "content": "",
-        });
+        value["encoding"] = json!("none");
+        value["content"] = json!("");
+        return value;
     }
     let encoded = base64::engine::general_purpose::STANDARD.encode(file.text.as_bytes());
-    // GitHub wraps the base64 content at 60 characters.
     let wrapped: Vec<String> = encoded
         .as_bytes()
         .chunks(60)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect();
-    json!({
-        "type": "file",
-        "name": path.rsplit('/').next(),
-        "path": path,
-        "sha": file.sha,
-        "size": file.text.len(),
-        "encoding": "base64",
-        "content": wrapped.join("\n") + "\n",
-    })
+    value["encoding"] = json!("base64");
+    value["content"] = json!(wrapped.join("\n") + "\n");
+    value
+}
+
+fn file_entry(urls: &RepoUrls, path: &str, branch: &str, file: &File) -> Value {
+    objects::content_entry(
+        urls,
+        path,
+        branch,
+        ContentEntry::File {
+            sha: &file.sha,
+            size: file.text.len(),
+        },
+    )
 }
 
 async fn get_contents(
@@ -159,8 +166,10 @@ async fn get_contents(
         );
     };
     let path = path.trim_matches('/');
+    let branch = query.reference.as_deref().unwrap_or(&repo.default_branch);
+    let urls = RepoUrls::of(&world, &repo.full_name());
     if let Some(file) = files.get(path) {
-        return json_response(StatusCode::OK, file_json(path, file));
+        return json_response(StatusCode::OK, file_json(&urls, path, branch, file));
     }
     let prefix = format!("{path}/");
     let mut entries: Vec<Value> = Vec::new();
@@ -170,10 +179,17 @@ async fn get_contents(
             break;
         };
         match rest.split_once('/') {
-            None => entries.push(json!({"type": "file", "name": rest, "path": file_path, "sha": file.sha, "size": file.text.len()})),
+            None => entries.push(file_entry(&urls, file_path, branch, file)),
             Some((dir, _)) if !dirs.iter().any(|d| d == dir) => {
                 dirs.push(dir.to_owned());
-                entries.push(json!({"type": "dir", "name": dir, "path": format!("{prefix}{dir}")}));
+                let dir_path = format!("{prefix}{dir}");
+                let sha = File::new(dir_path.clone()).sha;
+                entries.push(objects::content_entry(
+                    &urls,
+                    &dir_path,
+                    branch,
+                    ContentEntry::Dir { sha: &sha },
+                ));
             }
             Some(_) => {}
         }
@@ -259,6 +275,7 @@ async fn delete_contents(
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
+    let parent = r.head_of(&branch).unwrap_or_default();
     let files = r
         .files_on_mut(&branch)
         .expect("writable_repo checked the branch");
@@ -280,15 +297,36 @@ async fn delete_contents(
         }
         Some(_) => {}
     }
-    let commit = File::new(format!("{}\n{path}", body.message)).sha;
     files.remove(&path);
     r.commit_on(&branch, &body.message);
+    let answer = file_commit(&world, r, &branch, parent, &body.message, &caller, None);
     drop(state);
     pushed_unless_default(&world, &owner, &repo, &branch, &caller);
-    json_response(
-        StatusCode::OK,
-        json!({"content": null, "commit": {"sha": commit, "message": body.message}}),
-    )
+    json_response(StatusCode::OK, answer)
+}
+
+/// A `file-commit`: what a file write answers, the file's entry (`None` for a deletion) and
+/// the commit it made on `branch`.
+fn file_commit(
+    world: &World,
+    repo: &Repo,
+    branch: &str,
+    parent: String,
+    message: &str,
+    caller: &Caller,
+    content: Option<Value>,
+) -> Value {
+    let urls = RepoUrls::of(world, &repo.full_name());
+    let sha = repo.head_of(branch).unwrap_or_default();
+    let tree = repo
+        .commits
+        .get(&sha)
+        .map_or_else(|| sha.clone(), |c| c.tree.clone());
+    let now = crate::time::rfc3339(crate::time::now_epoch_millis());
+    json!({
+        "content": content,
+        "commit": objects::git_commit(&urls, &sha, &tree, &[parent], message, &caller.token, &now),
+    })
 }
 
 #[derive(Deserialize)]
@@ -325,6 +363,8 @@ async fn put_contents(
             "content is not UTF-8 text",
         );
     };
+    let parent = r.head_of(&branch).unwrap_or_default();
+    let urls = RepoUrls::of(&world, &r.full_name());
     let files = r
         .files_on_mut(&branch)
         .expect("writable_repo checked the branch");
@@ -345,12 +385,18 @@ async fn put_contents(
         (None, _) => StatusCode::CREATED,
     };
     let file = File::new(text);
-    let answer = json!({
-        "content": {"name": path.rsplit('/').next(), "path": path, "sha": file.sha},
-        "commit": {"sha": file.sha, "message": body.message},
-    });
+    let entry = file_entry(&urls, &path, &branch, &file);
     files.insert(path, file);
     r.commit_on(&branch, &body.message);
+    let answer = file_commit(
+        &world,
+        r,
+        &branch,
+        parent,
+        &body.message,
+        &caller,
+        Some(entry),
+    );
     drop(state);
     pushed_unless_default(&world, &owner, &repo, &branch, &caller);
     json_response(status, answer)

@@ -13,7 +13,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::repos::repo_json;
+use super::objects::{self, RepoForm};
 use super::state::{KeyPair, OrgSecret, Perm, Stored};
 use super::{counted_page, error, json_response, not_found, Caller, PageQuery};
 use crate::World;
@@ -242,10 +242,11 @@ async fn repo_org_list(
         let items = state
             .owner(&r.owner)
             .map(|o| {
+                // Listed for the repository: names and dates, not the organization's settings.
                 o.secrets
                     .iter()
                     .filter(|(_, s)| o.secret_visible_to(s, r))
-                    .map(|(n, s)| org_secret_json(&world, &o.login, n, s))
+                    .map(|(n, s)| secret_json(n, &s.stored))
                     .collect()
             })
             .unwrap_or_default();
@@ -416,9 +417,9 @@ async fn org_selected(
         return refusal;
     }
     let state = world.github.lock().expect("github state");
-    let Some((o, s)) = state
+    let Some(s) = state
         .owner(&org)
-        .and_then(|o| o.secrets.get(&name.to_ascii_uppercase()).map(|s| (o, s)))
+        .and_then(|o| o.secrets.get(&name.to_ascii_uppercase()))
     else {
         return not_found();
     };
@@ -432,7 +433,7 @@ async fn org_selected(
         .repos
         .iter()
         .filter(|r| s.selected.contains(&r.id))
-        .map(|r| repo_json(&world, r, Some(o)))
+        .map(|r| objects::repository(&world, &state, r, RepoForm::Listed))
         .collect();
     counted_page(&world, uri.path(), &query, items, "repositories")
 }

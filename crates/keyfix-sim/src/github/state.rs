@@ -493,7 +493,14 @@ pub struct Run {
     pub event: String,
     pub actor: String,
     pub from_fork: bool,
+    /// The fork the run came from was deleted: its `head_repository` is `null`.
+    pub fork_deleted: bool,
+    /// The account that started the run was deleted: its `actor` is `null`.
+    pub actor_deleted: bool,
     pub head_branch: String,
+    /// The commit the run ran on, and that commit's message.
+    pub head_sha: String,
+    pub head_message: String,
     pub status: RunStatus,
     pub conclusion: Option<String>,
     pub created_at: u64,
@@ -517,6 +524,8 @@ pub struct Job {
     pub run_id: u64,
     pub run_attempt: u32,
     pub name: String,
+    /// The labels of its `runs-on`.
+    pub labels: Vec<String>,
     pub status: RunStatus,
     pub conclusion: Option<String>,
     pub steps: Vec<Step>,
