@@ -394,6 +394,11 @@ pub fn git_commit(
 /// `content-directory` item).
 pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEntry) -> Value {
     let name = path.rsplit('/').next().unwrap_or(path);
+    let shown = path;
+    // GitHub's links carry the path percent-encoded: a space or a `ü` in a file name is not
+    // part of a URI.
+    let path = &url_path(path);
+    let branch = &url_path(branch);
     let url = format!("{}/contents/{path}?ref={branch}", urls.api);
     let (kind, sha, size, git_url, html_url, download_url) = match entry {
         ContentEntry::File { sha, size } => (
@@ -416,7 +421,7 @@ pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEn
     json!({
         "type": kind,
         "name": name,
-        "path": path,
+        "path": shown,
         "sha": sha,
         "size": size,
         "url": url,
@@ -427,7 +432,51 @@ pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEn
     })
 }
 
+/// `path` with every byte but the unreserved ones and `/` percent-encoded.
+fn url_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub enum ContentEntry<'a> {
     File { sha: &'a str, size: usize },
     Dir { sha: &'a str },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_links_carry_the_path_encoded_and_the_path_as_it_is() {
+        let urls = RepoUrls {
+            full_name: "acme/app".to_owned(),
+            api: "http://sim/repos/acme/app".to_owned(),
+            web: "http://sim/acme/app".to_owned(),
+        };
+        let entry = content_entry(
+            &urls,
+            ".github/workflows/claude review ü.yml",
+            "main",
+            ContentEntry::File {
+                sha: "abc",
+                size: 1,
+            },
+        );
+        assert_eq!(entry["path"], ".github/workflows/claude review ü.yml");
+        assert_eq!(
+            entry["url"],
+            "http://sim/repos/acme/app/contents/.github/workflows/claude%20review%20%C3%BC.yml?ref=main"
+        );
+        assert_eq!(
+            entry["download_url"],
+            "http://sim/acme/app/raw/main/.github/workflows/claude%20review%20%C3%BC.yml"
+        );
+    }
 }
