@@ -394,6 +394,7 @@ pub fn git_commit(
 /// `content-directory` item).
 pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEntry) -> Value {
     let name = path.rsplit('/').next().unwrap_or(path);
+    let (path_text, path, branch) = (path, url_encoded(path), url_encoded(branch));
     let url = format!("{}/contents/{path}?ref={branch}", urls.api);
     let (kind, sha, size, git_url, html_url, download_url) = match entry {
         ContentEntry::File { sha, size } => (
@@ -416,7 +417,7 @@ pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEn
     json!({
         "type": kind,
         "name": name,
-        "path": path,
+        "path": path_text,
         "sha": sha,
         "size": size,
         "url": url,
@@ -425,6 +426,20 @@ pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEn
         "download_url": download_url,
         "_links": {"self": url, "git": git_url, "html": html_url},
     })
+}
+
+/// A path or ref as GitHub writes it into a URL: every byte but the unreserved characters and
+/// `/` percent-encoded, so that a file named with spaces or accents still makes a valid URI.
+fn url_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 pub enum ContentEntry<'a> {
