@@ -318,3 +318,39 @@ fn rotate_writes_each_callers_secret_under_the_callers_name_and_leaves_out_the_u
         assert!(stderr.contains(left_out), "{left_out} in:\n{stderr}");
     }
 }
+
+#[test]
+fn a_refused_called_workflow_is_unreadable_and_a_transient_failure_is_retried() {
+    use keyfix_sim::scenario::Fault;
+    let mut scenario = scenario(&shared_text());
+    // GitHub refuses the tag's file once with 403, and answers the branch's file 502 once.
+    scenario.faults.push(Fault {
+        service: Some("github".into()),
+        path: "/repos/acme/shared-workflows/contents/.github/workflows/claude-inherit.yml$".into(),
+        status: Some(403),
+        ..Fault::default()
+    });
+    scenario.faults.push(Fault {
+        service: Some("github".into()),
+        path: "/repos/acme/shared-workflows/contents/.github/workflows/claude.yml$".into(),
+        status: Some(502),
+        times: Some(1),
+        ..Fault::default()
+    });
+    let sim = start(scenario);
+    let (doc, code) = json_of(keyfix(&sim).args(["scan", "acme"]));
+    assert_eq!(code, 0, "{doc:#}");
+    let app = repo_doc(&doc, "acme/app");
+    assert_eq!(app["workflows"], serde_json::json!([]));
+    let reason = app["warnings"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("claude-inherit.yml@v1, which keyfix could not read (the token cannot"),
+        "{reason}"
+    );
+    assert_eq!(app["warnings"][0]["passed_secrets"]["inherit"], true);
+    assert_eq!(
+        repo_doc(&doc, "acme/api")["workflows"][0]["secret"],
+        "TEAM_CLAUDE_KEY",
+        "read again after the 502"
+    );
+}
