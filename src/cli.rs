@@ -299,7 +299,10 @@ const SCAN_HELP: &str = "\
 For every repository whose default branch has a workflow using anthropics/claude-code-action:
 the secret each Claude step reads, the scope it resolves to (environment > repository >
 organization) and the copies it shadows, the model, and the last run with its failure signature.
-Read-only: it dispatches nothing and writes nothing.
+A Claude step in a reusable workflow of another repository (an organization's shared workflows,
+`uses: org/shared/.github/workflows/claude.yml@v1`) is read there at that ref and listed under
+its caller, with the caller's secret; a called workflow the token cannot read is listed as NOT
+READ, with the secrets the caller passes it. Read-only: it dispatches nothing and writes nothing.
 
 Examples:
   keyfix scan acme
@@ -307,7 +310,7 @@ Examples:
 
 Token: GH_TOKEN, GITHUB_TOKEN or `gh auth token` (or a GitHub App: KEYFIX_GITHUB_APP_*); it
 needs Metadata, Contents, Actions, Secrets and Environments read (fine-grained token or App) or
-the repo scope (classic).";
+the repo scope (classic), and Contents read on the repositories of called workflows.";
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {

@@ -4,7 +4,7 @@
 use crate::diagnosis::{Cause, CauseClass, Diagnosis};
 use crate::github::runs::Signature;
 use crate::github::secrets::{Scope, Written};
-use crate::github::workflows::{Credential, ModelSource};
+use crate::github::workflows::{CalledWorkflow, Credential, ModelSource};
 use crate::key::{Defect, Key, KeyKind};
 
 /// The kinds of failure that end a command before it could finish its work (`cli.md`).
@@ -249,6 +249,8 @@ pub struct ScannedWorkflow {
     pub secret_expression: Option<String>,
     /// The model's expression, where the workflow writes one.
     pub model_expression: Option<String>,
+    /// The reusable workflow of another repository the job calls, where its Claude step is.
+    pub called_workflow: Option<CalledWorkflow>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -276,6 +278,8 @@ pub struct WorkflowSummary {
     pub job: String,
     pub model: String,
     pub model_source: ModelSource,
+    /// The reusable workflow of another repository the job calls, where its Claude step is.
+    pub called_workflow: Option<CalledWorkflow>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -93,6 +93,10 @@ fn org() -> Scenario {
     shipped("org.toml")
 }
 
+fn shared_workflows() -> Scenario {
+    shipped("shared-workflows.toml")
+}
+
 /// The organizations of `org.toml` without the scenario's 502 on one write.
 fn org_without_faults() -> Scenario {
     let mut scenario = org();
@@ -103,6 +107,38 @@ fn org_without_faults() -> Scenario {
 #[test]
 fn scan_demo() {
     both("scan_demo", demo, &["scan", "acme"], &[], 0);
+}
+
+/// Claude jobs in the organization's shared workflows repository, followed through `inherit`
+/// and a mapping; the calls GitHub would not let keyfix read, each with the secrets it passes.
+#[test]
+fn scan_shared_workflows() {
+    both(
+        "scan_shared_workflows",
+        shared_workflows,
+        &["scan", "acme"],
+        &[],
+        0,
+    );
+}
+
+/// The diagnosis names the called workflow its Claude step is in.
+#[test]
+fn check_shared_workflow_mapped() {
+    let sim = start(shared_workflows());
+    snapshot(
+        "check_shared_workflow_mapped_human",
+        &sim,
+        &[
+            "check",
+            "acme/api",
+            "--install-probe",
+            "--reference-key-env",
+            "REFERENCE",
+        ],
+        &[("REFERENCE", "fresh")],
+        10,
+    );
 }
 
 #[test]

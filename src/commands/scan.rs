@@ -86,6 +86,7 @@ async fn report(client: &Client, repository: Repository) -> Result<Option<Scanne
                 credential: step.credential,
                 secret_expression: step.api_key_expression.clone(),
                 model_expression: step.model_expression.clone(),
+                called_workflow: step.called_workflow.clone(),
             }
         })
         .collect();

@@ -23,6 +23,7 @@ use tracing::{debug, info, warn};
 use super::app::App;
 use super::retry::{AttemptFacts, Resent, RetryPolicy};
 use super::route::Route;
+use super::workflows::{CalledWorkflow, Callee};
 use super::{Access, Error, Token};
 use crate::net::{self, Network};
 
@@ -176,6 +177,9 @@ pub struct Client {
     /// The hourly budget of each credential (the token, or each installation) as its last
     /// answer stated it.
     budget: Mutex<HashMap<String, Budget>>,
+    /// Reusable workflows of other repositories, read once per run: an organization's shared
+    /// workflow is called by many of its repositories.
+    callees: Mutex<HashMap<CalledWorkflow, Arc<tokio::sync::OnceCell<Callee>>>>,
 }
 
 fn now_epoch() -> u64 {
@@ -270,7 +274,17 @@ impl Client {
             requests: AtomicU64::new(0),
             secondary_waits: AtomicU64::new(0),
             budget: Mutex::new(HashMap::new()),
+            callees: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The one place this run keeps `called` once read (see `repos::called_workflow`).
+    pub(super) fn callee_cell(
+        &self,
+        called: &CalledWorkflow,
+    ) -> Arc<tokio::sync::OnceCell<Callee>> {
+        let mut callees = self.callees.lock().expect("callees lock");
+        callees.entry(called.clone()).or_default().clone()
     }
 
     pub fn api_url(&self) -> &str {

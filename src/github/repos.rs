@@ -4,7 +4,7 @@ use base64::Engine;
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 
-use super::workflows::{Warning, WorkflowFile};
+use super::workflows::{CalledWorkflow, Callee, Warning, WorkflowFile};
 use super::{Access, Client, Error, RepoName};
 use crate::net::url_path;
 
@@ -173,6 +173,30 @@ pub async fn file(
     read_file(client, repo, branch, path)
         .await
         .map_err(|e| e.into_github(path, repo))
+}
+
+/// A reusable workflow of another repository at the ref its caller names, read once per run
+/// however many jobs and repositories call it. What GitHub will not give (no such repository,
+/// ref or file, or none the token can see; a refused permission; a file keyfix cannot read) is
+/// the reason it is unreadable; a failure of GitHub or the network stops the command, as for any
+/// other read.
+pub async fn called_workflow(client: &Client, called: &CalledWorkflow) -> Result<Callee, Error> {
+    let cell = client.callee_cell(called);
+    let callee = cell
+        .get_or_try_init(|| async {
+            let read = read_file(client, &called.repo, &called.git_ref, &called.path).await;
+            match read {
+                Ok(Some(file)) => Ok(Callee::Text(file.text)),
+                Ok(None) => Ok(Callee::Unreadable(format!(
+                    "GitHub answered 404: {} has no {} at {}, or the token cannot see {}",
+                    called.repo, called.path, called.git_ref, called.repo
+                ))),
+                Err(FileError::Github(e)) if !e.is_access() => Err(e),
+                Err(e) => Ok(Callee::Unreadable(e.to_string())),
+            }
+        })
+        .await?;
+    Ok(callee.clone())
 }
 
 async fn read_file(

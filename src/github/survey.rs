@@ -3,7 +3,7 @@
 
 use super::repos::{self, Repository};
 use super::secrets::{Resolution, ScopeIndex};
-use super::workflows::{self, Analysis, ClaudeStep, ModelChoice};
+use super::workflows::{self, Analysis, Callees, ClaudeStep, ModelChoice};
 use super::{Client, Error, RepoName};
 
 pub struct Survey {
@@ -35,7 +35,13 @@ impl Survey {
         let name = repository.repo_name();
         let (files, unread) =
             repos::workflow_files(client, &name, &repository.default_branch, concurrency).await?;
-        let mut analysis = workflows::analyze(&files);
+        let parsed = workflows::Workflows::parse(&files);
+        let mut callees = Callees::new();
+        for called in parsed.called() {
+            let callee = repos::called_workflow(client, &called).await?;
+            callees.insert(called, callee);
+        }
+        let mut analysis = parsed.analyze(&callees);
         analysis.warnings.splice(0..0, unread);
         if analysis.steps.is_empty() && analysis.warnings.is_empty() {
             return Ok(None);

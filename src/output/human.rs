@@ -73,9 +73,14 @@ fn render_context(out: &mut String, outcome: &Found) {
             }
             _ => "",
         };
+        let called = wf
+            .called_workflow
+            .as_ref()
+            .map(|c| format!(", in {}", shown(&c.to_string())))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<10} {} (job {}), model {}{assumed}",
+            "{:<10} {} (job {}{called}), model {}{assumed}",
             "Workflow",
             shown(&wf.path),
             shown(&wf.job),
@@ -370,40 +375,19 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
                 }
             },
         );
-        for (i, wf) in repo.workflows.iter().enumerate() {
-            let file = wf.path.rsplit('/').next().unwrap_or(&wf.path);
-            let secret = match (&wf.secret, &wf.secret_expression) {
-                (Some(name), _) => shown(name).into_owned(),
-                (None, Some(expression)) => format!("{} (unresolved)", shown(expression)),
-                (None, None) => format!("({})", credential_name(wf.credential)),
-            };
-            let mut scope = match (&wf.scope, &wf.secret) {
-                (Some(scope), _) => shown(&scope.to_string()).into_owned(),
-                (None, Some(_)) => "MISSING".to_owned(),
-                (None, None) => "-".to_owned(),
-            };
-            if !wf.shadows.is_empty() {
-                scope.push_str(&format!(" (shadows {})", scopes_shown(&wf.shadows, ", ")));
-            }
-            let name = if i == 0 {
-                shown(&repo.repo).into_owned()
+        let mut repo_rows: Vec<[String; 4]> = repo.workflows.iter().map(scan_row).collect();
+        repo_rows.extend(
+            repo.warnings
+                .iter()
+                .filter_map(|w| Some(unread_call_row(&w.path, w.unread_call.as_ref()?))),
+        );
+        for (i, [workflow, secret, scope, model]) in repo_rows.into_iter().enumerate() {
+            let (name, last) = if i == 0 {
+                (shown(&repo.repo).into_owned(), last.clone())
             } else {
-                String::new()
+                (String::new(), String::new())
             };
-            let last = if i == 0 { last.clone() } else { String::new() };
-            rows.push([
-                name,
-                format!("{} ({})", shown(file), shown(&wf.job)),
-                secret,
-                scope,
-                match (&wf.model_expression, wf.model_source) {
-                    (Some(expression), ModelSource::Unresolved) => {
-                        format!("{} (assumed; {})", shown(&wf.model), shown(expression))
-                    }
-                    _ => shown(&wf.model).into_owned(),
-                },
-                last,
-            ]);
+            rows.push([name, workflow, secret, scope, model, last]);
         }
     }
     let _ = write!(out, "{}", table(&header, &rows, style));
@@ -421,6 +405,19 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
         n => format!("{n} repositories use"),
     };
     let _ = writeln!(out, "\n{count} claude-code-action.");
+    // A call keyfix could not follow may hide the Claude job: its reason is said on stdout, not
+    // only as a warning on stderr.
+    for repo in repos {
+        for warning in repo.warnings.iter().filter(|w| w.unread_call.is_some()) {
+            let _ = writeln!(
+                out,
+                "{}: {}: {}",
+                shown(&repo.repo),
+                shown(&warning.path),
+                shown(&warning.message)
+            );
+        }
+    }
     for repo in refused {
         let repo = shown(repo);
         let _ = writeln!(
@@ -428,6 +425,63 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
             "{repo}: the last run was refused before any work (a key or billing refusal); run `keyfix check {repo}`."
         );
     }
+}
+
+/// A Claude step's workflow, secret, scope and model in `scan`'s table.
+fn scan_row(wf: &crate::outcome::ScannedWorkflow) -> [String; 4] {
+    let file = wf.path.rsplit('/').next().unwrap_or(&wf.path);
+    let secret = match (&wf.secret, &wf.secret_expression) {
+        (Some(name), _) => shown(name).into_owned(),
+        (None, Some(expression)) => format!("{} (unresolved)", shown(expression)),
+        (None, None) => format!("({})", credential_name(wf.credential)),
+    };
+    let mut scope = match (&wf.scope, &wf.secret) {
+        (Some(scope), _) => shown(&scope.to_string()).into_owned(),
+        (None, Some(_)) => "MISSING".to_owned(),
+        (None, None) => "-".to_owned(),
+    };
+    if !wf.shadows.is_empty() {
+        scope.push_str(&format!(" (shadows {})", scopes_shown(&wf.shadows, ", ")));
+    }
+    let model = match (&wf.model_expression, wf.model_source) {
+        (Some(expression), ModelSource::Unresolved) => {
+            format!("{} (assumed; {})", shown(&wf.model), shown(expression))
+        }
+        _ => shown(&wf.model).into_owned(),
+    };
+    let workflow = format!(
+        "{} ({}){}",
+        shown(file),
+        shown(&wf.job),
+        called_suffix(wf.called_workflow.as_ref())
+    );
+    [workflow, secret, scope, model]
+}
+
+/// A job whose called workflow keyfix could not read, in `scan`'s table: the secrets it passes,
+/// and no scope or model, since its Claude step (if any) was not seen.
+fn unread_call_row(path: &str, call: &crate::github::workflows::UnreadCall) -> [String; 4] {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let passed = &call.passed_secrets;
+    let secret = match (passed.inherit, passed.names.is_empty()) {
+        (true, _) => "(inherit)".to_owned(),
+        (false, true) => "-".to_owned(),
+        (false, false) => shown(&passed.names.join(", ")).into_owned(),
+    };
+    let workflow = format!(
+        "{} ({}){}",
+        shown(file),
+        shown(&call.job_id),
+        called_suffix(Some(&call.called_workflow))
+    );
+    [workflow, secret, "-".to_owned(), "NOT READ".to_owned()]
+}
+
+/// ` via ORG/REPO@REF` for a step in another repository's workflow.
+fn called_suffix(called: Option<&crate::github::workflows::CalledWorkflow>) -> String {
+    called
+        .map(|c| format!(" via {}@{}", shown(&c.repo.to_string()), shown(&c.git_ref)))
+        .unwrap_or_default()
 }
 
 /// Scopes for a person: an environment's name is outside text.

@@ -184,6 +184,14 @@ pub async fn read_repository(
             }),
     };
     let step = chosen_step(&survey, failed_run.as_ref());
+    if let (None, None) = (step, &subject.secret) {
+        if let Some(unread) = survey.analysis.unread_calls().next() {
+            return Err(Failure::new(
+                FailureKind::Usage,
+                format!("{unread}; pass --secret NAME to check the secret its Claude step uses"),
+            ));
+        }
+    }
     if let (Some(step), None) = (step, &subject.secret) {
         if !step.credential.uses_api_key() {
             return Err(Failure::new(
@@ -236,6 +244,7 @@ pub async fn read_repository(
             job: s.job_id.clone(),
             model: model_choice.model.clone(),
             model_source: model_choice.source,
+            called_workflow: s.called_workflow.clone(),
         }),
         model: model_choice.model.clone(),
         evidence: Evidence {

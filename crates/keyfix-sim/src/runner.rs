@@ -2,8 +2,14 @@
 //! evaluated; `anthropics/claude-code-action` is emulated against the simulated Anthropic API;
 //! every line goes to the job log with GitHub's timestamp prefix, secrets masked as `***`.
 //!
+//! A job that calls a reusable workflow (`uses: ./.github/workflows/x.yml`, or
+//! `uses: owner/repo/.github/workflows/x.yml@REF` at a branch, tag or commit) runs the called
+//! workflow's jobs as `CALLER / CALLED`, with the caller's secrets passed through `inherit` or the
+//! mapping; a called workflow that cannot be found fails the run at start-up, as GitHub does.
+//!
 //! Simplifications: jobs run one after another in file order (`needs:` and `if:` are not
-//! evaluated); other `uses:` steps do nothing; expressions support the forms workflows use to
+//! evaluated); a called workflow's `inputs.*` are the run's, not the call's `with:`; other
+//! `uses:` steps do nothing; expressions support the forms workflows use to
 //! pass values (`secrets.X`, `inputs.X`, `vars.X`, `env.X`, `github.*`, `a || b`, literals).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use github_actions_models::common::expr::LoE;
 use github_actions_models::common::{Env, Uses};
-use github_actions_models::workflow::job::{DeploymentEnvironment, NormalJob, Step as StepDef};
+use github_actions_models::workflow::job::{
+    DeploymentEnvironment, NormalJob, ReusableWorkflowCallJob, Secrets, Step as StepDef,
+};
 use github_actions_models::workflow::{Job as JobDef, Workflow};
 
 use crate::action_log::{self, ActionLog};
@@ -223,16 +231,23 @@ async fn execute(world: Arc<World>, run_id: u64, only: Option<Vec<String>>, dela
             return;
         }
     };
-    let workflow_env = literal(&workflow.env);
-    for (job_key, job) in &workflow.jobs {
-        let JobDef::NormalJob(job) = job else {
-            continue;
-        };
-        let name = job.name.clone().unwrap_or_else(|| job_key.clone());
-        if only.as_ref().is_some_and(|names| !names.contains(&name)) {
+    let Some(called) = called_workflows(&world, &context, &workflow) else {
+        set_run(
+            &world,
+            run_id,
+            RunStatus::Completed,
+            Some("startup_failure"),
+        );
+        return;
+    };
+    for planned in &planned_jobs(&workflow, &called) {
+        if only
+            .as_ref()
+            .is_some_and(|names| !names.contains(&planned.name))
+        {
             continue;
         }
-        let waiting = run_job(&world, &context, workflow_env, &name, job).await;
+        let waiting = run_job(&world, &context, planned).await;
         if waiting {
             set_run(&world, run_id, RunStatus::Waiting, None);
             return;
@@ -304,22 +319,37 @@ struct Resolver<'a> {
     environment: Option<String>,
     env: BTreeMap<String, String>,
     seen_secrets: std::sync::Mutex<Vec<String>>,
+    secrets: Arc<PassedSecrets>,
 }
 
 impl Resolver<'_> {
+    /// One of the run's own secrets, as the job's environment resolves it.
+    fn own_secret(&self, name: &str) -> Option<String> {
+        if self.context.no_secrets {
+            return None;
+        }
+        let state = self.world.github.lock().expect("github state");
+        let repo = state.repo(&self.context.owner, &self.context.repo)?;
+        let value = state.resolve_secret(repo, self.environment.as_deref(), name)?;
+        self.seen_secrets
+            .lock()
+            .expect("seen secrets")
+            .push(value.clone());
+        Some(value)
+    }
+
     fn lookup(&self, path: &str) -> Option<String> {
         if let Some(name) = path.strip_prefix("secrets.") {
-            if self.context.no_secrets {
-                return None;
-            }
-            let state = self.world.github.lock().expect("github state");
-            let repo = state.repo(&self.context.owner, &self.context.repo)?;
-            let value = state.resolve_secret(repo, self.environment.as_deref(), name)?;
-            self.seen_secrets
-                .lock()
-                .expect("seen secrets")
-                .push(value.clone());
-            return Some(value);
+            return match self.secrets.as_ref() {
+                PassedSecrets::Own => self.own_secret(name),
+                PassedSecrets::Mapped(map) => {
+                    let expression = map.get(&name.to_ascii_uppercase())?;
+                    let value = evaluate(expression, &|path| {
+                        self.own_secret(path.strip_prefix("secrets.")?)
+                    });
+                    (!value.is_empty()).then_some(value)
+                }
+            };
         }
         if let Some(name) = path
             .strip_prefix("inputs.")
@@ -419,14 +449,113 @@ fn environment_name(job: &NormalJob) -> Option<String> {
     })
 }
 
-/// Runs one job; returns `true` when it waits for an environment approval.
-async fn run_job(
+/// The caller's secrets as a called workflow sees them.
+enum PassedSecrets {
+    /// The run's own secrets, by their names (a job of the run's workflow, or `inherit`).
+    Own,
+    /// Each name inside the called workflow to the caller's expression for it.
+    Mapped(BTreeMap<String, String>),
+}
+
+/// A job to run: its name in the run, its definition, and what it reads.
+struct PlannedJob<'w> {
+    name: String,
+    job: &'w NormalJob,
+    workflow_env: Option<&'w Env>,
+    secrets: Arc<PassedSecrets>,
+}
+
+/// The workflows the run's jobs call, by the calling job's key; `None` when one cannot be found
+/// or read (GitHub's start-up failure).
+fn called_workflows(
     world: &World,
     context: &RunContext,
-    workflow_env: Option<&Env>,
-    name: &str,
-    job: &NormalJob,
-) -> bool {
+    workflow: &Workflow,
+) -> Option<BTreeMap<String, Workflow>> {
+    let mut called = BTreeMap::new();
+    for (job_key, job) in &workflow.jobs {
+        if let JobDef::ReusableWorkflowCallJob(call) = job {
+            let text = called_text(world, context, call)?;
+            called.insert(job_key.clone(), yaml_serde::from_str(&text).ok()?);
+        }
+    }
+    Some(called)
+}
+
+/// The jobs of a run in file order, the called workflows' jobs in place of their callers.
+fn planned_jobs<'w>(
+    workflow: &'w Workflow,
+    called: &'w BTreeMap<String, Workflow>,
+) -> Vec<PlannedJob<'w>> {
+    let own = Arc::new(PassedSecrets::Own);
+    let mut planned = Vec::new();
+    for (job_key, job) in &workflow.jobs {
+        match (job, called.get(job_key)) {
+            (JobDef::NormalJob(job), _) => planned.push(PlannedJob {
+                name: job.name.clone().unwrap_or_else(|| job_key.clone()),
+                job,
+                workflow_env: literal(&workflow.env),
+                secrets: own.clone(),
+            }),
+            (JobDef::ReusableWorkflowCallJob(call), Some(callee)) => {
+                let caller = call.name.clone().unwrap_or_else(|| job_key.clone());
+                let secrets = Arc::new(match &call.secrets {
+                    Some(Secrets::Inherit) => PassedSecrets::Own,
+                    Some(Secrets::Env(env)) => PassedSecrets::Mapped(
+                        env.iter()
+                            .map(|(k, v)| (k.to_ascii_uppercase(), v.to_string()))
+                            .collect(),
+                    ),
+                    None => PassedSecrets::Mapped(BTreeMap::new()),
+                });
+                for (inner_key, inner) in &callee.jobs {
+                    let JobDef::NormalJob(inner) = inner else {
+                        continue;
+                    };
+                    let inner_name = inner.name.clone().unwrap_or_else(|| inner_key.clone());
+                    planned.push(PlannedJob {
+                        name: format!("{caller} / {inner_name}"),
+                        job: inner,
+                        workflow_env: literal(&callee.env),
+                        secrets: secrets.clone(),
+                    });
+                }
+            }
+            (JobDef::ReusableWorkflowCallJob(_), None) => {}
+        }
+    }
+    planned
+}
+
+/// The text of the workflow a job calls: of the run's repository at the run's commit, or of
+/// the repository and ref `uses:` names.
+fn called_text(
+    world: &World,
+    context: &RunContext,
+    call: &ReusableWorkflowCallJob,
+) -> Option<String> {
+    let state = world.github.lock().expect("github state");
+    let (repo, reference, path) = match &call.uses {
+        Uses::Local(local) => (
+            state.repo(&context.owner, &context.repo)?,
+            context.branch.as_str(),
+            local.raw().trim_start_matches("./"),
+        ),
+        Uses::Repository(uses) => (
+            state.repo(uses.owner(), uses.repo())?,
+            uses.git_ref(),
+            uses.subpath()?,
+        ),
+        Uses::Docker(_) => return None,
+    };
+    repo.files_on(Some(reference))?
+        .get(path)
+        .map(|f| f.text.clone())
+}
+
+/// Runs one job; returns `true` when it waits for an environment approval.
+async fn run_job(world: &World, context: &RunContext, planned: &PlannedJob<'_>) -> bool {
+    let (name, job) = (planned.name.as_str(), &planned.job);
     let environment = environment_name(job);
     let job_id = {
         let mut state = world.github.lock().expect("github state");
@@ -485,8 +614,9 @@ async fn run_job(
         environment,
         env: BTreeMap::new(),
         seen_secrets: Default::default(),
+        secrets: planned.secrets.clone(),
     };
-    resolver.extend_env(workflow_env);
+    resolver.extend_env(planned.workflow_env);
     resolver.extend_env(literal(&job.env));
     let mut log = JobLog::new();
     log.line("Current runner version: '2.329.0' (simulated by keyfix-sim)");

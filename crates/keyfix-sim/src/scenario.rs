@@ -411,6 +411,10 @@ pub struct RepoSpec {
     /// Files on the default branch, by path.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// Tags, each with the files of the commit it points at, by path
+    /// (`tags = { v1 = { ".github/workflows/claude.yml" = "…" } }`).
+    #[serde(default)]
+    pub tags: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub secrets: Vec<SecretSpec>,
     #[serde(default)]
@@ -501,6 +505,11 @@ pub struct TokenSpec {
     /// Classic scopes (`repo`, `workflow`, `admin:org`).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// A fine-grained token's "Only select repositories" (`owner/name`); every repository when
+    /// absent. Others are answered as to a token that cannot see them (public ones stay
+    /// readable).
+    #[serde(default)]
+    pub repositories: Option<Vec<String>>,
 }
 
 impl TokenSpec {
@@ -748,6 +757,7 @@ impl Scenario {
             value: None,
             permissions: Vec::new(),
             scopes: vec!["repo".into(), "workflow".into(), "admin:org".into()],
+            repositories: None,
         }]
     }
 

@@ -108,3 +108,102 @@ fn a_job_refused_by_its_environment_says_why_in_its_check_run_annotation() {
         ["Branch \"main\" is not allowed to deploy to prod due to environment protection rules."]
     );
 }
+
+/// An organization's shared workflows at a tag and on its default branch, a public repository,
+/// and a fine-grained token given only acme/app.
+const SHARED: &str = r#"
+[[owners]]
+login = "acme"
+
+[[tokens]]
+name = "default"
+scopes = ["repo", "workflow"]
+
+[[tokens]]
+name = "app-only"
+permissions = ["contents:read", "actions:read", "secrets:read"]
+repositories = ["acme/app"]
+
+[[repos]]
+owner = "acme"
+name = "app"
+
+[[repos]]
+owner = "acme"
+name = "open"
+private = false
+files = { "README.md" = "open" }
+
+[[repos]]
+owner = "acme"
+name = "shared"
+files = { ".github/workflows/claude.yml" = "on: workflow_call # main" }
+tags = { v1 = { ".github/workflows/claude.yml" = "on: workflow_call # v1" } }
+"#;
+
+/// The text of a contents answer.
+fn content_text(answer: &Answer) -> String {
+    use base64::Engine;
+    let encoded = answer.body["content"]
+        .as_str()
+        .expect("content")
+        .replace('\n', "");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64");
+    String::from_utf8(bytes).expect("text")
+}
+
+#[test]
+fn contents_are_served_at_a_branch_a_tag_or_a_commit_and_an_unknown_ref_is_404() {
+    let sim = common::start(Scenario::from_toml(SHARED).expect("the scenario is valid"));
+    let at = |reference: &str| {
+        github(
+            &sim,
+            "default",
+            "GET",
+            &format!("/repos/acme/shared/contents/.github/workflows/claude.yml?ref={reference}"),
+            None,
+        )
+        .expect("an answer")
+    };
+    let tag_head = {
+        let state = sim.world().github.lock().unwrap();
+        state.repo("acme", "shared").unwrap().tags["v1"]
+            .head
+            .clone()
+    };
+    for (reference, text) in [
+        ("main", "# main"),
+        ("refs/heads/main", "# main"),
+        ("v1", "# v1"),
+        ("refs/tags/v1", "# v1"),
+        (tag_head.as_str(), "# v1"),
+    ] {
+        let answer = at(reference);
+        assert_eq!(answer.status, 200, "{reference}: {}", answer.body);
+        assert!(content_text(&answer).ends_with(text), "{reference}");
+    }
+    let missing = at("v9");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["message"], "No commit found for the ref v9");
+}
+
+#[test]
+fn a_token_given_selected_repositories_sees_only_those_and_public_ones() {
+    let sim = common::start(Scenario::from_toml(SHARED).expect("the scenario is valid"));
+    let ask = |path: &str| github(&sim, "app-only", "GET", path, None).expect("an answer");
+    let hidden = ask("/repos/acme/shared/contents/.github/workflows/claude.yml?ref=v1");
+    assert_eq!(
+        (hidden.status, &hidden.body["message"]),
+        (404, &"Not Found".into())
+    );
+    assert_eq!(ask("/repos/acme/shared").status, 404);
+    assert_eq!(ask("/repos/acme/app").status, 200);
+    assert_eq!(ask("/repos/acme/open/contents/README.md").status, 200);
+    let listed = ask("/orgs/acme/repos").body;
+    assert_eq!(strings(&listed, "name"), ["app", "open"]);
+    // The token that was given every repository reads it.
+    let all = github(&sim, "default", "GET", "/repos/acme/shared", None).expect("an answer");
+    assert_eq!(all.status, 200);
+}

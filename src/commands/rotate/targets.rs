@@ -74,6 +74,12 @@ pub(super) async fn survey_targets(
                     None => Some(Survey::bare(client, &repo).await?),
                 },
             };
+            if let Some(unread) = survey.as_ref().and_then(|s| unread_only(s, secret)) {
+                ctx.progress.step(&format!(
+                    "warning: {repo} is left out: {unread}; name its secret with --secret to rotate it"
+                ));
+                return Ok(None);
+            }
             Ok(survey.map(|survey| uses_of(&survey, secret)))
         })
         .buffered(concurrency.max(1))
@@ -91,6 +97,19 @@ pub(super) async fn survey_targets(
         client.requests_sent()
     ));
     Ok(surveyed)
+}
+
+/// A repository whose only lead to its Claude step is another repository's workflow keyfix
+/// could not read: with no `--secret`, the secret it uses is unknown, and guessing the default
+/// name would write a secret nothing reads.
+fn unread_only<'s>(
+    survey: &'s Survey,
+    secret: Option<&str>,
+) -> Option<&'s crate::github::workflows::Warning> {
+    if secret.is_some() || !survey.analysis.steps.is_empty() {
+        return None;
+    }
+    survey.analysis.unread_calls().next()
 }
 
 /// The secret names a target's Claude steps pass as `anthropic_api_key` (or `--secret`), each

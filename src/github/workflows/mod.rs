@@ -12,6 +12,8 @@ use github_actions_models::workflow::job::{
 use github_actions_models::workflow::{Job, Workflow};
 use serde::Serialize;
 
+pub use called::{CalledWorkflow, Callee, Callees, PassedSecrets, UnreadCall};
+
 pub const CLAUDE_ACTION: &str = "anthropics/claude-code-action";
 /// The action's base, used alone by some workflows (and by the action itself before v0.0.35).
 pub const CLAUDE_BASE_ACTION: &str = "anthropics/claude-code-base-action";
@@ -130,6 +132,10 @@ pub struct ClaudeStep {
     pub base_url: Option<String>,
     pub runs_on: Vec<String>,
     pub triggers: Vec<String>,
+    /// The reusable workflow of another repository the step runs in; its secret, environment
+    /// and scopes are still the caller's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_workflow: Option<CalledWorkflow>,
 }
 
 impl ClaudeStep {
@@ -158,6 +164,10 @@ pub struct Warning {
     /// The line of a parse error, where the parser names one.
     pub line: Option<usize>,
     pub message: String,
+    /// The call to another repository's workflow this warning is about, when keyfix could not
+    /// read that workflow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_call: Option<UnreadCall>,
 }
 
 impl std::fmt::Display for Warning {
@@ -172,6 +182,7 @@ impl Warning {
             path: path.to_owned(),
             line: None,
             message,
+            unread_call: None,
         }
     }
 }
@@ -195,6 +206,12 @@ impl Analysis {
         names
     }
 
+    /// The warnings about calls to other repositories' workflows keyfix could not read, where
+    /// a Claude step may be that keyfix did not see.
+    pub fn unread_calls(&self) -> impl Iterator<Item = &Warning> {
+        self.warnings.iter().filter(|w| w.unread_call.is_some())
+    }
+
     pub fn workflow_paths(&self) -> Vec<String> {
         let mut paths: Vec<String> = Vec::new();
         for step in &self.steps {
@@ -207,48 +224,122 @@ impl Analysis {
 }
 
 /// Reads every workflow file; Claude steps in reusable workflows are reported under the
-/// workflows that call them, with the secret names mapped through the call.
+/// workflows that call them, with the secret names mapped through the call. A call to another
+/// repository's workflow is left unread: see [`Workflows`].
 pub fn analyze(files: &[WorkflowFile]) -> Analysis {
-    let mut analysis = Analysis::default();
-    let mut parsed: Vec<(&WorkflowFile, Parsed)> = Vec::new();
-    for file in files {
-        match parse(&file.text) {
-            Ok(workflow) => parsed.push((file, workflow)),
-            Err(error) => analysis.warnings.push(Warning {
-                path: file.path.clone(),
-                line: error.location().map(|at| at.line()),
-                message: format!("keyfix cannot read this workflow ({error}); it was skipped"),
-            }),
-        }
-    }
-    let callees: BTreeMap<&str, &Parsed> =
-        parsed.iter().map(|(f, p)| (f.path.as_str(), p)).collect();
-    for (file, workflow) in &parsed {
-        let triggers = &workflow.triggers;
-        let only_called = triggers.iter().all(|t| t == "workflow_call");
-        for (job_id, job) in &workflow.workflow.jobs {
-            match job {
-                Job::NormalJob(job) if !only_called => {
-                    let context = JobContext::new(&file.path, job_id, triggers, workflow, job);
-                    analysis
-                        .steps
-                        .extend(claude_steps(&context, job, &SecretMap::Same));
-                }
-                Job::ReusableWorkflowCallJob(call) => {
-                    analysis
-                        .steps
-                        .extend(called_steps(&file.path, job_id, triggers, call, &callees));
-                }
-                Job::NormalJob(_) => {}
+    Workflows::parse(files).analyze(&Callees::new())
+}
+
+/// A repository's workflow files, parsed: what they call in other repositories is read (see
+/// [`Workflows::called`]) before they are analyzed.
+pub struct Workflows<'f> {
+    parsed: Vec<(&'f WorkflowFile, Parsed)>,
+    warnings: Vec<Warning>,
+}
+
+impl<'f> Workflows<'f> {
+    /// Parses every file; one that cannot be parsed is a warning naming its line.
+    pub fn parse(files: &'f [WorkflowFile]) -> Workflows<'f> {
+        let mut parsed = Vec::new();
+        let mut warnings = Vec::new();
+        for file in files {
+            match parse(&file.text) {
+                Ok(workflow) => parsed.push((file, workflow)),
+                Err(error) => warnings.push(Warning {
+                    line: error.location().map(|at| at.line()),
+                    ..Warning::new(
+                        &file.path,
+                        format!("keyfix cannot read this workflow ({error}); it was skipped"),
+                    )
+                }),
             }
         }
+        Workflows { parsed, warnings }
     }
-    for step in &mut analysis.steps {
+
+    /// The reusable workflows of other repositories the jobs call, each once, in order.
+    pub fn called(&self) -> Vec<CalledWorkflow> {
+        let mut called: Vec<CalledWorkflow> = Vec::new();
+        let calls = self
+            .parsed
+            .iter()
+            .flat_map(|(_, p)| p.workflow.jobs.values());
+        for job in calls {
+            let Job::ReusableWorkflowCallJob(call) = job else {
+                continue;
+            };
+            if let Uses::Repository(uses) = &call.uses {
+                match CalledWorkflow::of(uses) {
+                    Ok(workflow) if !called.contains(&workflow) => called.push(workflow),
+                    _ => {}
+                }
+            }
+        }
+        called
+    }
+
+    /// Every Claude step, `callees` holding what [`Workflows::called`] named.
+    pub fn analyze(self, callees: &Callees) -> Analysis {
+        let mut analysis = Analysis {
+            steps: Vec::new(),
+            warnings: self.warnings,
+        };
+        let remote: BTreeMap<&CalledWorkflow, Result<Parsed, String>> = callees
+            .iter()
+            .map(|(called, callee)| (called, parse_callee(callee)))
+            .collect();
+        let local: BTreeMap<&str, &Parsed> = self
+            .parsed
+            .iter()
+            .map(|(f, p)| (f.path.as_str(), p))
+            .collect();
+        for (file, workflow) in &self.parsed {
+            let triggers = &workflow.triggers;
+            let only_called = triggers.iter().all(|t| t == "workflow_call");
+            for (job_id, job) in &workflow.workflow.jobs {
+                match job {
+                    Job::NormalJob(job) if !only_called => {
+                        let context = JobContext::new(&file.path, job_id, triggers, workflow, job);
+                        analysis
+                            .steps
+                            .extend(claude_steps(&context, job, &SecretMap::Same));
+                    }
+                    Job::ReusableWorkflowCallJob(call) => {
+                        let caller = Caller {
+                            path: &file.path,
+                            job_id,
+                            triggers,
+                            map: SecretMap::of(call),
+                        };
+                        match callee_of(call, &local, &remote) {
+                            Some(Ok((callee, called))) => {
+                                analysis.steps.extend(called_steps(&caller, callee, called))
+                            }
+                            Some(Err(refused)) => analysis.warnings.push(caller.warning(refused)),
+                            None => {}
+                        }
+                    }
+                    Job::NormalJob(_) => {}
+                }
+            }
+        }
+        for step in &mut analysis.steps {
+            analysis
+                .warnings
+                .extend(checked::refuse_unusable_names(step));
+        }
         analysis
-            .warnings
-            .extend(checked::refuse_unusable_names(step));
     }
-    analysis
+}
+
+/// A called workflow's text, parsed; `Err` is why it cannot be followed.
+fn parse_callee(callee: &Callee) -> Result<Parsed, String> {
+    match callee {
+        Callee::Text(text) => {
+            parse(text).map_err(|e| format!("it is not a workflow keyfix can read: {e}"))
+        }
+        Callee::Unreadable(reason) => Err(reason.clone()),
+    }
 }
 
 /// A workflow file read: its jobs, the events of `on:`, and the defaults of its inputs.
@@ -326,44 +417,130 @@ enum SecretMap {
 }
 
 impl SecretMap {
+    /// The map a call's `secrets:` makes: `inherit`, or each inner name to the caller's secret
+    /// its expression reads.
+    fn of(call: &ReusableWorkflowCallJob) -> SecretMap {
+        match &call.secrets {
+            Some(Secrets::Inherit) => SecretMap::Same,
+            Some(Secrets::Env(env)) => SecretMap::Mapped(
+                env.iter()
+                    .map(|(inner, value)| {
+                        (inner.to_ascii_uppercase(), secret_name(&value.to_string()))
+                    })
+                    .collect(),
+            ),
+            None => SecretMap::Mapped(BTreeMap::new()),
+        }
+    }
+
     fn caller_name(&self, inner: String) -> Option<String> {
         match self {
             SecretMap::Same => Some(inner),
             SecretMap::Mapped(map) => map.get(&inner).cloned().flatten(),
         }
     }
+
+    /// The caller's secrets the call passes, by the caller's names.
+    fn passed(&self) -> PassedSecrets {
+        let mut names: Vec<String> = match self {
+            SecretMap::Same => Vec::new(),
+            SecretMap::Mapped(map) => map.values().flatten().cloned().collect(),
+        };
+        names.sort();
+        names.dedup();
+        PassedSecrets {
+            inherit: matches!(self, SecretMap::Same),
+            names,
+        }
+    }
 }
 
-fn called_steps(
-    caller_path: &str,
-    job_id: &str,
-    triggers: &[String],
+/// A job that calls a reusable workflow: where its steps are reported, and what it passes.
+struct Caller<'a> {
+    path: &'a str,
+    job_id: &'a str,
+    triggers: &'a [String],
+    map: SecretMap,
+}
+
+impl Caller<'_> {
+    /// The warning for a call keyfix could not follow: what it calls, why, and which secrets
+    /// the job passes, so that the secret its Claude job uses can still be found by hand.
+    fn warning(&self, refused: Refused) -> Warning {
+        let passed = self.map.passed();
+        match refused {
+            Refused::Unreadable(called, reason) => Warning {
+                unread_call: Some(UnreadCall {
+                    job_id: self.job_id.to_owned(),
+                    called_workflow: called.clone(),
+                    passed_secrets: passed.clone(),
+                }),
+                ..Warning::new(
+                    self.path,
+                    called::unreadable_message(self.job_id, &called, &reason, &passed),
+                )
+            },
+            Refused::Unusable(uses, why) => Warning::new(
+                self.path,
+                format!(
+                    "job {}: `uses: {uses}` cannot be followed: {why}; the job passes it {passed}",
+                    self.job_id
+                ),
+            ),
+        }
+    }
+}
+
+/// Why a call to a reusable workflow could not be followed.
+enum Refused {
+    /// Another repository's workflow that GitHub would not give keyfix, or that is not one.
+    Unreadable(CalledWorkflow, String),
+    /// A `uses:` whose names keyfix will not put in a request (as written, and why).
+    Unusable(String, String),
+}
+
+/// The parsed workflow a job calls, with the other repository's workflow it is (`None` for
+/// one of the same repository); `None` when the job calls nothing keyfix can read.
+fn callee_of<'p>(
     call: &ReusableWorkflowCallJob,
-    callees: &BTreeMap<&str, &Parsed>,
+    local: &BTreeMap<&str, &'p Parsed>,
+    remote: &'p BTreeMap<&CalledWorkflow, Result<Parsed, String>>,
+) -> Option<Result<(&'p Parsed, Option<CalledWorkflow>), Refused>> {
+    match &call.uses {
+        Uses::Local(uses) => {
+            let path = uses.raw().trim_start_matches("./");
+            local.get(path).map(|callee| Ok((*callee, None)))
+        }
+        Uses::Repository(uses) => Some(match CalledWorkflow::of(uses) {
+            Err(why) => Err(Refused::Unusable(uses.raw().to_owned(), why)),
+            Ok(called) => match remote.get(&called) {
+                Some(Ok(callee)) => Ok((callee, Some(called))),
+                Some(Err(reason)) => Err(Refused::Unreadable(called, reason.clone())),
+                None => Err(Refused::Unreadable(called, "it was not read".to_owned())),
+            },
+        }),
+        Uses::Docker(_) => None,
+    }
+}
+
+/// The Claude steps of a called workflow, as the caller's runs execute them: under the caller's
+/// path and job, with the caller's secret names, the called job's environment and model.
+fn called_steps(
+    caller: &Caller,
+    callee: &Parsed,
+    called: Option<CalledWorkflow>,
 ) -> Vec<ClaudeStep> {
-    let Uses::Local(local) = &call.uses else {
-        return Vec::new();
-    };
-    let path = local.raw().trim_start_matches("./");
-    let Some(callee) = callees.get(path) else {
-        return Vec::new();
-    };
-    let map = match &call.secrets {
-        Some(Secrets::Inherit) => SecretMap::Same,
-        Some(Secrets::Env(env)) => SecretMap::Mapped(
-            env.iter()
-                .map(|(inner, value)| (inner.to_ascii_uppercase(), secret_name(&value.to_string())))
-                .collect(),
-        ),
-        None => SecretMap::Mapped(BTreeMap::new()),
-    };
     let mut steps = Vec::new();
     for (inner_job_id, job) in &callee.workflow.jobs {
         if let Job::NormalJob(job) = job {
-            let mut context = JobContext::new(caller_path, inner_job_id, triggers, callee, job);
-            context.job_id = format!("{job_id} / {inner_job_id}");
-            steps.extend(claude_steps(&context, job, &map));
+            let mut context =
+                JobContext::new(caller.path, inner_job_id, caller.triggers, callee, job);
+            context.job_id = format!("{} / {inner_job_id}", caller.job_id);
+            steps.extend(claude_steps(&context, job, &caller.map));
         }
+    }
+    for step in &mut steps {
+        step.called_workflow = called.clone();
     }
     steps
 }
@@ -534,6 +711,7 @@ fn claude_step(context: &JobContext, step: &UsesStep, map: &SecretMap) -> Claude
         base_url: from_env("ANTHROPIC_BASE_URL"),
         runs_on: context.runs_on.clone(),
         triggers: context.triggers.to_vec(),
+        called_workflow: None,
     }
 }
 
@@ -668,6 +846,7 @@ pub fn model_from_settings(settings: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+mod called;
 mod checked;
 #[cfg(test)]
 mod tests;

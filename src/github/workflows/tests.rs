@@ -662,3 +662,193 @@ jobs:
         );
     }
 }
+
+/// An organization's shared workflow, as `org/shared` keeps it at a tag: the Claude job reads
+/// `secrets.anthropic_key`, declares an environment and names its model.
+const SHARED_CLAUDE: &str = r#"
+on:
+  workflow_call:
+    secrets:
+      anthropic_key:
+        required: true
+jobs:
+  review:
+    runs-on: ubuntu-latest
+    environment: ci
+    steps:
+      - uses: anthropics/claude-code-action@v1
+        with:
+          anthropic_api_key: ${{ secrets.anthropic_key }}
+          claude_args: --model claude-haiku-4-5
+"#;
+
+const SHARED_INHERIT: &str = r#"
+on: workflow_call
+jobs:
+  claude:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: anthropics/claude-code-action@v1
+        with:
+          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}
+"#;
+
+fn called(repo: &str, path: &str, git_ref: &str) -> CalledWorkflow {
+    CalledWorkflow {
+        repo: crate::github::RepoName::parse(repo).unwrap(),
+        path: path.to_owned(),
+        git_ref: git_ref.to_owned(),
+    }
+}
+
+fn caller(uses: &str, secrets: &str) -> WorkflowFile {
+    file(
+        ".github/workflows/claude.yml",
+        &format!("on: issue_comment\njobs:\n  claude:\n    uses: {uses}\n{secrets}"),
+    )
+}
+
+#[test]
+fn another_repositorys_workflow_is_named_once_each() {
+    let files = [
+        caller(
+            "org/shared/.github/workflows/claude.yml@v1",
+            "    secrets: inherit\n",
+        ),
+        file(
+            ".github/workflows/again.yml",
+            "on: push\njobs:\n  a:\n    uses: org/shared/.github/workflows/claude.yml@v1\n  b:\n    uses: org/shared/.github/workflows/claude.yml@main\n  c:\n    uses: ./.github/workflows/local.yml\n  d:\n    uses: org/shared/.github/workflows/../../x.yml@v1\n",
+        ),
+    ];
+    let parsed = Workflows::parse(&files);
+    assert_eq!(
+        parsed.called(),
+        [
+            called("org/shared", ".github/workflows/claude.yml", "v1"),
+            called("org/shared", ".github/workflows/claude.yml", "main"),
+        ]
+    );
+}
+
+#[test]
+fn a_called_workflow_of_another_repository_is_followed_with_inherit_and_a_mapping() {
+    let files = [
+        caller(
+            "org/shared/.github/workflows/inherit.yml@v1",
+            "    secrets: inherit\n",
+        ),
+        file(
+            ".github/workflows/mapped.yml",
+            "on: pull_request\njobs:\n  review:\n    uses: org/shared/.github/workflows/claude.yml@0123456789abcdef0123456789abcdef01234567\n    secrets:\n      anthropic_key: ${{ secrets.TEAM_CLAUDE_KEY }}\n",
+        ),
+    ];
+    let inherit = called("org/shared", ".github/workflows/inherit.yml", "v1");
+    let mapped = called(
+        "org/shared",
+        ".github/workflows/claude.yml",
+        "0123456789abcdef0123456789abcdef01234567",
+    );
+    let callees = Callees::from([
+        (inherit.clone(), Callee::Text(SHARED_INHERIT.to_owned())),
+        (mapped.clone(), Callee::Text(SHARED_CLAUDE.to_owned())),
+    ]);
+    let analysis = Workflows::parse(&files).analyze(&callees);
+    assert!(analysis.warnings.is_empty(), "{:?}", analysis.warnings);
+    let [first, second] = analysis.steps.as_slice() else {
+        panic!("{:?}", analysis.steps);
+    };
+    assert_eq!(first.workflow_path, ".github/workflows/claude.yml");
+    assert_eq!(first.job_id, "claude / claude");
+    assert_eq!(first.api_key_secret.as_deref(), Some("ANTHROPIC_API_KEY"));
+    assert_eq!(first.triggers, ["issue_comment"]);
+    assert_eq!(first.called_workflow.as_ref(), Some(&inherit));
+    // The caller's secret name, the called job's environment and model.
+    assert_eq!(second.workflow_path, ".github/workflows/mapped.yml");
+    assert_eq!(second.job_id, "review / review");
+    assert_eq!(second.api_key_secret.as_deref(), Some("TEAM_CLAUDE_KEY"));
+    assert_eq!(second.environment.as_deref(), Some("ci"));
+    assert_eq!(
+        second.model,
+        Some(ModelChoice {
+            model: "claude-haiku-4-5".to_owned(),
+            source: ModelSource::ClaudeArgs
+        })
+    );
+    assert_eq!(second.called_workflow.as_ref(), Some(&mapped));
+}
+
+#[test]
+fn an_unreadable_called_workflow_is_a_warning_naming_what_the_job_passes() {
+    let files = [
+        caller(
+            "org/shared/.github/workflows/claude.yml@v9",
+            "    secrets:\n      anthropic_key: ${{ secrets.TEAM_CLAUDE_KEY }}\n      other: ${{ secrets.OTHER }}\n",
+        ),
+        file(
+            ".github/workflows/inherit.yml",
+            "on: push\njobs:\n  c:\n    uses: org/gone/.github/workflows/claude.yml@v1\n    secrets: inherit\n",
+        ),
+        file(
+            ".github/workflows/broken.yml",
+            "on: push\njobs:\n  b:\n    uses: org/shared/.github/workflows/broken.yml@v1\n",
+        ),
+    ];
+    let callees = Callees::from([
+        (
+            called("org/shared", ".github/workflows/claude.yml", "v9"),
+            Callee::Unreadable("GitHub answered 404".to_owned()),
+        ),
+        (
+            called("org/shared", ".github/workflows/broken.yml", "v1"),
+            Callee::Text("jobs: [".to_owned()),
+        ),
+    ]);
+    let analysis = Workflows::parse(&files).analyze(&callees);
+    assert!(analysis.steps.is_empty(), "{:?}", analysis.steps);
+    let [mapped, inherit, broken] = analysis.warnings.as_slice() else {
+        panic!("{:?}", analysis.warnings);
+    };
+    assert_eq!(
+        mapped.message,
+        "job claude calls org/shared/.github/workflows/claude.yml@v9, which keyfix could not read (GitHub answered 404); the job passes it its secrets OTHER, TEAM_CLAUDE_KEY, and its Claude steps, if any, are not checked"
+    );
+    let call = mapped.unread_call.as_ref().unwrap();
+    assert_eq!(call.job_id, "claude");
+    assert_eq!(call.passed_secrets.names, ["OTHER", "TEAM_CLAUDE_KEY"]);
+    assert!(!call.passed_secrets.inherit);
+    // Not handed to the analysis: said as not read, never silently nothing.
+    assert!(
+        inherit.message.contains("(it was not read)")
+            && inherit
+                .message
+                .contains("all its secrets (secrets: inherit)"),
+        "{inherit:?}"
+    );
+    assert!(inherit.unread_call.as_ref().unwrap().passed_secrets.inherit);
+    assert!(
+        broken
+            .message
+            .contains("it is not a workflow keyfix can read"),
+        "{broken:?}"
+    );
+    assert_eq!(analysis.unread_calls().count(), 3);
+}
+
+#[test]
+fn a_call_whose_names_github_would_refuse_is_not_read() {
+    let analysis = Workflows::parse(&[caller(
+        "org/shared/scripts/claude.sh@v1",
+        "    secrets: inherit\n",
+    )])
+    .analyze(&Callees::new());
+    let [warning] = analysis.warnings.as_slice() else {
+        panic!("{:?}", analysis.warnings);
+    };
+    assert!(
+        warning
+            .message
+            .contains("is not a workflow file under .github/workflows/"),
+        "{warning:?}"
+    );
+    assert!(warning.unread_call.is_none());
+}

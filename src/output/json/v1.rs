@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::diagnosis::{AdminRecord, Answer, Cause, Diagnosis, Endpoint, EvidenceItem, Source};
 use crate::github::runs::Signature;
 use crate::github::secrets::{Scope, Written};
-use crate::github::workflows::{Credential, ModelSource};
+use crate::github::workflows::{CalledWorkflow, Credential, ModelSource};
 use crate::key::{Defect, KeyKind};
 use crate::outcome::{
     Action, FailedRunSummary, Failure, KeySummary, LastRun, Outcome, RotationReport, ScannedRepo,
@@ -90,6 +90,27 @@ pub struct WorkflowDoc<'a> {
     pub job: &'a str,
     pub model: &'a str,
     pub model_source: ModelSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_workflow: Option<CalledWorkflowDoc<'a>>,
+}
+
+/// A reusable workflow of another repository, at the ref its caller names.
+#[derive(Debug, Serialize)]
+pub struct CalledWorkflowDoc<'a> {
+    pub repo: String,
+    pub path: &'a str,
+    #[serde(rename = "ref")]
+    pub git_ref: &'a str,
+}
+
+impl<'a> CalledWorkflowDoc<'a> {
+    fn of(c: &'a CalledWorkflow) -> CalledWorkflowDoc<'a> {
+        CalledWorkflowDoc {
+            repo: c.repo.to_string(),
+            path: &c.path,
+            git_ref: &c.git_ref,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -260,6 +281,24 @@ pub struct WarningDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     pub reason: &'a str,
+    /// The job whose call to another repository's workflow keyfix could not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<&'a str>,
+    /// The workflow it calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_workflow: Option<CalledWorkflowDoc<'a>>,
+    /// What the job passes it of its secrets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed_secrets: Option<PassedSecretsDoc<'a>>,
+}
+
+/// The caller's secrets a call to a reusable workflow passes.
+#[derive(Debug, Serialize)]
+pub struct PassedSecretsDoc<'a> {
+    /// `secrets: inherit`: all of them, by their own names.
+    pub inherit: bool,
+    /// The caller's secrets an explicit mapping passes.
+    pub names: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -281,6 +320,8 @@ pub struct RepoWorkflowDoc<'a> {
     pub secret_expression: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_expression: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_workflow: Option<CalledWorkflowDoc<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -387,6 +428,7 @@ impl<'a> WorkflowDoc<'a> {
             job: &w.job,
             model: &w.model,
             model_source: w.model_source,
+            called_workflow: w.called_workflow.as_ref().map(CalledWorkflowDoc::of),
         }
     }
 }
@@ -550,6 +592,15 @@ impl<'a> RepoDoc<'a> {
                     path: &w.path,
                     line: w.line,
                     reason: &w.message,
+                    job: w.unread_call.as_ref().map(|c| c.job_id.as_str()),
+                    called_workflow: w
+                        .unread_call
+                        .as_ref()
+                        .map(|c| CalledWorkflowDoc::of(&c.called_workflow)),
+                    passed_secrets: w.unread_call.as_ref().map(|c| PassedSecretsDoc {
+                        inherit: c.passed_secrets.inherit,
+                        names: &c.passed_secrets.names,
+                    }),
                 })
                 .collect(),
         }
@@ -570,6 +621,7 @@ impl<'a> RepoWorkflowDoc<'a> {
             credential: w.credential,
             secret_expression: w.secret_expression.as_deref(),
             model_expression: w.model_expression.as_deref(),
+            called_workflow: w.called_workflow.as_ref().map(CalledWorkflowDoc::of),
         }
     }
 }

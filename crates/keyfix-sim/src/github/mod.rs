@@ -246,6 +246,7 @@ enum Budget {
 fn authenticate(
     state: &GithubState,
     value: &str,
+    method: &Method,
     path: &str,
     now_ms: u64,
 ) -> Result<(Caller, Budget), Response> {
@@ -256,6 +257,9 @@ fn authenticate(
             return Err(undecodable());
         }
         let token = &state.tokens[i];
+        if let Some(refusal) = outside_selection(state, token, method, path) {
+            return Err(refusal);
+        }
         let caller = Caller {
             token: token.name.clone(),
             classic: token.classic,
@@ -313,6 +317,31 @@ fn authenticate(
     Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"))
 }
 
+/// GitHub's answer to a fine-grained token on a repository it was not given: a private one does
+/// not exist for it (404); a public one it may read but not change.
+fn outside_selection(
+    state: &GithubState,
+    token: &state::Token,
+    method: &Method,
+    path: &str,
+) -> Option<Response> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ["repos", owner, repo, ..] = parts.as_slice() else {
+        return None;
+    };
+    if token.selects(owner, repo) {
+        return None;
+    }
+    match state.repo(owner, repo) {
+        Some(r) if !r.private && *method == Method::GET => None,
+        Some(r) if !r.private => Some(error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by personal access token",
+        )),
+        _ => Some(not_found()),
+    }
+}
+
 impl GithubState {
     fn remaining_mut(&mut self, budget: &Budget) -> &mut u64 {
         match *budget {
@@ -339,7 +368,8 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
             return error(StatusCode::UNAUTHORIZED, "Requires authentication");
         };
         let now = crate::time::now_epoch_millis();
-        let (caller, budget) = match authenticate(&state, &value, request.uri().path(), now) {
+        let path = request.uri().path();
+        let (caller, budget) = match authenticate(&state, &value, &method, path, now) {
             Ok(found) => found,
             Err(refusal) => return refusal,
         };

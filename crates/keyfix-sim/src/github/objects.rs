@@ -394,11 +394,7 @@ pub fn git_commit(
 /// `content-directory` item).
 pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEntry) -> Value {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let shown = path;
-    // GitHub's links carry the path percent-encoded: a space or a `ü` in a file name is not
-    // part of a URI.
-    let path = &url_path(path);
-    let branch = &url_path(branch);
+    let (path_text, path, branch) = (path, url_encoded(path), url_encoded(branch));
     let url = format!("{}/contents/{path}?ref={branch}", urls.api);
     let (kind, sha, size, git_url, html_url, download_url) = match entry {
         ContentEntry::File { sha, size } => (
@@ -421,7 +417,7 @@ pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEn
     json!({
         "type": kind,
         "name": name,
-        "path": shown,
+        "path": path_text,
         "sha": sha,
         "size": size,
         "url": url,
@@ -432,23 +428,24 @@ pub fn content_entry(urls: &RepoUrls, path: &str, branch: &str, entry: ContentEn
     })
 }
 
-/// `path` with every byte but the unreserved ones and `/` percent-encoded.
-fn url_path(path: &str) -> String {
-    path.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A path or ref as GitHub writes it into a URL: every byte but the unreserved characters and
+/// `/` percent-encoded, so that a file named with spaces or accents still makes a valid URI.
+fn url_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 pub enum ContentEntry<'a> {
     File { sha: &'a str, size: usize },
     Dir { sha: &'a str },
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,11 +79,15 @@ async fn list_repos(
         .iter()
         .filter(|r| r.owner.eq_ignore_ascii_case(&owner))
         .filter(|r| {
-            // An installation token lists its installation's repositories, and public ones.
+            // An installation token lists its installation's repositories, and public ones; so
+            // does a fine-grained token given only some repositories.
             let installation = caller
                 .installation
                 .and_then(|id| state.installations.iter().find(|i| i.id == id));
-            installation.is_none_or(|i| !r.private || i.sees(&r.owner, &r.name))
+            let token = state.tokens.iter().find(|t| t.name == caller.token);
+            let selected = installation.is_none_or(|i| i.sees(&r.owner, &r.name))
+                && token.is_none_or(|t| t.selects(&r.owner, &r.name));
+            !r.private || selected
         })
         .map(|r| objects::repository(&world, &state, r, RepoForm::Listed))
         .collect();

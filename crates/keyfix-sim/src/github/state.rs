@@ -159,6 +159,8 @@ pub struct Repo {
     pub protection: Option<crate::scenario::Protection>,
     /// Branches besides the default one, by name.
     pub branches: BTreeMap<String, Branch>,
+    /// Tags, by name: each a commit with its files.
+    pub tags: BTreeMap<String, Branch>,
     /// Trees made through the Git database API, by sha.
     pub trees: BTreeMap<String, BTreeMap<String, File>>,
     pub commits: BTreeMap<String, Commit>,
@@ -171,13 +173,36 @@ impl Repo {
         format!("{}/{}", self.owner, self.name)
     }
 
-    /// The files on `branch`, the default branch's when `None`.
-    pub fn files_on(&self, branch: Option<&str>) -> Option<&BTreeMap<String, File>> {
-        match branch {
-            None => Some(&self.files),
-            Some(b) if b == self.default_branch => Some(&self.files),
-            Some(b) => self.branches.get(b).map(|branch| &branch.files),
+    /// The files at `reference`, the default branch's when `None`: a branch, a tag (either
+    /// also as `refs/heads/…`, `refs/tags/…`) or a commit's full SHA, as the Contents API takes
+    /// them.
+    pub fn files_on(&self, reference: Option<&str>) -> Option<&BTreeMap<String, File>> {
+        let Some(reference) = reference else {
+            return Some(&self.files);
+        };
+        let branch = reference.strip_prefix("refs/heads/").unwrap_or(reference);
+        let tag = reference.strip_prefix("refs/tags/").unwrap_or(reference);
+        if branch == self.default_branch {
+            return Some(&self.files);
         }
+        self.branches
+            .get(branch)
+            .or_else(|| self.tags.get(tag))
+            .map(|b| &b.files)
+            .or_else(|| self.files_at_commit(reference))
+    }
+
+    /// The files of the commit `sha`: a branch's or tag's head, or one made through the API.
+    fn files_at_commit(&self, sha: &str) -> Option<&BTreeMap<String, File>> {
+        if sha == tree_sha(&self.files) {
+            return Some(&self.files);
+        }
+        let head = self.branches.values().chain(self.tags.values());
+        if let Some(found) = head.clone().find(|b| b.head == sha) {
+            return Some(&found.files);
+        }
+        let commit = self.commits.get(sha)?;
+        self.trees.get(&commit.tree)
     }
 
     pub fn files_on_mut(&mut self, branch: &str) -> Option<&mut BTreeMap<String, File>> {
@@ -365,6 +390,18 @@ pub struct Token {
     pub classic: bool,
     pub perms: BTreeSet<Perm>,
     pub remaining: u64,
+    /// The repositories (`owner/name`) a fine-grained token was given; `None`: all.
+    pub repositories: Option<Vec<String>>,
+}
+
+impl Token {
+    /// Whether the token was given `owner/name` (or every repository).
+    pub fn selects(&self, owner: &str, name: &str) -> bool {
+        let full = format!("{owner}/{name}");
+        self.repositories
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(&full)))
+    }
 }
 
 impl Token {
@@ -385,6 +422,7 @@ impl Token {
             classic: spec.is_classic(),
             perms,
             remaining: budget,
+            repositories: spec.repositories.clone(),
         }
     }
 }
@@ -852,6 +890,18 @@ fn repo_from_spec(scenario: &Scenario, spec: &RepoSpec, id: u64) -> Repo {
         variables: spec.variables.clone(),
         protection: spec.protection,
         branches: BTreeMap::new(),
+        tags: spec
+            .tags
+            .iter()
+            .map(|(name, files)| {
+                let files: BTreeMap<String, File> = files
+                    .iter()
+                    .map(|(p, t)| (p.clone(), File::new(t.clone())))
+                    .collect();
+                let head = tree_sha(&files);
+                (name.clone(), Branch { head, files })
+            })
+            .collect(),
         trees: BTreeMap::new(),
         commits: BTreeMap::new(),
         pulls: Vec::new(),
