@@ -446,6 +446,7 @@ pub enum ContentEntry<'a> {
     File { sha: &'a str, size: usize },
     Dir { sha: &'a str },
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
