@@ -60,6 +60,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 no_rerun: args.no_rerun,
                 no_watch: args.no_watch,
                 include_shadowed: args.include_shadowed,
+                retire_old: args.retire_old,
                 yes: global.yes,
             };
             commands::repo::run(options, ctx).await.into()

@@ -345,6 +345,16 @@ pub enum Action {
         attempt: u32,
         conclusion: String,
     },
+    /// `--retire-old`: the replaced key, set `inactive` through the Admin API.
+    OldKeyRetired {
+        id: String,
+        name: String,
+        hint: String,
+    },
+    /// `--retire-old`: the replaced key was left as it was, and why.
+    OldKeyKept {
+        reason: String,
+    },
 }
 
 /// One target and secret name of `rotate`.

@@ -169,6 +169,24 @@ fn repo_orphaned_key_fixed() {
 }
 
 #[test]
+fn repo_retires_the_old_key() {
+    both(
+        "repo_orphaned_key_fixed_old_key_retired",
+        || shipped("orphaned-repo.toml"),
+        &[
+            "repo",
+            "acme/app",
+            "--install-probe",
+            "--key-env",
+            "NEW_KEY",
+            "--retire-old",
+        ],
+        &[("NEW_KEY", "fresh"), ("ANTHROPIC_ADMIN_KEY", "admin")],
+        0,
+    );
+}
+
+#[test]
 fn repo_refused_when_a_new_key_cannot_help() {
     let sim = start(demo());
     snapshot(

@@ -228,6 +228,13 @@ fn render_fix(out: &mut String, actions: &[Action], style: Style) {
                 };
                 Some(format!("run {run_id} attempt {attempt}: {painted}"))
             }
+            Action::OldKeyRetired { id, name, hint } => Some(format!(
+                "retired the old key {} ({}, {}): inactive, which the Console can undo",
+                shown(name),
+                shown(hint),
+                shown(id)
+            )),
+            Action::OldKeyKept { reason } => Some(format!("old key kept: {}", shown(reason))),
             _ => None,
         })
         .collect();

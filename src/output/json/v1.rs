@@ -216,6 +216,14 @@ pub enum ActionDoc<'a> {
         attempt: u32,
         conclusion: &'a str,
     },
+    OldKeyRetired {
+        id: &'a str,
+        name: &'a str,
+        hint: &'a str,
+    },
+    OldKeyKept {
+        reason: &'a str,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -506,6 +514,8 @@ impl<'a> ActionDoc<'a> {
                 attempt: *attempt,
                 conclusion,
             },
+            Action::OldKeyRetired { id, name, hint } => ActionDoc::OldKeyRetired { id, name, hint },
+            Action::OldKeyKept { reason } => ActionDoc::OldKeyKept { reason },
         }
     }
 }
