@@ -220,6 +220,10 @@ pub struct RotateArgs {
     /// Write even where the key fails on a target's model
     #[arg(long)]
     pub force: bool,
+    /// Once every target is rotated, set the key the canary's secret held before inactive
+    /// through the Admin API (ANTHROPIC_ADMIN_KEY); needs the canary
+    #[arg(long, conflicts_with = "no_canary")]
+    pub retire_old: bool,
 }
 
 const CHECK_HELP: &str = "\

@@ -82,6 +82,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 concurrency: args.concurrency.map(usize::from),
                 include_shadowed: args.include_shadowed,
                 force: args.force,
+                retire_old: args.retire_old,
                 yes: global.yes,
             };
             commands::rotate::run(options, ctx).await.into()

@@ -351,6 +351,12 @@ pub enum Action {
         name: String,
         hint: String,
     },
+    /// `rotate --retire-old --dry-run`: the key a rotation would retire.
+    OldKeyToRetire {
+        id: String,
+        name: String,
+        hint: String,
+    },
     /// `--retire-old`: the replaced key was left as it was, and why.
     OldKeyKept {
         reason: String,
@@ -481,6 +487,8 @@ pub struct RotateReport {
     pub targets: Option<Vec<TargetReport>>,
     pub rotation: Option<RotationReport>,
     pub end: Option<RotateEnd>,
+    /// What was done beside the writes (`--retire-old`).
+    pub actions: Vec<Action>,
 }
 
 /// `probe print` and `probe install`.
@@ -580,6 +588,7 @@ impl Outcome {
     pub fn actions(&self) -> &[Action] {
         match &self.report {
             Report::Probe(r) => &r.actions,
+            Report::Rotate(r) => &r.actions,
             _ => self.found().map_or(&[], |f| &f.actions),
         }
     }

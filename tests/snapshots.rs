@@ -239,6 +239,28 @@ fn rotate_completed_with_a_canary() {
 }
 
 #[test]
+fn rotate_retiring_the_old_key() {
+    let args = [
+        "rotate",
+        "--owner",
+        "acme",
+        "--key-env",
+        "NEW_KEY",
+        "--install-probe",
+        "--write-interval",
+        "0",
+        "--retire-old",
+    ];
+    both(
+        "rotate_completed_old_key_retired",
+        org_without_faults,
+        &args,
+        &[("NEW_KEY", "fresh"), ("ANTHROPIC_ADMIN_KEY", "admin")],
+        0,
+    );
+}
+
+#[test]
 fn probe_print_generic() {
     let sim = start(shapes());
     snapshot("probe_print_generic", &sim, &["probe", "print"], &[], 0);

@@ -41,11 +41,15 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     if let Some(diagnosis) = outcome.diagnosis() {
         render_diagnosis(&mut out, diagnosis, style);
     }
-    render_fix(&mut out, outcome.actions(), style);
-    if let Some(rotated) = outcome.rotated() {
-        if let (Some(targets), Some(rotation)) = (&rotated.targets, &rotated.rotation) {
-            render_rotation(&mut out, targets, rotation, rotated.end.as_ref(), style);
+    match outcome.rotated() {
+        // After the table: what `rotate` did beside the writes.
+        Some(rotated) => {
+            if let (Some(targets), Some(rotation)) = (&rotated.targets, &rotated.rotation) {
+                render_rotation(&mut out, targets, rotation, rotated.end.as_ref(), style);
+            }
+            render_fix(&mut out, outcome.actions(), "Old key", style);
         }
+        None => render_fix(&mut out, outcome.actions(), "Done", style),
     }
     if let Some(repos) = outcome.scanned() {
         render_scan(&mut out, repos, style);
@@ -179,7 +183,7 @@ fn probe_action(action: &Action) -> Option<String> {
 }
 
 /// What `repo` did after the diagnosis, one line each.
-fn render_fix(out: &mut String, actions: &[Action], style: Style) {
+fn render_fix(out: &mut String, actions: &[Action], heading: &str, style: Style) {
     let lines: Vec<String> = actions
         .iter()
         .filter_map(|action| match action {
@@ -234,6 +238,12 @@ fn render_fix(out: &mut String, actions: &[Action], style: Style) {
                 shown(hint),
                 shown(id)
             )),
+            Action::OldKeyToRetire { id, name, hint } => Some(format!(
+                "--retire-old would retire {} ({}, {}) once every target is rotated",
+                shown(name),
+                shown(hint),
+                shown(id)
+            )),
             Action::OldKeyKept { reason } => Some(format!("old key kept: {}", shown(reason))),
             _ => None,
         })
@@ -241,7 +251,7 @@ fn render_fix(out: &mut String, actions: &[Action], style: Style) {
     if lines.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\n{}", style.bold("Done"));
+    let _ = writeln!(out, "\n{}", style.bold(heading));
     for line in lines {
         let _ = writeln!(out, "  {line}");
     }

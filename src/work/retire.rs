@@ -33,14 +33,73 @@ pub async fn retire_old_key(
     if let Some(reason) = unproven {
         return Ok(kept(format!("{reason}; the old key still works")));
     }
+    let (admin, old_key) = match find_old_key(old, new_key.admin_hint().as_deref(), ctx).await? {
+        Ok(found) => found,
+        Err(reason) => return Ok(kept(reason)),
+    };
+    ctx.progress.step(&format!(
+        "Setting the old key {} ({}) inactive …",
+        old_key.record.name, old_key.hint
+    ));
+    let changed = admin
+        .client
+        .set_admin_key_status(&admin.key, &old_key.record.id, "inactive")
+        .await;
+    Ok(match changed {
+        Ok(AdminAnswer::Done(record)) if record.status == "inactive" => Action::OldKeyRetired {
+            id: record.id,
+            name: record.name,
+            hint: old_key.hint,
+        },
+        Ok(AdminAnswer::Done(record)) => kept(format!(
+            "the Admin API left {} {}",
+            old_key.record.id, record.status
+        )),
+        Ok(AdminAnswer::Refused(answer)) => kept(format!(
+            "the Admin API refused to set {} inactive ({} {})",
+            old_key.record.id,
+            answer.status,
+            answer.error_type.as_deref().unwrap_or("")
+        )),
+        Ok(AdminAnswer::TimedOut) | Err(_) => kept(format!(
+            "the Admin API did not answer the change: {} ({}) may or may not be inactive; look in the Console",
+            old_key.record.id, old_key.hint
+        )),
+    })
+}
+
+/// A dry run's word on `--retire-old`: the key it would retire, or why it would keep it.
+pub async fn name_old_key(old: Option<OldKey<'_>>, ctx: &Context) -> Result<Action, Failure> {
+    Ok(match find_old_key(old, None, ctx).await? {
+        Ok((_, found)) => Action::OldKeyToRetire {
+            id: found.record.id,
+            name: found.record.name,
+            hint: found.hint,
+        },
+        Err(reason) => kept(reason),
+    })
+}
+
+/// The Admin API and the key that opens it.
+struct Admin {
+    client: Client,
+    key: Key,
+}
+
+/// The one active Admin API record of the old key, or why there is none to retire.
+async fn find_old_key(
+    old: Option<OldKey<'_>>,
+    new_hint: Option<&str>,
+    ctx: &Context,
+) -> Result<Result<(Admin, HintedRecord), String>, Failure> {
     let Some(old) = old else {
-        return Ok(kept(
+        return Ok(Err(
             "the probe did not fingerprint the old key, so keyfix cannot tell which key it was"
                 .to_owned(),
         ));
     };
-    let Some(admin_key) = admin_key_from_env()? else {
-        return Ok(kept(in_console(&old)));
+    let Some(key) = admin_key_from_env()? else {
+        return Ok(Err(in_console(&old)));
     };
     ctx.progress
         .step("Looking for the old key in the Admin API (ANTHROPIC_ADMIN_KEY) …");
@@ -51,10 +110,10 @@ pub async fn retire_old_key(
             .as_ref()
             .is_some_and(|w| w.matches(&Fingerprint::of(old.nonce.as_bytes(), hint.as_bytes())))
     };
-    let candidates = match client.admin_keys(&admin_key, Some("active"), is_old).await {
+    let candidates = match client.admin_keys(&key, Some("active"), is_old).await {
         Ok(AdminAnswer::Done(found)) => found,
         Ok(AdminAnswer::Refused(answer)) => {
-            return Ok(kept(format!(
+            return Ok(Err(format!(
                 "the Admin API refused {ADMIN_KEY_ENV} ({} {}); {}",
                 answer.status,
                 answer.error_type.as_deref().unwrap_or(""),
@@ -62,46 +121,13 @@ pub async fn retire_old_key(
             )))
         }
         Ok(AdminAnswer::TimedOut) | Err(_) => {
-            return Ok(kept(format!(
+            return Ok(Err(format!(
                 "the Admin API did not answer; {}",
                 in_console(&old)
             )))
         }
     };
-    let old_key = match pick_old_key(candidates, new_key.admin_hint().as_deref()) {
-        Ok(found) => found,
-        Err(reason) => return Ok(kept(reason)),
-    };
-    ctx.progress.step(&format!(
-        "Setting the old key {} ({}) inactive …",
-        old_key.record.name, old_key.hint
-    ));
-    Ok(
-        match client
-            .set_admin_key_status(&admin_key, &old_key.record.id, "inactive")
-            .await
-        {
-            Ok(AdminAnswer::Done(record)) if record.status == "inactive" => Action::OldKeyRetired {
-                id: record.id,
-                name: record.name,
-                hint: old_key.hint,
-            },
-            Ok(AdminAnswer::Done(record)) => kept(format!(
-                "the Admin API left {} {}",
-                old_key.record.id, record.status
-            )),
-            Ok(AdminAnswer::Refused(answer)) => kept(format!(
-                "the Admin API refused to set {} inactive ({} {})",
-                old_key.record.id,
-                answer.status,
-                answer.error_type.as_deref().unwrap_or("")
-            )),
-            Ok(AdminAnswer::TimedOut) | Err(_) => kept(format!(
-                "the Admin API did not answer the change: {} ({}) may or may not be inactive; look in the Console",
-                old_key.record.id, old_key.hint
-            )),
-        },
-    )
+    Ok(pick_old_key(candidates, new_hint).map(|found| (Admin { client, key }, found)))
 }
 
 /// The one active record the old key's hint matches. Hints collide, so a match whose hint is

@@ -125,11 +125,13 @@ pub fn snapshot_settings() -> insta::Settings {
     );
     // A default journal is named by the time it was started.
     settings.add_filter(r#""journal": "[^"]+""#, r#""journal": "[journal]""#);
+    settings.add_filter(r"(?m)^Journal: .+$", "Journal: [journal]");
     // Polling a run costs as many requests as the run takes.
     settings.add_filter(
         r#""github_requests": \d+"#,
         r#""github_requests": "[count]""#,
     );
+    settings.add_filter(r"\b\d+ GitHub requests\b", "[count] GitHub requests");
     settings
 }
 

@@ -221,6 +221,11 @@ pub enum ActionDoc<'a> {
         name: &'a str,
         hint: &'a str,
     },
+    OldKeyToRetire {
+        id: &'a str,
+        name: &'a str,
+        hint: &'a str,
+    },
     OldKeyKept {
         reason: &'a str,
     },
@@ -515,6 +520,9 @@ impl<'a> ActionDoc<'a> {
                 conclusion,
             },
             Action::OldKeyRetired { id, name, hint } => ActionDoc::OldKeyRetired { id, name, hint },
+            Action::OldKeyToRetire { id, name, hint } => {
+                ActionDoc::OldKeyToRetire { id, name, hint }
+            }
             Action::OldKeyKept { reason } => ActionDoc::OldKeyKept { reason },
         }
     }
