@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         .expect("the async runtime starts");
     let outcome = runtime.block_on(run(cli.command, &cli.global, &ctx));
     print(&outcome, cli.global.json);
+    output::summary::append_to_step_summary(&outcome);
     ExitCode::from(outcome.exit_code())
 }
 
