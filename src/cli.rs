@@ -131,6 +131,7 @@ Examples:
   keyfix repo acme/app                                   prompts for the new key
   keyfix repo acme/app --install-probe --key-env NEW_KEY --json
   op read op://ci/anthropic | keyfix repo acme/app --key-stdin --yes
+  ANTHROPIC_ADMIN_KEY=… keyfix repo acme/app --key-env NEW_KEY --retire-old
 
 Exit codes: 0 fixed and the re-run passed (or the stored key works); 10/11/12/13/14 the cause,
 no secret changed; 15 the new key was rejected; 17 uploaded but verification or the re-run failed;
@@ -156,6 +157,10 @@ pub struct RepoArgs {
     /// Also write the stale copies shadowed by the scope the job reads
     #[arg(long)]
     pub include_shadowed: bool,
+    /// Once the new key is verified, set the old key inactive through the Admin API
+    /// (ANTHROPIC_ADMIN_KEY); without one, say which key to disable in the Console
+    #[arg(long)]
+    pub retire_old: bool,
 }
 
 const ROTATE_HELP: &str = "\
@@ -215,6 +220,10 @@ pub struct RotateArgs {
     /// Write even where the key fails on a target's model
     #[arg(long)]
     pub force: bool,
+    /// Once every target is rotated, set the key the canary's secret held before inactive
+    /// through the Admin API (ANTHROPIC_ADMIN_KEY); needs the canary
+    #[arg(long, conflicts_with = "no_canary")]
+    pub retire_old: bool,
 }
 
 const CHECK_HELP: &str = "\

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         .expect("the async runtime starts");
     let outcome = runtime.block_on(run(cli.command, &cli.global, &ctx));
     print(&outcome, cli.global.json);
+    output::summary::append_to_step_summary(&outcome);
     ExitCode::from(outcome.exit_code())
 }
 
@@ -60,6 +61,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 no_rerun: args.no_rerun,
                 no_watch: args.no_watch,
                 include_shadowed: args.include_shadowed,
+                retire_old: args.retire_old,
                 yes: global.yes,
             };
             commands::repo::run(options, ctx).await.into()
@@ -81,6 +83,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 concurrency: args.concurrency.map(usize::from),
                 include_shadowed: args.include_shadowed,
                 force: args.force,
+                retire_old: args.retire_old,
                 yes: global.yes,
             };
             commands::rotate::run(options, ctx).await.into()

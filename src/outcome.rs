@@ -349,6 +349,22 @@ pub enum Action {
         attempt: u32,
         conclusion: String,
     },
+    /// `--retire-old`: the replaced key, set `inactive` through the Admin API.
+    OldKeyRetired {
+        id: String,
+        name: String,
+        hint: String,
+    },
+    /// `rotate --retire-old --dry-run`: the key a rotation would retire.
+    OldKeyToRetire {
+        id: String,
+        name: String,
+        hint: String,
+    },
+    /// `--retire-old`: the replaced key was left as it was, and why.
+    OldKeyKept {
+        reason: String,
+    },
 }
 
 /// One target and secret name of `rotate`.
@@ -475,6 +491,8 @@ pub struct RotateReport {
     pub targets: Option<Vec<TargetReport>>,
     pub rotation: Option<RotationReport>,
     pub end: Option<RotateEnd>,
+    /// What was done beside the writes (`--retire-old`).
+    pub actions: Vec<Action>,
 }
 
 /// `probe print` and `probe install`.
@@ -574,6 +592,7 @@ impl Outcome {
     pub fn actions(&self) -> &[Action] {
         match &self.report {
             Report::Probe(r) => &r.actions,
+            Report::Rotate(r) => &r.actions,
             _ => self.found().map_or(&[], |f| &f.actions),
         }
     }

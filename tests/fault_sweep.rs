@@ -1,5 +1,5 @@
 //! The fault sweep. Three flows of keyfix — `repo` fixing an orphaned key (probe, validation,
-//! upload, verification, re-run), `check` diagnosing it, `rotate` over a mixed organization
+//! upload, verification, retiring the old key, re-run), `check` diagnosing it, `rotate` over a mixed organization
 //! with its canary — are each run once clean, then once for every request they sent, with
 //! exactly that request failed: a 5xx (a 529 from the Anthropic API) or a dropped connection,
 //! and for GitHub writes both again after the write took effect (its answer lost). Whatever
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::*;
-use keyfix_sim::scenario::Fault;
+use keyfix_sim::scenario::{Fault, KeyState};
 use keyfix_sim::{LoggedRequest, Sim};
 use serde_json::Value;
 
@@ -27,18 +27,27 @@ struct Position {
 }
 
 impl Position {
-    /// A GitHub request that changes something (upload, dispatch, re-run, commit). The Messages
-    /// API's calls only read a key's standing.
+    /// A request that changes something: on GitHub an upload, dispatch, re-run or commit; on
+    /// the Anthropic API a key's status (`--retire-old`). The Messages API's calls only read a
+    /// key's standing.
     fn is_write(&self) -> bool {
-        self.service == "github" && self.method != "GET"
+        match self.service {
+            "github" => self.method != "GET",
+            _ => self.is_admin_update(),
+        }
+    }
+
+    fn is_admin_update(&self) -> bool {
+        self.method == "POST" && self.path.starts_with("/v1/organizations/api_keys/")
     }
 
     /// A write that changes nothing more when sent twice, and may be sent again after a lost
-    /// answer: deleting a branch, making a content-addressed Git object.
+    /// answer: deleting a branch, making a content-addressed Git object, setting a key's status.
     fn is_repeatable(&self) -> bool {
         (self.method == "DELETE" && self.path.contains("/git/refs/"))
             || (self.method == "POST"
                 && (self.path.ends_with("/git/trees") || self.path.ends_with("/git/commits")))
+            || self.is_admin_update()
     }
 
     fn same_request(&self, logged: &LoggedRequest) -> bool {
@@ -171,6 +180,27 @@ impl Fix {
     fn stored(sim: &Sim) -> Option<String> {
         sim.secret("acme", Some("app"), "repo", "ANTHROPIC_API_KEY")
     }
+
+    /// Whether the Admin API shows the old key inactive.
+    fn old_key_retired(sim: &Sim) -> bool {
+        let old = sim.scenario().key("orphaned").expect("the old key");
+        sim.world().key_state(old) == KeyState::Inactive
+    }
+
+    /// `--retire-old`'s action is true to the Admin API: retired where the key is inactive, kept
+    /// where it is active, either where keyfix said it could not tell.
+    fn retirement_is_faithful(sim: &Sim, doc: &Value) -> Result<(), String> {
+        let unknown = doc["actions"].as_array().into_iter().flatten().any(|a| {
+            a["kind"] == "old_key_kept"
+                && a["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("may or may not"))
+        });
+        if !unknown && did(doc, "old_key_retired") != Fix::old_key_retired(sim) {
+            return Err("old_key_retired does not match the Admin API".into());
+        }
+        Ok(())
+    }
 }
 
 impl Flow for Fix {
@@ -189,8 +219,10 @@ impl Flow for Fix {
                     "--install-probe",
                     "--key-env",
                     "NEW_KEY",
+                    "--retire-old",
                 ])
-                .env("NEW_KEY", sim.key("fresh")),
+                .env("NEW_KEY", sim.key("fresh"))
+                .env("ANTHROPIC_ADMIN_KEY", sim.key("admin")),
         )
     }
 
@@ -216,7 +248,7 @@ impl Flow for Fix {
         if did(doc, "probe_installed") != probe_committed(sim, "acme", "app") {
             return Err("probe_installed does not match the repository".into());
         }
-        Ok(())
+        Fix::retirement_is_faithful(sim, doc)
     }
 
     fn finish(&self, sim: &Sim, work: &Path) -> Result<(), String> {

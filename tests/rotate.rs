@@ -864,3 +864,150 @@ fn no_piece_of_the_key_appears_at_any_verbosity() {
     );
     assert_no_piece_of(&sim.key("fresh"), &text, "keyfix's output");
 }
+
+/// `rotate --retire-old` with acme's admin key in `ANTHROPIC_ADMIN_KEY`.
+fn rotate_retiring(sim: &Sim, args: &[&str]) -> (serde_json::Value, i32) {
+    json_of(
+        keyfix(sim)
+            .args(["rotate", "--key-env", "NEW_KEY", "--write-interval", "0"])
+            .args(["--retire-old"])
+            .args(args)
+            .env("NEW_KEY", sim.key("fresh"))
+            .env("ANTHROPIC_ADMIN_KEY", sim.key("admin")),
+    )
+}
+
+fn admin_posts(sim: &Sim) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with("/v1/organizations/api_keys/"))
+        .map(|r| r.path)
+        .collect()
+}
+
+fn action_of<'d>(doc: &'d serde_json::Value, kind: &str) -> &'d serde_json::Value {
+    doc["actions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["kind"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} action: {doc:#}"))
+}
+
+#[test]
+fn retire_old_retires_the_canarys_old_key_once_every_target_is_rotated() {
+    let sim = mixed("");
+    let (doc, code) = rotate_retiring(&sim, &["--owner", "acme", "--install-probe"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    let retired = action_of(&doc, "old_key_retired");
+    assert_eq!(retired["name"], "orphaned");
+    assert_eq!(retired["hint"], admin_hint(&sim.key("orphaned")));
+    assert_eq!(
+        admin_posts(&sim),
+        [format!(
+            "/v1/organizations/api_keys/{}",
+            retired["id"].as_str().unwrap()
+        )]
+    );
+    // The old key was fingerprinted by a probe run before the first write.
+    let log = sim.requests();
+    let first_dispatch = log.iter().position(|r| r.path.ends_with("/dispatches"));
+    let first_put = log
+        .iter()
+        .position(|r| r.method == "PUT" && r.path.contains("/secrets/"));
+    assert!(first_dispatch < first_put, "probe, then writes");
+    let retire = log
+        .iter()
+        .position(|r| r.method == "POST" && r.path.starts_with("/v1/organizations/"));
+    let last_put = log
+        .iter()
+        .rposition(|r| r.method == "PUT" && r.path.contains("/secrets/"));
+    assert!(last_put < retire, "every write, then the retirement");
+}
+
+#[test]
+fn retire_old_keeps_the_key_while_a_write_failed_and_the_resume_retires_it() {
+    let sim = mixed("");
+    sim.world().add_fault(Fault {
+        path: "/repos/acme/own2/actions/secrets/ANTHROPIC_API_KEY$".into(),
+        method: Some("PUT".into()),
+        status: Some(502),
+        times: Some(1),
+        ..Fault::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let journal = journal.to_str().unwrap();
+    let (doc, code) = rotate_retiring(
+        &sim,
+        &["--owner", "acme", "--install-probe", "--journal", journal],
+    );
+    assert_eq!(code, 16, "{doc:#}");
+    let kept = action_of(&doc, "old_key_kept");
+    assert!(
+        kept["reason"].as_str().unwrap().contains("not every write"),
+        "{kept}"
+    );
+    assert!(admin_posts(&sim).is_empty());
+    let written = std::fs::read_to_string(journal).unwrap();
+    assert!(written.contains("old_key_seen"), "{written}");
+    assert_no_piece_of(&sim.key("orphaned"), &written, "the journal");
+
+    let (doc, code) = json_of(
+        keyfix(&sim)
+            .args(["rotate", "--resume", journal, "--key-env", "NEW_KEY"])
+            .env("NEW_KEY", sim.key("fresh"))
+            .env("ANTHROPIC_ADMIN_KEY", sim.key("admin")),
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    assert_rotated(&sim, "fresh");
+    assert_eq!(action_of(&doc, "old_key_retired")["name"], "orphaned");
+    assert_eq!(admin_posts(&sim).len(), 1);
+}
+
+#[test]
+fn retire_old_without_a_canary_is_a_usage_error_before_any_request() {
+    let sim = mixed("");
+    let output = keyfix(&sim)
+        .args(["rotate", "--owner", "acme", "--no-canary", "--retire-old"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--retire-old"), "{stderr}");
+    assert!(sim.requests().is_empty());
+}
+
+#[test]
+fn a_dry_run_names_the_key_retire_old_would_retire_and_changes_nothing() {
+    let sim = mixed("");
+    let (doc, code) = json_of(
+        keyfix(&sim)
+            .args(["rotate", "--owner", "acme", "--dry-run", "--retire-old"])
+            .args(["--probe-branch"])
+            .env("ANTHROPIC_ADMIN_KEY", sim.key("admin")),
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    let named = action_of(&doc, "old_key_to_retire");
+    assert_eq!(named["name"], "orphaned");
+    assert_eq!(named["hint"], admin_hint(&sim.key("orphaned")));
+    assert!(secret_puts(&sim).is_empty());
+    assert!(admin_posts(&sim).is_empty());
+
+    // Without a way to run the probe that commits nothing, it says so.
+    let sim = mixed("");
+    let (doc, code) = json_of(
+        keyfix(&sim)
+            .args(["rotate", "--owner", "acme", "--dry-run", "--retire-old"])
+            .env("ANTHROPIC_ADMIN_KEY", sim.key("admin")),
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    let kept = action_of(&doc, "old_key_kept");
+    assert!(
+        kept["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a dry run commits nothing"),
+        "{kept}"
+    );
+    assert!(sim.requests().iter().all(|r| r.method == "GET"));
+}

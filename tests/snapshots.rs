@@ -205,6 +205,24 @@ fn repo_orphaned_key_fixed() {
 }
 
 #[test]
+fn repo_retires_the_old_key() {
+    both(
+        "repo_orphaned_key_fixed_old_key_retired",
+        || shipped("orphaned-repo.toml"),
+        &[
+            "repo",
+            "acme/app",
+            "--install-probe",
+            "--key-env",
+            "NEW_KEY",
+            "--retire-old",
+        ],
+        &[("NEW_KEY", "fresh"), ("ANTHROPIC_ADMIN_KEY", "admin")],
+        0,
+    );
+}
+
+#[test]
 fn repo_refused_when_a_new_key_cannot_help() {
     let sim = start(demo());
     snapshot(
@@ -252,6 +270,28 @@ fn rotate_completed_with_a_canary() {
             "--json",
         ],
         &[("NEW_KEY", "fresh")],
+        0,
+    );
+}
+
+#[test]
+fn rotate_retiring_the_old_key() {
+    let args = [
+        "rotate",
+        "--owner",
+        "acme",
+        "--key-env",
+        "NEW_KEY",
+        "--install-probe",
+        "--write-interval",
+        "0",
+        "--retire-old",
+    ];
+    both(
+        "rotate_completed_old_key_retired",
+        org_without_faults,
+        &args,
+        &[("NEW_KEY", "fresh"), ("ANTHROPIC_ADMIN_KEY", "admin")],
         0,
     );
 }

@@ -78,6 +78,22 @@ pub enum AdminLookup {
     TimedOut,
 }
 
+/// What an Admin API request came to: done, with its result; refused (the admin key, or the
+/// request), with the answer that says why; or no answer in time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminAnswer<T> {
+    Done(T),
+    Refused(Answer),
+    TimedOut,
+}
+
+/// An Admin API record with its `partial_key_hint`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HintedRecord {
+    pub record: AdminRecord,
+    pub hint: String,
+}
+
 impl Client {
     pub fn new(config: Config) -> Result<Client, Error> {
         let base = config.base_url.trim_end_matches('/').to_owned();
@@ -146,52 +162,112 @@ impl Client {
         })
     }
 
-    /// Finds the Admin API record whose `partial_key_hint` satisfies `matches`, paging to the end.
+    /// Finds the Admin API record whose `partial_key_hint` satisfies `matches`.
     pub async fn find_admin_record(
         &self,
         admin_key: &Key,
         matches: impl Fn(&str) -> bool,
     ) -> Result<AdminLookup, Error> {
+        Ok(match self.admin_keys(admin_key, None, matches).await? {
+            AdminAnswer::Done(found) => found
+                .into_iter()
+                .next()
+                .map_or(AdminLookup::NotFound, |key| AdminLookup::Found(key.record)),
+            AdminAnswer::Refused(answer) => AdminLookup::Refused(answer),
+            AdminAnswer::TimedOut => AdminLookup::TimedOut,
+        })
+    }
+
+    /// Every Admin API record (of `status`, when given) whose `partial_key_hint` satisfies
+    /// `matches`, paging to the end: hints collide, so a caller that acts on one must see all.
+    pub async fn admin_keys(
+        &self,
+        admin_key: &Key,
+        status: Option<&str>,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<AdminAnswer<Vec<HintedRecord>>, Error> {
+        let mut found = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let mut url = format!("{}/v1/organizations/api_keys?limit=1000", self.base);
-            if let Some(id) = &after {
-                url.push_str("&after_id=");
-                url.push_str(&crate::net::url_path::segment(id));
-            }
-            let exchange = self
-                .send(
-                    &url,
-                    admin_key,
-                    || self.http.get(&url),
-                    BodyKind::AdminKeyList,
-                )
-                .await?;
-            let answer = match exchange.outcome {
-                Outcome::TimedOut => return Ok(AdminLookup::TimedOut),
-                Outcome::Answered(answer) if answer.status != 200 => {
-                    return Ok(AdminLookup::Refused(answer))
+            for (name, value) in [("status", status), ("after_id", after.as_deref())] {
+                if let Some(value) = value {
+                    url.push_str(&format!("&{name}={}", crate::net::url_path::segment(value)));
                 }
-                Outcome::Answered(_) => exchange.body,
-            };
-            let page: AdminPage =
-                serde_json::from_slice(&answer).map_err(|_| Error::NotAnthropic {
-                    url: url.clone(),
-                    status: 200,
-                })?;
-            if let Some(found) = page
-                .data
-                .iter()
-                .find(|k| k.partial_key_hint.as_deref().is_some_and(&matches))
-            {
-                return Ok(AdminLookup::Found(found.record()));
             }
+            let body = match self
+                .admin_call(&url, admin_key, || self.http.get(&url))
+                .await?
+            {
+                AdminAnswer::Done(body) => body,
+                AdminAnswer::Refused(answer) => return Ok(AdminAnswer::Refused(answer)),
+                AdminAnswer::TimedOut => return Ok(AdminAnswer::TimedOut),
+            };
+            let page: AdminPage = not_anthropic_unless(serde_json::from_slice(&body), &url)?;
+            found.extend(
+                page.data
+                    .into_iter()
+                    .filter(|k| k.partial_key_hint.as_deref().is_some_and(&matches))
+                    .map(AdminKey::hinted),
+            );
             match (page.has_more, page.last_id) {
                 (true, Some(last)) => after = Some(last),
-                _ => return Ok(AdminLookup::NotFound),
+                _ => return Ok(AdminAnswer::Done(found)),
             }
         }
     }
+
+    /// `POST /v1/organizations/api_keys/{id}` with `{"status": status}`: the record as it now is.
+    /// Setting a status twice leaves it the same, so the retries of the policy are safe here.
+    pub async fn set_admin_key_status(
+        &self,
+        admin_key: &Key,
+        id: &str,
+        status: &str,
+    ) -> Result<AdminAnswer<AdminRecord>, Error> {
+        let url = format!(
+            "{}/v1/organizations/api_keys/{}",
+            self.base,
+            crate::net::url_path::segment(id)
+        );
+        let body = json!({ "status": status });
+        Ok(
+            match self
+                .admin_call(&url, admin_key, || self.http.post(&url).json(&body))
+                .await?
+            {
+                AdminAnswer::Done(body) => {
+                    let key: AdminKey = not_anthropic_unless(serde_json::from_slice(&body), &url)?;
+                    AdminAnswer::Done(key.record())
+                }
+                AdminAnswer::Refused(answer) => AdminAnswer::Refused(answer),
+                AdminAnswer::TimedOut => AdminAnswer::TimedOut,
+            },
+        )
+    }
+
+    /// One Admin API request: its 200 body, or why there is none.
+    async fn admin_call(
+        &self,
+        url: &str,
+        admin_key: &Key,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<AdminAnswer<Vec<u8>>, Error> {
+        let exchange = self.send(url, admin_key, build, BodyKind::Admin).await?;
+        Ok(match exchange.outcome {
+            Outcome::TimedOut => AdminAnswer::TimedOut,
+            Outcome::Answered(answer) if answer.status != 200 => AdminAnswer::Refused(answer),
+            Outcome::Answered(_) => AdminAnswer::Done(exchange.body),
+        })
+    }
+}
+
+/// A 200 body keyfix cannot read means something other than the Anthropic API answered.
+fn not_anthropic_unless<T>(parsed: serde_json::Result<T>, url: &str) -> Result<T, Error> {
+    parsed.map_err(|_| Error::NotAnthropic {
+        url: url.to_owned(),
+        status: 200,
+    })
 }
 
 /// What a 2xx body must look like for keyfix to believe the Anthropic API answered.
@@ -199,13 +275,15 @@ impl Client {
 enum BodyKind {
     ModelList,
     Message,
-    AdminKeyList,
+    /// A key list or a key record of the Admin API.
+    Admin,
 }
 
 impl BodyKind {
     fn accepts(self, body: &serde_json::Value) -> bool {
         match self {
-            BodyKind::ModelList | BodyKind::AdminKeyList => body["data"].is_array(),
+            BodyKind::ModelList => body["data"].is_array(),
+            BodyKind::Admin => body["data"].is_array() || body["type"] == "api_key",
             BodyKind::Message => body["type"] == "message",
         }
     }
@@ -260,6 +338,13 @@ struct AdminKey {
 }
 
 impl AdminKey {
+    fn hinted(self) -> HintedRecord {
+        HintedRecord {
+            hint: self.partial_key_hint.clone().unwrap_or_default(),
+            record: self.record(),
+        }
+    }
+
     fn record(&self) -> AdminRecord {
         AdminRecord {
             id: self.id.clone(),

@@ -19,6 +19,7 @@ use crate::outcome::{
 use crate::work::findings::{add_reference, gather, ready_probe, Findings, Subject, SubjectArgs};
 use crate::work::new_key::{judge_new_key, works_on};
 use crate::work::probe::verify_key;
+use crate::work::retire::{retire_old_key, OldKey};
 use crate::work::Context;
 
 pub struct RepoOptions {
@@ -29,6 +30,7 @@ pub struct RepoOptions {
     pub no_rerun: bool,
     pub no_watch: bool,
     pub include_shadowed: bool,
+    pub retire_old: bool,
     pub yes: bool,
 }
 
@@ -119,7 +121,11 @@ async fn fix(options: &RepoOptions, ctx: &Context, report: &mut FixReport) -> Re
         upload(&client, &findings, scope, &key, ctx, report).await?;
     }
 
-    if let Some(failure) = verify(&client, &findings, &key, options, ctx, report).await? {
+    let verified = verify(&client, &findings, &key, options, ctx, report).await?;
+    if options.retire_old {
+        retire_old(&findings, &key, verified.as_ref(), ctx, report).await?;
+    }
+    if let Some(failure) = verified {
         report.end = Some(RepoEnd::VerificationFailed);
         return Err(failure);
     }
@@ -300,6 +306,43 @@ async fn verify(
             format!("uploaded, but verification failed: {shortfall}"),
         )
     }))
+}
+
+/// `--retire-old`: the key the secret held is retired only when the probe proved the new one in
+/// its place.
+async fn retire_old(
+    findings: &Findings,
+    key: &Key,
+    verification_failed: Option<&Failure>,
+    ctx: &Context,
+    report: &mut FixReport,
+) -> Result<(), Failure> {
+    let verified = report.found.actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::Verified {
+                fingerprint_matches: true,
+                ..
+            }
+        )
+    });
+    let unproven = match verification_failed {
+        Some(_) => Some("the probe did not prove the new key in the secret".to_owned()),
+        None if !verified => Some("the new key was not verified with the probe".to_owned()),
+        None => None,
+    };
+    let old = findings
+        .nonce
+        .as_deref()
+        .zip(findings.hint_fingerprint.as_deref())
+        .map(|(nonce, hint_fingerprint)| OldKey {
+            nonce,
+            hint_fingerprint,
+            name: findings.evidence.admin.as_ref().map(|r| r.name.as_str()),
+        });
+    let action = retire_old_key(old, key, unproven, ctx).await?;
+    report.found.actions.push(action);
+    Ok(())
 }
 
 /// Whether the failed run is re-run after the fix, and why not.

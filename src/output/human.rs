@@ -41,11 +41,15 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     if let Some(diagnosis) = outcome.diagnosis() {
         render_diagnosis(&mut out, diagnosis, style);
     }
-    render_fix(&mut out, outcome.actions(), style);
-    if let Some(rotated) = outcome.rotated() {
-        if let (Some(targets), Some(rotation)) = (&rotated.targets, &rotated.rotation) {
-            render_rotation(&mut out, targets, rotation, rotated.end.as_ref(), style);
+    match outcome.rotated() {
+        // After the table: what `rotate` did beside the writes.
+        Some(rotated) => {
+            if let (Some(targets), Some(rotation)) = (&rotated.targets, &rotated.rotation) {
+                render_rotation(&mut out, targets, rotation, rotated.end.as_ref(), style);
+            }
+            render_fix(&mut out, outcome.actions(), "Old key", style);
         }
+        None => render_fix(&mut out, outcome.actions(), "Done", style),
     }
     if let Some(repos) = outcome.scanned() {
         render_scan(&mut out, repos, style);
@@ -184,65 +188,91 @@ fn probe_action(action: &Action) -> Option<String> {
 }
 
 /// What `repo` did after the diagnosis, one line each.
-fn render_fix(out: &mut String, actions: &[Action], style: Style) {
+fn render_fix(out: &mut String, actions: &[Action], heading: &str, style: Style) {
     let lines: Vec<String> = actions
         .iter()
-        .filter_map(|action| match action {
-            Action::KeyValidated { key, model } => {
-                Some(format!("validated the new key {key} on {}", shown(model)))
-            }
-            Action::SecretUpdated {
-                secret,
-                scope,
-                written,
-            } => {
-                let how = match written {
-                    Written::Created => "created",
-                    Written::Updated => "updated",
-                };
-                Some(format!(
-                    "{how} {} ({})",
-                    shown(secret),
-                    shown(&scope.to_string())
-                ))
-            }
-            Action::Verified {
-                run_id,
-                fingerprint_matches,
-            } => Some(if *fingerprint_matches {
-                format!("verified: probe run {run_id} saw the new key working")
-            } else {
-                format!("not verified: probe run {run_id} did not see the new key")
-            }),
-            Action::VerificationSkipped { reason } => {
-                Some(format!("not verified: {}", shown(reason)))
-            }
-            Action::RerunRequested { run_id } => {
-                Some(format!("re-ran the failed jobs of run {run_id}"))
-            }
-            Action::RerunRefused { reason, .. } => Some(format!("no re-run: {}", shown(reason))),
-            Action::RerunFinished {
-                run_id,
-                attempt,
-                conclusion,
-            } => {
-                let painted = if conclusion == "success" {
-                    style.good(conclusion)
-                } else {
-                    style.bad(&shown(conclusion))
-                };
-                Some(format!("run {run_id} attempt {attempt}: {painted}"))
-            }
-            _ => None,
-        })
+        .filter_map(|action| fix_line(action, style, KeyPieces::Shown))
         .collect();
     if lines.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\n{}", style.bold("Done"));
+    let _ = writeln!(out, "\n{}", style.bold(heading));
     for line in lines {
         let _ = writeln!(out, "  {line}");
     }
+}
+
+/// Whether a line may show the pieces of a key that keyfix shows a person: a key's display form
+/// (`sk-ant-api03-…igAA`) and an Admin API hint. Text that others read (a job summary) has none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeyPieces {
+    Shown,
+    Withheld,
+}
+
+/// One line for an action of the fix (or of `rotate --retire-old`); `None` for the probe's.
+pub(super) fn fix_line(action: &Action, style: Style, pieces: KeyPieces) -> Option<String> {
+    let hint = |hint: &str| match pieces {
+        KeyPieces::Shown => format!("{}, ", shown(hint)),
+        KeyPieces::Withheld => String::new(),
+    };
+    Some(match action {
+        Action::KeyValidated { key, model } => match pieces {
+            KeyPieces::Shown => format!("validated the new key {key} on {}", shown(model)),
+            KeyPieces::Withheld => format!("validated the new key on {}", shown(model)),
+        },
+        Action::SecretUpdated {
+            secret,
+            scope,
+            written,
+        } => {
+            let how = match written {
+                Written::Created => "created",
+                Written::Updated => "updated",
+            };
+            format!("{how} {} ({})", shown(secret), shown(&scope.to_string()))
+        }
+        Action::Verified {
+            run_id,
+            fingerprint_matches: true,
+        } => format!("verified: probe run {run_id} saw the new key working"),
+        Action::Verified { run_id, .. } => {
+            format!("not verified: probe run {run_id} did not see the new key")
+        }
+        Action::VerificationSkipped { reason } => format!("not verified: {}", shown(reason)),
+        Action::RerunRequested { run_id } => format!("re-ran the failed jobs of run {run_id}"),
+        Action::RerunRefused { reason, .. } => format!("no re-run: {}", shown(reason)),
+        Action::RerunFinished {
+            run_id,
+            attempt,
+            conclusion,
+        } => {
+            let painted = if conclusion == "success" {
+                style.good(conclusion)
+            } else {
+                style.bad(&shown(conclusion))
+            };
+            format!("run {run_id} attempt {attempt}: {painted}")
+        }
+        Action::OldKeyRetired { id, name, hint: h } => format!(
+            "retired the old key {} ({}{}): inactive, which the Console can undo",
+            shown(name),
+            hint(h),
+            shown(id)
+        ),
+        Action::OldKeyToRetire { id, name, hint: h } => format!(
+            "--retire-old would retire {} ({}{}) once every target is rotated",
+            shown(name),
+            hint(h),
+            shown(id)
+        ),
+        Action::OldKeyKept { reason } => format!("old key kept: {}", shown(reason)),
+        Action::ProbeInstalled { .. }
+        | Action::ProbeRun { .. }
+        | Action::ProbeRemoved { .. }
+        | Action::ProbeBranch { .. }
+        | Action::PullRequestOpened { .. } => return None,
+    })
 }
 
 /// `rotate`'s closing table: target, secret, scope, status, detail.

@@ -5,6 +5,7 @@ pub mod json;
 pub mod progress;
 pub mod shown;
 pub mod stderr;
+pub mod summary;
 
 pub use shown::shown;
 

@@ -8,6 +8,7 @@ pub mod findings;
 pub mod interrupt;
 pub mod new_key;
 pub mod probe;
+pub mod retire;
 
 use crate::anthropic;
 use crate::github;

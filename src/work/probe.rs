@@ -74,6 +74,10 @@ pub async fn ready(
     ctx: &Context,
     actions: &mut Vec<Action>,
 ) -> Result<Result<ReadyProbe, NotAllowed>, Failure> {
+    let state = match in_place(client, repo, branch, spec, consent).await? {
+        Ok(probe) => return Ok(Ok(probe)),
+        Err(state) => state,
+    };
     let ready_at = |place| {
         Ok(Ok(ReadyProbe {
             repo: repo.clone(),
@@ -81,15 +85,7 @@ pub async fn ready(
             place,
         }))
     };
-    let on_branch = || Place::Branch { spec: spec.clone() };
-    if consent.branch {
-        return ready_at(on_branch());
-    }
     let text = probe::render(spec);
-    let state = run::installed(client, repo, branch, &text).await?;
-    if state == Installed::UpToDate {
-        return ready_at(Place::Dispatched { fresh: false });
-    }
     let what = match state {
         Installed::Missing => "is not installed",
         _ => "is outdated",
@@ -122,9 +118,34 @@ pub async fn ready(
             ctx.progress.step(&format!(
                 "{repo}:{branch} refuses direct commits ({message}); running the probe from a throwaway branch instead."
             ));
-            ready_at(on_branch())
+            ready_at(Place::Branch { spec: spec.clone() })
         }
     }
+}
+
+/// The probe where it runs with no commit to the default branch and no question: from a
+/// throwaway branch with `--probe-branch`, else only where it is up to date on the default
+/// branch. Otherwise, what is on the default branch.
+pub async fn in_place(
+    client: &Client,
+    repo: &RepoName,
+    branch: &str,
+    spec: &ProbeSpec,
+    consent: Consent,
+) -> Result<Result<ReadyProbe, Installed>, Failure> {
+    let at = |place| ReadyProbe {
+        repo: repo.clone(),
+        branch: branch.to_owned(),
+        place,
+    };
+    if consent.branch {
+        return Ok(Ok(at(Place::Branch { spec: spec.clone() })));
+    }
+    let state = run::installed(client, repo, branch, &probe::render(spec)).await?;
+    Ok(match state {
+        Installed::UpToDate => Ok(at(Place::Dispatched { fresh: false })),
+        other => Err(other),
+    })
 }
 
 /// Whether the default branch took the probe's commit.

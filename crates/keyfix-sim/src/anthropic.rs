@@ -6,7 +6,8 @@
 //!   organizations without credit; it refuses disabled organizations like messages does.
 //! - `inactive` and `archived` keys answer the credit text (the premise of row 15 of the table);
 //!   `expired` and `revoked` keys answer 401.
-//! - The Admin API answers 401 to anything but an active admin key.
+//! - The Admin API answers 401 to anything but an active admin key. A key set `inactive` or
+//!   `archived` through it answers as a key of that state does from then on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub fn router(world: Arc<World>) -> Router {
         .route("/v1/messages", post(messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/organizations/api_keys", get(admin_list_keys))
+        .route("/v1/organizations/api_keys/{id}", post(admin_update_key))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(world.clone(), gate))
         .with_state(world)
@@ -196,7 +198,8 @@ fn authenticate_value<'w>(
         .as_deref()
         .and_then(|name| world.scenario.organization(name))
         .ok_or_else(unauthorized)?;
-    if key.kind != CredentialKind::Api || matches!(key.state, KeyState::Expired | KeyState::Revoked)
+    if key.kind != CredentialKind::Api
+        || matches!(world.key_state(key), KeyState::Expired | KeyState::Revoked)
     {
         return Err(unauthorized());
     }
@@ -327,7 +330,7 @@ fn billing_gate(
 ) -> Result<(), Reply> {
     let refuse = |reply: Reply| Err(reply.for_key(key, org));
     if matches!(
-        key.state,
+        world.key_state(key),
         KeyState::Orphaned | KeyState::Inactive | KeyState::Archived
     ) || !org.credit
     {
@@ -466,44 +469,62 @@ pub fn partial_key_hint(value: &str) -> String {
     )
 }
 
+/// The organization of the request's admin key, when it is an active one.
+fn admin_organization(world: &World, headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| world.key_by_value(v))
+        .filter(|k| k.kind == CredentialKind::Admin && world.key_state(k) == KeyState::Active)
+        .and_then(|k| k.organization.clone())
+}
+
+/// The API keys of `org` the Admin API lists, with their ids and states now.
+fn admin_keys<'w>(world: &'w World, org: &str) -> Vec<(String, &'w KeySpec, &'static str)> {
+    world
+        .scenario
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.kind == CredentialKind::Api && k.organization.as_deref() == Some(org))
+        .filter_map(|(i, k)| {
+            Some((
+                format!("apikey_{i:04}"),
+                k,
+                admin_status(world.key_state(k))?,
+            ))
+        })
+        .collect()
+}
+
+fn admin_key_json(id: &str, key: &KeySpec, status: &str) -> Value {
+    json!({
+        "type": "api_key",
+        "id": id,
+        "name": key.name,
+        "status": status,
+        "workspace_id": key.workspace_id(),
+        "created_at": "2026-01-15T10:00:00Z",
+        "expires_at": null,
+        "created_by": {"id": "user_01", "type": "user"},
+        "partial_key_hint": partial_key_hint(&key.value()),
+    })
+}
+
 async fn admin_list_keys(
     State(world): State<Arc<World>>,
     headers: HeaderMap,
     Query(q): Query<AdminQuery>,
 ) -> Response {
-    let admin = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| world.key_by_value(v))
-        .filter(|k| k.kind == CredentialKind::Admin && k.state == KeyState::Active);
-    let Some(org_name) = admin.and_then(|k| k.organization.clone()) else {
+    let Some(org_name) = admin_organization(&world, &headers) else {
         return respond(&world, unauthorized());
     };
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
-    let listed: Vec<Value> = world
-        .scenario
-        .keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| {
-            k.kind == CredentialKind::Api && k.organization.as_deref() == Some(&org_name)
-        })
-        .filter_map(|(i, k)| Some((i, k, admin_status(k.state)?)))
+    let listed: Vec<Value> = admin_keys(&world, &org_name)
+        .into_iter()
         .filter(|(_, _, status)| q.status.as_deref().is_none_or(|s| s == *status))
         .filter(|(_, k, _)| q.workspace_id.is_none() || k.workspace_id() == q.workspace_id)
-        .map(|(i, k, status)| {
-            json!({
-                "type": "api_key",
-                "id": format!("apikey_{i:04}"),
-                "name": k.name,
-                "status": status,
-                "workspace_id": k.workspace_id(),
-                "created_at": "2026-01-15T10:00:00Z",
-                "expires_at": null,
-                "created_by": {"id": "user_01", "type": "user"},
-                "partial_key_hint": partial_key_hint(&k.value()),
-            })
-        })
+        .map(|(id, k, status)| admin_key_json(&id, k, status))
         .collect();
     let start = q
         .after_id
@@ -518,6 +539,82 @@ async fn admin_list_keys(
         "last_id": page.last().map(|k| k["id"].clone()),
     }));
     respond(&world, reply)
+}
+
+#[derive(Deserialize)]
+struct AdminUpdate {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /v1/organizations/api_keys/{id}`: the status changes (`active`, `inactive`, or the
+/// final `archived`); a name change is accepted and not kept.
+async fn admin_update_key(
+    State(world): State<Arc<World>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(org_name) = admin_organization(&world, &headers) else {
+        return respond(&world, unauthorized());
+    };
+    let Ok(update) = serde_json::from_slice::<AdminUpdate>(&body) else {
+        return respond(
+            &world,
+            Reply::error(
+                400,
+                "invalid_request_error",
+                "The request body is not valid JSON.",
+            ),
+        );
+    };
+    let Some((id, key, status)) = admin_keys(&world, &org_name)
+        .into_iter()
+        .find(|(listed, _, _)| *listed == id)
+    else {
+        return respond(
+            &world,
+            Reply::error(404, "not_found_error", &format!("API key {id} not found.")),
+        );
+    };
+    let _ = update.name;
+    let state = match (status, update.status.as_deref()) {
+        (_, None) => None,
+        ("archived", Some(_)) => {
+            return respond(
+                &world,
+                Reply::error(
+                    400,
+                    "invalid_request_error",
+                    "An archived API key cannot be changed.",
+                ),
+            )
+        }
+        // An orphaned key made active again is still orphaned: its billing link stays broken.
+        (_, Some("active")) if key.state == KeyState::Orphaned => Some(KeyState::Orphaned),
+        (_, Some("active")) => Some(KeyState::Active),
+        (_, Some("inactive")) => Some(KeyState::Inactive),
+        (_, Some("archived")) => Some(KeyState::Archived),
+        (_, Some(other)) => {
+            return respond(
+                &world,
+                Reply::error(
+                    400,
+                    "invalid_request_error",
+                    &format!(
+                        "status: Input should be 'active', 'inactive' or 'archived', not '{other}'"
+                    ),
+                ),
+            )
+        }
+    };
+    if let Some(state) = state {
+        world.set_key_state(key, state);
+    }
+    let status = admin_status(world.key_state(key)).unwrap_or(status);
+    respond(&world, Reply::ok(admin_key_json(&id, key, status)))
 }
 
 async fn not_found(State(world): State<Arc<World>>) -> Response {

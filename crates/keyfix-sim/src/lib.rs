@@ -30,8 +30,8 @@ use rand::Rng;
 use serde::Serialize;
 
 use faults::{Fault, Faults};
-use scenario::KeySpec;
 pub use scenario::Scenario;
+use scenario::{KeySpec, KeyState};
 
 /// One request as the simulator saw it: enough to assert what happened and what did not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -66,6 +66,8 @@ pub struct World {
     faults: Faults,
     pub github: Mutex<github::state::GithubState>,
     keys_by_value: HashMap<String, usize>,
+    /// Key states changed through the Admin API since the start, by key name.
+    key_states: Mutex<HashMap<String, KeyState>>,
     log: Mutex<Vec<LoggedRequest>>,
     started: Instant,
     next_id: AtomicU64,
@@ -105,6 +107,7 @@ impl World {
             github: Mutex::new(github::state::GithubState::new(&scenario)),
             scenario,
             keys_by_value,
+            key_states: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
             started: Instant::now(),
             next_id: AtomicU64::new(1),
@@ -185,6 +188,24 @@ impl World {
         self.keys_by_value
             .get(value)
             .map(|&i| &self.scenario.keys[i])
+    }
+
+    /// The key's state now: the scenario's, unless the Admin API has changed it since.
+    pub fn key_state(&self, key: &KeySpec) -> KeyState {
+        self.key_states
+            .lock()
+            .expect("key states")
+            .get(&key.name)
+            .copied()
+            .unwrap_or(key.state)
+    }
+
+    /// Changes a key's state, as the Admin API's update does.
+    pub fn set_key_state(&self, key: &KeySpec, state: KeyState) {
+        self.key_states
+            .lock()
+            .expect("key states")
+            .insert(key.name.clone(), state);
     }
 
     /// Adds a fault from now on, after the scenario's own. Panics on a fault the scenario

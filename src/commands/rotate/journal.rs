@@ -22,6 +22,9 @@ pub struct Options {
     pub canary: Option<usize>,
     pub write_interval_secs: f64,
     pub concurrency: usize,
+    /// `--retire-old`; absent from journals written before it existed.
+    #[serde(default)]
+    pub retire_old: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,18 +80,13 @@ pub enum Entry {
     CanaryPassed {
         write: usize,
     },
-}
-
-impl Entry {
-    pub fn write(&self) -> usize {
-        match self {
-            Entry::Sending { write }
-            | Entry::Done { write, .. }
-            | Entry::Failed { write, .. }
-            | Entry::Skipped { write, .. }
-            | Entry::CanaryPassed { write } => *write,
-        }
-    }
+    /// `--retire-old`: what the probe saw of the key the canary's secret held, before any
+    /// write. The nonce and the salted fingerprint of the key's Admin API hint are what the
+    /// probe's public log shows; no part of the key.
+    OldKeySeen {
+        nonce: String,
+        hint_fingerprint: Option<String>,
+    },
 }
 
 pub struct Journal {
@@ -313,6 +311,8 @@ impl Journal {
 pub struct Progress {
     pub done: Vec<usize>,
     pub canary_passed: bool,
+    /// The nonce and hint fingerprint of `Entry::OldKeySeen`.
+    pub old_key: Option<(String, Option<String>)>,
 }
 
 impl Progress {
@@ -322,6 +322,10 @@ impl Progress {
             match entry {
                 Entry::Done { write, .. } => progress.done.push(*write),
                 Entry::CanaryPassed { .. } => progress.canary_passed = true,
+                Entry::OldKeySeen {
+                    nonce,
+                    hint_fingerprint,
+                } => progress.old_key = Some((nonce.clone(), hint_fingerprint.clone())),
                 _ => {}
             }
         }
@@ -341,6 +345,7 @@ mod tests {
             canary: Some(0),
             write_interval_secs: 1.0,
             concurrency: 8,
+            retire_old: false,
         }
     }
 

@@ -19,12 +19,14 @@ use crate::cli::{KeyInputArgs, ProbeRunArgs};
 use crate::github::{names, Client, RepoName};
 use crate::input;
 use crate::key::Key;
+use crate::outcome::Action;
 use crate::outcome::{new_key_rejected, Failure, FailureKind, Finished, RotateEnd, RotateReport};
 use crate::output::counted;
 use crate::output::progress::ProgressBar;
 use crate::work::new_key::judge_new_key;
+use crate::work::retire::{name_old_key, retire_old_key, OldKey};
 use crate::work::{github_client, Context};
-use canary::{ready_canary_probe, verify_canary};
+use canary::{canary_probe_in_place, read_old_key, ready_canary_probe, verify_canary};
 use interrupt::Interrupt;
 use journal::{Entry, Header, Journal};
 use plan::Plan;
@@ -50,6 +52,7 @@ pub struct RotateOptions {
     pub concurrency: Option<usize>,
     pub include_shadowed: bool,
     pub force: bool,
+    pub retire_old: bool,
     pub yes: bool,
 }
 
@@ -151,7 +154,12 @@ async fn start(
         outcome(&plan, &states, None, &client, &[], None, Some(end))
     };
     if options.dry_run {
-        return Ok(nothing_written(RotateEnd::DryRun));
+        let mut planned = nothing_written(RotateEnd::DryRun);
+        if let Some(canary) = canary.filter(|_| options.retire_old) {
+            let named = name_old_key_of(&client, &plan.writes[canary], &options.probe, ctx).await?;
+            planned.report.actions.push(named);
+        }
+        return Ok(planned);
     }
 
     let key = input::key_or_prompt(
@@ -188,6 +196,7 @@ async fn start(
         canary,
         write_interval_secs: options.write_interval.unwrap_or(DEFAULT_WRITE_INTERVAL),
         concurrency,
+        retire_old: options.retire_old,
     };
     let header = Header::new(&key, journal_options, plan);
     let path = options
@@ -231,6 +240,27 @@ async fn resume(
     execute(header, journal, entries, key, client, options, ctx).await
 }
 
+/// `--retire-old --dry-run`: the key the canary's secret holds now, named through the Admin API,
+/// when its probe can run with nothing committed.
+async fn name_old_key_of(
+    client: &Client,
+    write: &plan::Write,
+    args: &ProbeRunArgs,
+    ctx: &Context,
+) -> Result<Action, Failure> {
+    let probe = match canary_probe_in_place(client, write, args).await? {
+        Ok(probe) => probe,
+        Err(reason) => return Ok(Action::OldKeyKept { reason }),
+    };
+    let reading = read_old_key(client, write, &probe, args, ctx).await?;
+    let old = reading.hint_fingerprint.as_deref().map(|hint| OldKey {
+        nonce: &reading.nonce,
+        hint_fingerprint: hint,
+        name: None,
+    });
+    name_old_key(old, ctx).await
+}
+
 /// Validation, canary, and the paced writes, journaled; shared by a new run and a resumed one.
 async fn execute(
     mut header: Header,
@@ -250,6 +280,7 @@ async fn execute(
     }
     let plan = header.plan.clone();
     let past = journal::Progress::of(&entries);
+    let mut old_key = past.old_key.clone();
     let mut states: Vec<WriteState> = (0..plan.writes.len())
         .map(|i| {
             if past.done.contains(&i) {
@@ -340,6 +371,23 @@ async fn execute(
             if interrupt.stop_requested() {
                 return Ok(RotateEnd::Interrupted);
             }
+            let canary_sent = entries
+                .iter()
+                .any(|e| matches!(e, Entry::Sending { write } if *write == canary));
+            if header.options.retire_old && old_key.is_none() && !canary_sent {
+                let reading =
+                    read_old_key(&client, &plan.writes[canary], &probe, &options.probe, ctx)
+                        .await?;
+                let seen = (reading.nonce, reading.hint_fingerprint);
+                record(
+                    &mut *writer.journal,
+                    Entry::OldKeySeen {
+                        nonce: seen.0.clone(),
+                        hint_fingerprint: seen.1.clone(),
+                    },
+                )?;
+                old_key = Some(seen);
+            }
             if states[canary] == WriteState::Pending {
                 pacer.wait().await;
                 states[canary] = writer.write(canary).await?;
@@ -397,15 +445,38 @@ async fn execute(
         Ok::<RotateEnd, Failure>(end)
     }
     .await;
-    match ended {
-        Ok(end) => Ok(finish(&states, Some(end))),
+    let retire = |end: Option<&RotateEnd>| {
+        let unproven = match end {
+            Some(RotateEnd::AllRotated) => None,
+            _ => Some(format!(
+                "not every write was done (the journal can finish them: {resume})"
+            )),
+        };
+        let old = old_key.as_ref().and_then(|(nonce, hint)| {
+            Some(OldKey {
+                nonce,
+                hint_fingerprint: hint.as_deref()?,
+                name: None,
+            })
+        });
+        retire_old_key(old, &key, unproven, ctx)
+    };
+    let (end, failure) = match ended {
+        Ok(end) => (Some(end), None),
         Err(failure) => {
             ctx.progress.step(&format!(
                 "Stopped: {}. Resume with: {resume}",
                 failure.message
             ));
-            let stopped = finish(&states, None);
-            Ok(Finished::of(stopped.report, Err(failure)))
+            (None, Some(failure))
         }
+    };
+    let mut finished = finish(&states, end.clone());
+    if header.options.retire_old {
+        finished.report.actions.push(retire(end.as_ref()).await?);
     }
+    Ok(match failure {
+        None => finished,
+        Some(failure) => Finished::of(finished.report, Err(failure)),
+    })
 }

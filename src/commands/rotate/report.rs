@@ -117,6 +117,7 @@ pub(super) fn outcome(
             canary: canary.map(|c| plan.writes[c].destination.repo.to_string()),
         }),
         end,
+        actions: Vec::new(),
     };
     Finished {
         report,

@@ -237,6 +237,19 @@ pub enum ActionDoc<'a> {
         attempt: u32,
         conclusion: &'a str,
     },
+    OldKeyRetired {
+        id: &'a str,
+        name: &'a str,
+        hint: &'a str,
+    },
+    OldKeyToRetire {
+        id: &'a str,
+        name: &'a str,
+        hint: &'a str,
+    },
+    OldKeyKept {
+        reason: &'a str,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -548,6 +561,11 @@ impl<'a> ActionDoc<'a> {
                 attempt: *attempt,
                 conclusion,
             },
+            Action::OldKeyRetired { id, name, hint } => ActionDoc::OldKeyRetired { id, name, hint },
+            Action::OldKeyToRetire { id, name, hint } => {
+                ActionDoc::OldKeyToRetire { id, name, hint }
+            }
+            Action::OldKeyKept { reason } => ActionDoc::OldKeyKept { reason },
         }
     }
 }
