@@ -53,6 +53,17 @@ fn mixed(extra: &str) -> Sim {
     )))
 }
 
+/// acme/own2's secret write answers 502 once.
+fn fail_own2_write_once(sim: &Sim) {
+    sim.world().add_fault(Fault {
+        path: "/repos/acme/own2/actions/secrets/ANTHROPIC_API_KEY$".into(),
+        method: Some("PUT".into()),
+        status: Some(502),
+        times: Some(1),
+        ..Fault::default()
+    });
+}
+
 fn rotate(sim: &Sim, key: &str, args: &[&str]) -> (serde_json::Value, i32) {
     let (doc, code, _) = rotate_logged(sim, key, args);
     (doc, code)
@@ -313,13 +324,7 @@ fn a_canary_without_its_probe_stops_before_writing() {
 #[test]
 fn a_502_on_one_write_leaves_the_others_rotated_and_resume_finishes_it() {
     let sim = mixed("");
-    sim.world().add_fault(Fault {
-        path: "/repos/acme/own2/actions/secrets/ANTHROPIC_API_KEY$".into(),
-        method: Some("PUT".into()),
-        status: Some(502),
-        times: Some(1),
-        ..Fault::default()
-    });
+    fail_own2_write_once(&sim);
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
     let journal = journal.to_str().unwrap();
@@ -927,13 +932,7 @@ fn retire_old_retires_the_canarys_old_key_once_every_target_is_rotated() {
 #[test]
 fn retire_old_keeps_the_key_while_a_write_failed_and_the_resume_retires_it() {
     let sim = mixed("");
-    sim.world().add_fault(Fault {
-        path: "/repos/acme/own2/actions/secrets/ANTHROPIC_API_KEY$".into(),
-        method: Some("PUT".into()),
-        status: Some(502),
-        times: Some(1),
-        ..Fault::default()
-    });
+    fail_own2_write_once(&sim);
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
     let journal = journal.to_str().unwrap();

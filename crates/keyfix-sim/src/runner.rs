@@ -219,19 +219,14 @@ async fn execute(world: Arc<World>, run_id: u64, only: Option<Vec<String>>, dela
         return;
     }
     set_run(&world, run_id, RunStatus::InProgress, None);
-    let workflow: Workflow = match yaml_serde::from_str(&context.workflow_text) {
-        Ok(workflow) => workflow,
-        Err(_) => {
-            set_run(
-                &world,
-                run_id,
-                RunStatus::Completed,
-                Some("startup_failure"),
-            );
-            return;
-        }
-    };
-    let Some(called) = called_workflows(&world, &context, &workflow) else {
+    // A workflow GitHub cannot read, or one calling a workflow it cannot find, never starts.
+    let parsed = yaml_serde::from_str::<Workflow>(&context.workflow_text)
+        .ok()
+        .and_then(|workflow| {
+            let called = called_workflows(&world, &context, &workflow)?;
+            Some((workflow, called))
+        });
+    let Some((workflow, called)) = parsed else {
         set_run(
             &world,
             run_id,
