@@ -36,6 +36,7 @@ pub fn router(world: Arc<World>) -> Router {
         .merge(git::routes())
         .merge(apps::routes())
         .fallback(|| async { not_found() })
+        .layer(axum::middleware::from_fn(conditional))
         .layer(axum::middleware::from_fn_with_state(
             world.clone(),
             apply_faults,
@@ -393,10 +394,75 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
         (caller, remaining, reset)
     };
     let (caller, remaining, reset) = caller;
+    let credential = caller.clone();
     request.extensions_mut().insert(caller);
     let mut response = next.run(request).await;
+    let remaining = if response.status() == StatusCode::NOT_MODIFIED {
+        // GitHub does not count a 304 against the budget.
+        refund(&world, &credential).unwrap_or(remaining)
+    } else {
+        remaining
+    };
     rate_headers(&mut response, limit, remaining, reset);
     response
+}
+
+/// Gives back the request `caller` was charged for; the budget left after it.
+fn refund(world: &World, caller: &Caller) -> Option<u64> {
+    let mut state = world.github.lock().expect("github state");
+    let remaining = match caller.installation {
+        Some(id) => {
+            &mut state
+                .installations
+                .iter_mut()
+                .find(|i| i.id == id)?
+                .remaining
+        }
+        None => {
+            &mut state
+                .tokens
+                .iter_mut()
+                .find(|t| t.name == caller.token)?
+                .remaining
+        }
+    };
+    *remaining += 1;
+    Some(*remaining)
+}
+
+/// ETags on every successful read, as GitHub sends them: a weak tag of the body, and 304 with no
+/// body to a request whose `If-None-Match` names the tag of what the answer would be.
+async fn conditional(request: Request, next: Next) -> Response {
+    if request.method() != Method::GET {
+        return next.run(request).await;
+    }
+    let asked = request
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+    };
+    let etag = weak_etag(&bytes);
+    let value = HeaderValue::from_str(&etag).expect("ascii");
+    if asked.is_some_and(|asked| asked.split(',').any(|tag| tag.trim() == etag)) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert("etag", value);
+        return response;
+    }
+    parts.headers.insert("etag", value);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+fn weak_etag(body: &[u8]) -> String {
+    use sha2::Digest;
+    format!("W/\"{}\"", hex::encode(&sha2::Sha256::digest(body)[..16]))
 }
 
 /// Applies the faults to a request the gate let in: inside the gate, because a fault names a
