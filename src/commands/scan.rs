@@ -3,9 +3,9 @@
 
 use futures::stream::{self, StreamExt};
 
-use crate::github::repos::{self, Repository};
+use crate::github::graphql::Discovered;
 use crate::github::runs::{self, LogReading};
-use crate::github::survey::Survey;
+use crate::github::survey::{self, Survey};
 use crate::github::{names, Client, Error};
 use crate::outcome::{Failure, Finished, LastRun, ScanReport, ScannedRepo, ScannedWorkflow};
 
@@ -30,8 +30,7 @@ async fn scan(
 ) -> Result<(), Failure> {
     let owner = names::parse_owner(&options.owner)?;
     let client = ctx.github_client()?;
-    let owner = repos::owner(&client, &owner).await?;
-    let listed = repos::list_for_owner(&client, &owner).await?;
+    let (owner, listed) = survey::owner_repositories(&client, &owner).await?;
     ctx.progress.step(&format!(
         "Scanning {} repositories of {} …",
         listed.len(),
@@ -39,7 +38,7 @@ async fn scan(
     ));
     // Each repository is read one request at a time, so at most `concurrency` are in flight.
     let results: Vec<Result<Option<ScannedRepo>, Error>> = stream::iter(listed)
-        .map(|repository| report(&client, repository))
+        .map(|found| report(&client, found))
         .buffered(options.concurrency.max(1))
         .collect()
         .await;
@@ -62,9 +61,9 @@ async fn scan(
     Ok(())
 }
 
-async fn report(client: &Client, repository: Repository) -> Result<Option<ScannedRepo>, Error> {
-    let archived = repository.archived;
-    let Some(survey) = Survey::of(client, repository, 1).await? else {
+async fn report(client: &Client, found: Discovered) -> Result<Option<ScannedRepo>, Error> {
+    let archived = found.repository.archived;
+    let Some(survey) = Survey::discovered(client, found, 1).await? else {
         return Ok(None);
     };
     let workflows = survey

@@ -178,6 +178,8 @@ pub struct Client {
     policy: RetryPolicy,
     requests: AtomicU64,
     secondary_waits: AtomicU64,
+    graphql_queries: AtomicU64,
+    graphql_points: AtomicU64,
     /// Reads GitHub answered 304 to, served from the cache.
     revalidated: AtomicU64,
     cache: Option<Cache>,
@@ -281,6 +283,8 @@ impl Client {
             requests: AtomicU64::new(0),
             secondary_waits: AtomicU64::new(0),
             revalidated: AtomicU64::new(0),
+            graphql_queries: AtomicU64::new(0),
+            graphql_points: AtomicU64::new(0),
             cache: config.cache.as_deref().and_then(Cache::open),
             budget: Mutex::new(HashMap::new()),
             callees: Mutex::new(HashMap::new()),
@@ -309,6 +313,42 @@ impl Client {
     /// cache of conditional requests.
     pub fn requests_revalidated(&self) -> u64 {
         self.revalidated.load(Ordering::Relaxed)
+    }
+
+    /// Sends a GraphQL query with its variables, with the credential of `owner` (whose
+    /// repositories it reads), to `/graphql` (`/api/graphql` on Enterprise Server). A query is a
+    /// read: it is sent again as a GET is.
+    pub async fn graphql(
+        &self,
+        owner: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<Answer, Error> {
+        let path = match self.api_url.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => "/graphql".to_owned(),
+        };
+        let body = serde_json::json!({"query": query, "variables": variables});
+        // Looked up as REST looks an owner up: as a user, then as an organization.
+        let route = Route::User(owner.to_owned());
+        let answer = self
+            .send_routed(&route, Method::POST, &path, Some(&body), &[], true)
+            .await?;
+        self.graphql_queries.fetch_add(1, Ordering::Relaxed);
+        Ok(answer)
+    }
+
+    /// How many GraphQL queries this client has sent, and the points GitHub said they cost.
+    pub fn graphql_spent(&self) -> (u64, u64) {
+        (
+            self.graphql_queries.load(Ordering::Relaxed),
+            self.graphql_points.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Counts the points a query's `rateLimit { cost }` said it cost.
+    pub fn note_graphql_cost(&self, points: u64) {
+        self.graphql_points.fetch_add(points, Ordering::Relaxed);
     }
 
     /// How many times a secondary rate limit was waited out.
@@ -735,6 +775,13 @@ impl Client {
     }
 
     fn note_budget(&self, answer: &Answer, auth: &Authorization) {
+        // GraphQL's points are a budget apart: the hourly budget here is REST's.
+        if answer
+            .header("x-ratelimit-resource")
+            .is_some_and(|r| r != "core")
+        {
+            return;
+        }
         let credential = match (&self.credentials, &auth.installation) {
             (Credentials::Token(_), _) => String::new(),
             (Credentials::App(_), Some((owner, _))) => owner.to_ascii_lowercase(),

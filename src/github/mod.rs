@@ -6,6 +6,7 @@ pub mod access;
 pub mod app;
 pub mod cache;
 pub mod client;
+pub mod graphql;
 pub mod logs;
 pub mod names;
 pub mod repos;

@@ -1,7 +1,9 @@
 //! What keyfix learns of one repository before it acts: its Claude steps, where each step's
-//! secret resolves, and the model each runs. `scan`, `check`, `repo` and `rotate` all start here.
+//! secret resolves, and the model each runs. `scan`, `check`, `repo` and `rotate` all start here;
+//! an owner's repositories are found here too.
 
-use super::repos::{self, Repository};
+use super::graphql::{self, Discovered};
+use super::repos::{self, Owner, Repository};
 use super::secrets::{Resolution, ScopeIndex};
 use super::workflows::{self, Analysis, Callees, ClaudeStep, ModelChoice};
 use super::{Client, Error, RepoName};
@@ -32,9 +34,29 @@ impl Survey {
         repository: Repository,
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
+        let found = Discovered {
+            repository,
+            workflows: None,
+        };
+        Survey::discovered(client, found, concurrency).await
+    }
+
+    /// As [`Survey::read`], for a repository discovery found, with its workflow entries where
+    /// discovery listed them.
+    pub async fn discovered(
+        client: &Client,
+        found: Discovered,
+        concurrency: usize,
+    ) -> Result<Option<Survey>, Error> {
+        let repository = found.repository;
         let name = repository.repo_name();
-        let (files, unread) =
-            repos::workflow_files(client, &name, &repository.default_branch, concurrency).await?;
+        let branch = &repository.default_branch;
+        let (files, unread) = match found.workflows {
+            Some(entries) => {
+                repos::read_workflows(client, &name, branch, entries, concurrency).await?
+            }
+            None => repos::workflow_files(client, &name, branch, concurrency).await?,
+        };
         let parsed = workflows::Workflows::parse(&files);
         let mut callees = Callees::new();
         for called in parsed.called() {
@@ -97,6 +119,27 @@ impl Survey {
         let name = step.api_key_secret.as_deref()?;
         Some(self.scopes.resolve(name, step.environment.as_deref()))
     }
+}
+
+/// The owner `login` and every repository of it, found through GraphQL (with their workflow
+/// entries) where it answers, else through REST.
+pub async fn owner_repositories(
+    client: &Client,
+    login: &str,
+) -> Result<(Owner, Vec<Discovered>), Error> {
+    if let Some(found) = graphql::owner_repositories(client, login).await? {
+        return Ok(found);
+    }
+    let owner = repos::owner(client, login).await?;
+    let listed = repos::list_for_owner(client, &owner).await?;
+    let found = listed
+        .into_iter()
+        .map(|repository| Discovered {
+            repository,
+            workflows: None,
+        })
+        .collect();
+    Ok((owner, found))
 }
 
 /// The model of each step whose `settings:` is a file in the repository that names one.

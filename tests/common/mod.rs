@@ -71,6 +71,11 @@ pub fn fresh_cache_home() -> std::path::PathBuf {
     dir
 }
 
+/// Whether a logged request only reads: a GET, or a GraphQL query (keyfix sends no mutation).
+pub fn only_reads(request: &keyfix_sim::LoggedRequest) -> bool {
+    request.method == "GET" || (request.method == "POST" && request.path.ends_with("/graphql"))
+}
+
 /// Runs `keyfix validate --key-env KEY --json` with the scenario key `name`, plus `args`.
 pub fn validate_json(sim: &Sim, name: &str, args: &[&str]) -> (serde_json::Value, i32) {
     let (doc, code) = json_of(

@@ -1,0 +1,116 @@
+//! An owner's repositories are discovered through GraphQL, a page of them per query with their
+//! workflow texts; REST reads only what GraphQL does not give whole (a workflow too large for a
+//! query), secrets and public keys; where GraphQL is not served, REST finds the same.
+
+mod common;
+
+use common::*;
+use keyfix_sim::scenario::Fault;
+use keyfix_sim::{LoggedRequest, Sim};
+
+const CLAUDE: &str = r#"
+on: issue_comment
+jobs:
+  claude:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: anthropics/claude-code-action@v1
+        with:
+          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}
+          claude_args: --model claude-haiku-4-5
+"#;
+
+/// A workflow over the 512 KiB of text GitHub's GraphQL gives of a blob, and under the 1 MiB the
+/// Contents API sends: a long comment after a Claude step reading its own secret.
+fn large_workflow() -> String {
+    let padding = format!("# {}\n", "x".repeat(98)).repeat(6 * 1024);
+    CLAUDE.replace("ANTHROPIC_API_KEY", "LARGE_KEY") + &padding
+}
+
+fn world() -> String {
+    format!(
+        r#"
+[[owners]]
+login = "acme"
+secrets = [{{ name = "ANTHROPIC_API_KEY", value = "sk-ant-api03-org", visibility = "all" }}]
+
+[[repos]]
+owner = "acme"
+name = "shared-{{n}}"
+count = 120
+files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+
+[[repos]]
+owner = "acme"
+name = "large"
+secrets = [{{ name = "LARGE_KEY", value = "sk-ant-api03-large" }}]
+files = {{ ".github/workflows/claude.yml" = '''{large}''' }}
+
+[[repos]]
+owner = "acme"
+name = "plain"
+files = {{ "README.md" = "hello" }}
+"#,
+        large = large_workflow()
+    )
+}
+
+fn scan(sim: &Sim) -> (serde_json::Value, Vec<LoggedRequest>) {
+    let (doc, code) = json_of(keyfix(sim).args(["scan", "acme"]));
+    assert_eq!(code, 0, "{doc:#}");
+    let sent = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.service == "github")
+        .collect();
+    (doc, sent)
+}
+
+fn count(sent: &[LoggedRequest], what: impl Fn(&LoggedRequest) -> bool) -> usize {
+    sent.iter().filter(|r| what(r)).count()
+}
+
+#[test]
+fn an_owner_is_discovered_in_pages_of_graphql_and_a_large_workflow_through_rest() {
+    let sim = start(scenario(&world()));
+    let (doc, sent) = scan(&sim);
+    let repos = doc["repos"].as_array().unwrap();
+    assert_eq!(repos.len(), 121, "every Claude repository, none other");
+    let large = repos.iter().find(|r| r["repo"] == "acme/large").unwrap();
+    assert_eq!(large["workflows"][0]["secret"], "LARGE_KEY", "{large:#}");
+    assert_eq!(large["workflows"][0]["scope"], "repository");
+    let shared = repos.iter().find(|r| r["repo"] == "acme/shared-7").unwrap();
+    assert_eq!(shared["workflows"][0]["scope"], "organization");
+
+    // 122 repositories in pages of 50: three queries.
+    assert_eq!(count(&sent, |r| r.path == "/graphql"), 3);
+    assert_eq!(
+        count(&sent, |r| r.path.contains("/contents/")),
+        1,
+        "only the workflow GraphQL cut short is read through REST: {:#?}",
+        sent.iter()
+            .filter(|r| r.path.contains("/contents/"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        count(&sent, |r| r.path.contains("/repos?")
+            || r.path == "/users/acme"),
+        0,
+        "nothing is listed through REST"
+    );
+}
+
+#[test]
+fn where_graphql_is_not_served_rest_finds_the_same() {
+    let sim = start(scenario(&world()));
+    let (through_graphql, _) = scan(&sim);
+    let sim = start(scenario(&world()));
+    sim.world().add_fault(Fault {
+        path: "/graphql".into(),
+        status: Some(404),
+        ..Default::default()
+    });
+    let (through_rest, sent) = scan(&sim);
+    assert_eq!(through_graphql["repos"], through_rest["repos"]);
+    assert!(count(&sent, |r| r.path.starts_with("/orgs/acme/repos")) > 0);
+}
