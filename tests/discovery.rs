@@ -1,5 +1,5 @@
 //! An owner's repositories are discovered through GraphQL, a page of them per query with their
-//! workflow texts; REST reads only what GraphQL does not give whole (a workflow too large for a
+//! workflow texts and `.claude/settings.json`; REST reads only what GraphQL does not give whole (a workflow too large for a
 //! query), secrets and public keys; where GraphQL is not served, REST finds the same.
 
 mod common;
@@ -48,10 +48,16 @@ files = {{ ".github/workflows/claude.yml" = '''{large}''' }}
 
 [[repos]]
 owner = "acme"
+name = "settled"
+files = {{ ".github/workflows/claude.yml" = '''{unnamed}''', ".claude/settings.json" = '{{"model": "claude-opus-4-1"}}' }}
+
+[[repos]]
+owner = "acme"
 name = "plain"
 files = {{ "README.md" = "hello" }}
 "#,
-        large = large_workflow()
+        large = large_workflow(),
+        unnamed = CLAUDE.replace("          claude_args: --model claude-haiku-4-5\n", ""),
     )
 }
 
@@ -75,19 +81,29 @@ fn an_owner_is_discovered_in_pages_of_graphql_and_a_large_workflow_through_rest(
     let sim = start(scenario(&world()));
     let (doc, sent) = scan(&sim);
     let repos = doc["repos"].as_array().unwrap();
-    assert_eq!(repos.len(), 121, "every Claude repository, none other");
+    assert_eq!(repos.len(), 122, "every Claude repository, none other");
     let large = repos.iter().find(|r| r["repo"] == "acme/large").unwrap();
     assert_eq!(large["workflows"][0]["secret"], "LARGE_KEY", "{large:#}");
     assert_eq!(large["workflows"][0]["scope"], "repository");
     let shared = repos.iter().find(|r| r["repo"] == "acme/shared-7").unwrap();
     assert_eq!(shared["workflows"][0]["scope"], "organization");
 
-    // 122 repositories in pages of 50: three queries.
+    let settled = repos.iter().find(|r| r["repo"] == "acme/settled").unwrap();
+    assert_eq!(
+        settled["workflows"][0]["model"], "claude-opus-4-1",
+        "{settled:#}"
+    );
+    assert_eq!(
+        settled["workflows"][0]["model_source"],
+        "repository_settings"
+    );
+
+    // 123 repositories in pages of 50: three queries.
     assert_eq!(count(&sent, |r| r.path == "/graphql"), 3);
     assert_eq!(
         count(&sent, |r| r.path.contains("/contents/")),
         1,
-        "only the workflow GraphQL cut short is read through REST: {:#?}",
+        "only the workflow GraphQL cut short is read through REST, not even settings: {:#?}",
         sent.iter()
             .filter(|r| r.path.contains("/contents/"))
             .collect::<Vec<_>>()

@@ -1,6 +1,6 @@
 //! Discovery through GitHub's GraphQL API: an owner's repositories with, in the same query, each
-//! one's default branch, archived flag and the entries of `.github/workflows` with their text, a
-//! page of repositories per query. What GraphQL does not give whole (a blob it truncates, a binary
+//! one's default branch, archived flag, the entries of `.github/workflows` with their text and
+//! `.claude/settings.json`, a page of repositories per query. What GraphQL does not give whole (a blob it truncates, a binary
 //! one, a file too large) is read through REST as before, and so are secrets, environments and
 //! public keys, which GraphQL has no form of.
 //!
@@ -44,6 +44,9 @@ query OwnerRepositories($login: String!, $first: Int!, $after: String) {
             }
           }
         }
+        settings: object(expression: "HEAD:.claude/settings.json") {
+          ... on Blob { byteSize isBinary isTruncated text }
+        }
       }
     }
   }
@@ -51,10 +54,23 @@ query OwnerRepositories($login: String!, $first: Int!, $after: String) {
 "#;
 
 /// A repository as discovery found it: `workflows` are the entries of `.github/workflows` (with
-/// the text of each file GraphQL gave whole), `None` where REST is to list them.
+/// the text of each file GraphQL gave whole), `None` where REST is to list them; `settings` is the
+/// text of `.claude/settings.json` (`Some(None)`: there is none), `None` where REST is to read it.
 pub struct Discovered {
     pub repository: Repository,
     pub workflows: Option<Vec<DirEntry>>,
+    pub settings: Option<Option<String>>,
+}
+
+impl Discovered {
+    /// A repository REST listed: everything else is read through REST too.
+    pub fn listed(repository: Repository) -> Discovered {
+        Discovered {
+            repository,
+            workflows: None,
+            settings: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -117,6 +133,7 @@ struct RepoNode {
     owner: OwnerRef,
     default_branch_ref: Option<BranchRef>,
     workflows: Option<TreeNode>,
+    settings: Option<BlobNode>,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +287,11 @@ fn discovered(node: RepoNode) -> Discovered {
         // An empty repository has no branch, and so no workflows.
         None => ("main".to_owned(), Some(Vec::new())),
     };
+    let settings = match node.settings {
+        None => Some(None),
+        Some(blob) if !blob.is_binary && !blob.is_truncated => blob.text.map(Some),
+        Some(_) => None,
+    };
     Discovered {
         repository: Repository {
             id: node.database_id,
@@ -284,6 +306,7 @@ fn discovered(node: RepoNode) -> Discovered {
             default_branch,
         },
         workflows,
+        settings,
     }
 }
 

@@ -34,11 +34,7 @@ impl Survey {
         repository: Repository,
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
-        let found = Discovered {
-            repository,
-            workflows: None,
-        };
-        Survey::discovered(client, found, concurrency).await
+        Survey::discovered(client, Discovered::listed(repository), concurrency).await
     }
 
     /// As [`Survey::read`], for a repository discovery found, with its workflow entries where
@@ -49,6 +45,7 @@ impl Survey {
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
         let repository = found.repository;
+        let settings = found.settings;
         let name = repository.repo_name();
         let branch = &repository.default_branch;
         let (files, unread) = match found.workflows {
@@ -81,7 +78,10 @@ impl Survey {
             ScopeIndex::read(client, &name, &environments).await?
         };
         let settings_model = if analysis.steps.iter().any(|s| s.model.is_none()) {
-            repos::settings_model(client, &name, &repository.default_branch).await?
+            match settings {
+                Some(text) => text.as_deref().and_then(workflows::model_from_settings),
+                None => repos::settings_model(client, &name, &repository.default_branch).await?,
+            }
         } else {
             None
         };
@@ -132,13 +132,7 @@ pub async fn owner_repositories(
     }
     let owner = repos::owner(client, login).await?;
     let listed = repos::list_for_owner(client, &owner).await?;
-    let found = listed
-        .into_iter()
-        .map(|repository| Discovered {
-            repository,
-            workflows: None,
-        })
-        .collect();
+    let found = listed.into_iter().map(Discovered::listed).collect();
     Ok((owner, found))
 }
 

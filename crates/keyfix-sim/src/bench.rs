@@ -116,6 +116,10 @@ struct Phases {
     write_phase_ms: u64,
     writes: usize,
     github_requests: usize,
+    /// GraphQL queries among the requests: they spend points of GraphQL's own budget.
+    graphql_queries: usize,
+    /// REST reads answered 304 from keyfix's cache: GitHub does not count them.
+    not_modified: usize,
 }
 
 fn phases(sim: &Sim, started_at_ms: u64) -> Phases {
@@ -143,6 +147,8 @@ fn phases(sim: &Sim, started_at_ms: u64) -> Phases {
         write_phase_ms: last_write - write_start,
         writes: log.iter().filter(|r| is_write(r)).count(),
         github_requests: log.len(),
+        graphql_queries: log.iter().filter(|r| r.path.ends_with("/graphql")).count(),
+        not_modified: log.iter().filter(|r| r.status == 304).count(),
     }
 }
 
@@ -185,6 +191,9 @@ pub fn rotate(
                 .to_string(),
         ])
         .envs(sim.env())
+        // A cache of its own, empty: the figures are a first run's, and the user's cache is
+        // left alone.
+        .env("XDG_CACHE_HOME", tempfile_dir()?.join("cache"))
         .env("NEW_KEY", sim.key("new"))
         .output()?;
     let wall = started.elapsed().as_secs_f64();
@@ -209,6 +218,24 @@ pub fn rotate(
         "  GitHub requests           {} ({:.2} per repository)",
         p.github_requests,
         p.github_requests as f64 / repos
+    );
+    let rest = p.github_requests - p.graphql_queries;
+    let points: u64 = sim
+        .world()
+        .github
+        .lock()
+        .expect("github state")
+        .graphql_used
+        .values()
+        .sum();
+    println!(
+        "    REST                    {rest} ({} answered 304, not counted); GraphQL {} queries, {points} points",
+        p.not_modified, p.graphql_queries
+    );
+    let counted = rest - p.not_modified + p.graphql_queries;
+    println!(
+        "    counted by GitHub       {counted} ({:.2} per repository)",
+        counted as f64 / repos
     );
     if with_gh {
         gh_loop(&sim_for_gh(shared, own, latency_ms)?, own)?;
