@@ -339,7 +339,8 @@ pub struct SecretSpec {
     /// A literal value (for malformed secrets: a trailing newline, quotes).
     #[serde(default)]
     pub value: Option<String>,
-    /// RFC 3339; a fixed past date when absent.
+    /// RFC 3339, or `N days ago` (from when the simulator starts); a fixed past date when
+    /// absent.
     #[serde(default)]
     pub updated_at: Option<String>,
 }
