@@ -10,8 +10,11 @@ use keyfix_sim::Sim;
 const PROBE: &str = ".github/workflows/keyfix-probe.yml";
 
 fn health_text() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/health.toml"))
-        .expect("the health scenario")
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/health.toml"
+    ))
+    .expect("the health scenario")
 }
 
 fn health() -> Sim {
@@ -108,7 +111,10 @@ fn every_stored_secret_is_probed_once_and_each_key_shown_once() {
             (
                 "ok".to_owned(),
                 vec![
-                    ("environment:production".to_owned(), "acme/deploy".to_owned()),
+                    (
+                        "environment:production".to_owned(),
+                        "acme/deploy".to_owned()
+                    ),
                     ("repository".to_owned(), "acme/docs".to_owned()),
                 ]
             ),
@@ -160,7 +166,9 @@ fn the_human_report_names_each_key_once_with_its_places() {
     );
     assert!(text.contains("(over 90d); read by acme/docs"), "{text}");
     assert!(
-        text.contains("5 stored secrets: 1 working, 2 needing attention; 1 not updated for over 90d."),
+        text.contains(
+            "5 stored secrets: 1 working, 2 needing attention; 1 not updated for over 90d."
+        ),
         "{text}"
     );
 }
@@ -246,7 +254,9 @@ fn the_branch_probe_commits_nothing_to_any_default_branch() {
         assert_eq!(sim.default_branch_file("acme", repo, PROBE), None, "{repo}");
         let branches = sim.branches("acme", repo);
         assert!(
-            branches.iter().all(|(name, _)| !name.starts_with("keyfix-probe/")),
+            branches
+                .iter()
+                .all(|(name, _)| !name.starts_with("keyfix-probe/")),
             "{repo}: {branches:?}"
         );
     }
