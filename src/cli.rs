@@ -97,7 +97,8 @@ pub enum Command {
     /// Put one validated key into the secret of many repositories: planned, canaried, paced, resumable
     #[command(after_help = ROTATE_HELP)]
     Rotate(RotateArgs),
-    /// List the repositories of a user or organization that use claude-code-action
+    /// List the repositories of a user or organization that use claude-code-action; with
+    /// --probe, the health of every stored key behind them
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
     /// Print or install the probe workflow that tests a stored secret from inside Actions
@@ -311,7 +312,8 @@ organization) and the copies it shadows, the model, and the last run with its fa
 A Claude step in a reusable workflow of another repository (an organization's shared workflows,
 `uses: org/shared/.github/workflows/claude.yml@v1`) is read there at that ref and listed under
 its caller, with the caller's secret; a called workflow the token cannot read is listed as NOT
-READ, with the secrets the caller passes it. Read-only: it dispatches nothing and writes nothing.
+READ, with the secrets the caller passes it. Without --probe it is read-only: it dispatches
+nothing and writes nothing.
 
 With --probe, keyfix also tests every stored key behind those workflows, once per distinct
 stored secret (an organization secret read by 300 repositories is probed once, from one of
