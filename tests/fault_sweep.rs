@@ -386,57 +386,6 @@ impl Flow for Check {
 struct Health;
 
 impl Health {
-    const WORLD: &'static str = r#"
-[[organizations]]
-name = "anthropic-acme"
-tier = 2
-
-[[keys]]
-name = "orphaned"
-organization = "anthropic-acme"
-state = "orphaned"
-
-[[keys]]
-name = "fresh"
-organization = "anthropic-acme"
-
-[[owners]]
-login = "acme"
-secrets = [{ name = "ANTHROPIC_API_KEY", key = "orphaned", visibility = "selected", selected = ["svc-1", "svc-2"] }]
-
-[[repos]]
-owner = "acme"
-name = "svc-{n}"
-count = 2
-files = { ".github/workflows/claude.yml" = """
-on: issue_comment
-jobs:
-  claude:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: anthropics/claude-code-action@v1
-        with:
-          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}
-          claude_args: --model claude-haiku-4-5
-""" }
-
-[[repos]]
-owner = "acme"
-name = "own"
-secrets = [{ name = "ANTHROPIC_API_KEY", key = "fresh" }]
-files = { ".github/workflows/claude.yml" = """
-on: issue_comment
-jobs:
-  claude:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: anthropics/claude-code-action@v1
-        with:
-          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}
-          claude_args: --model claude-haiku-4-5
-""" }
-"#;
-
     /// Each stored secret of the document: (where it is held, its cause, its probe's actions).
     fn scopes(doc: &Value) -> Vec<(String, Option<&str>, &[Value])> {
         doc["keys"]
@@ -460,7 +409,19 @@ impl Flow for Health {
     const NAME: &'static str = "scan --probe";
 
     fn world(&self) -> Sim {
-        start(scenario(Health::WORLD))
+        let keys =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/keys.toml"))
+                .unwrap();
+        let repos = [
+            case("svc-1", None, "claude-haiku-4-5"),
+            case("svc-2", None, "claude-haiku-4-5"),
+            case("own", Some("fresh"), "claude-haiku-4-5"),
+        ]
+        .join("\n");
+        let org_secret = r#"{ name = "ANTHROPIC_API_KEY", key = "orphaned", visibility = "selected", selected = ["svc-1", "svc-2"] }"#;
+        start(scenario(&format!(
+            "{keys}\n[[owners]]\nlogin = \"acme\"\nsecrets = [{org_secret}]\n{repos}"
+        )))
     }
 
     fn run(&self, sim: &Sim, _: &Path) -> (Value, i32) {

@@ -17,8 +17,10 @@ use crate::github::Client;
 use crate::input;
 use crate::key::{random_hex, Key};
 use crate::outcome::{Failure, FailureKind, Health, ScannedRepo, ScopeHealth, StoredSecret};
-use crate::work::findings::{findings_of, read_stored_key, reference_evidence, Chosen, Findings};
-use crate::work::probe::{not_allowed_failure, ready, Consent, ReadyProbe};
+use crate::work::findings::{
+    findings_of, read_stored_key, ready_probe, reference_evidence, Chosen, Findings,
+};
+use crate::work::probe::{not_allowed_failure, Consent, ReadyProbe};
 use crate::work::Context;
 
 /// What the command line asked of the stored keys, as given.
@@ -281,16 +283,7 @@ async fn ready_probes(
         if probes.contains_key(&repo) {
             continue;
         }
-        let made = ready(
-            client,
-            &findings.repo,
-            &findings.default_branch,
-            &findings.probe_spec,
-            consent,
-            ctx,
-            &mut scope.actions,
-        )
-        .await;
+        let made = ready_probe(client, findings, consent, ctx, &mut scope.actions).await;
         match made {
             Ok(Ok(probe)) => {
                 probes.insert(repo, probe);
