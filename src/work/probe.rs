@@ -257,7 +257,8 @@ pub async fn read_secret(
                 nonce: &nonce,
                 model,
             };
-            ctx.progress.step("Dispatching the probe …");
+            ctx.progress
+                .step(&format!("Dispatching the probe in {} …", probe.repo));
             let run_id = run::dispatch(client, &probe.repo, &inputs, *fresh).await?;
             (
                 run_id,
