@@ -81,6 +81,10 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub anthropic_base_url: Option<String>,
+
+    /// Neither read nor update the on-disk cache of GitHub's answers (conditional requests)
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Subcommand)]

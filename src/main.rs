@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         interactivity: Interactivity::decide(cli.global.no_input, cli.global.json),
         progress: Progress::new(cli.global.quiet > 0),
         anthropic: anthropic::Config::new(cli.global.anthropic_base_url.clone()),
-        github: keyfix::github::Config::new(cli.global.github_api_url.clone()),
+        github: github_config(&cli.global),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -38,6 +38,18 @@ fn main() -> ExitCode {
     print(&outcome, cli.global.json);
     output::summary::append_to_step_summary(&outcome);
     ExitCode::from(outcome.exit_code())
+}
+
+/// GitHub's settings from the command line and the environment.
+fn github_config(global: &cli::GlobalArgs) -> keyfix::github::Config {
+    let mut config = keyfix::github::Config::new(global.github_api_url.clone());
+    if !global.no_cache {
+        config.cache = keyfix::github::cache::default_root(
+            std::env::var_os("XDG_CACHE_HOME"),
+            std::env::var_os("HOME"),
+        );
+    }
+    config
 }
 
 async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outcome {

@@ -21,6 +21,7 @@ use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use super::app::App;
+use super::cache::{self, Cache};
 use super::retry::{AttemptFacts, Resent, RetryPolicy};
 use super::route::Route;
 use super::workflows::{CalledWorkflow, Callee};
@@ -41,6 +42,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// Proxies and trusted authorities, shared with the Anthropic client.
     pub network: Network,
+    /// Where the cache of conditional requests lives; `None` keeps none (`--no-cache`).
+    pub cache: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             read_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             network: Network::system(),
+            cache: None,
         }
     }
 }
@@ -174,6 +178,9 @@ pub struct Client {
     policy: RetryPolicy,
     requests: AtomicU64,
     secondary_waits: AtomicU64,
+    /// Reads GitHub answered 304 to, served from the cache.
+    revalidated: AtomicU64,
+    cache: Option<Cache>,
     /// The hourly budget of each credential (the token, or each installation) as its last
     /// answer stated it.
     budget: Mutex<HashMap<String, Budget>>,
@@ -273,6 +280,8 @@ impl Client {
             policy: config.retry,
             requests: AtomicU64::new(0),
             secondary_waits: AtomicU64::new(0),
+            revalidated: AtomicU64::new(0),
+            cache: config.cache.as_deref().and_then(Cache::open),
             budget: Mutex::new(HashMap::new()),
             callees: Mutex::new(HashMap::new()),
         })
@@ -294,6 +303,12 @@ impl Client {
     /// How many requests this client has sent to the API (pre-signed fetches not counted).
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// How many reads GitHub answered 304 (not counted against its budget), served from the
+    /// cache of conditional requests.
+    pub fn requests_revalidated(&self) -> u64 {
+        self.revalidated.load(Ordering::Relaxed)
     }
 
     /// How many times a secondary rate limit was waited out.
@@ -360,15 +375,100 @@ impl Client {
     ) -> Result<Answer, Error> {
         let auth = self.authorization(route, path, None).await?;
         let answer = self
-            .exchange(&method, path, body, headers, &auth, idempotent)
+            .exchange_cached(&method, path, body, headers, &auth, idempotent)
             .await?;
         let Some((owner, generation)) = auth.installation.filter(|_| answer.status == 401) else {
             return Ok(answer);
         };
         info!("GitHub refused the installation token for {owner}; taking a new one");
         let auth = self.authorization(route, path, Some(generation)).await?;
-        self.exchange(&method, path, body, headers, &auth, idempotent)
+        self.exchange_cached(&method, path, body, headers, &auth, idempotent)
             .await
+    }
+
+    /// [`Client::exchange`], through the cache of conditional requests for a discovery read:
+    /// the kept answer's validators go with the request, and GitHub's 304 is answered with the
+    /// kept body as the 200 it stands for.
+    async fn exchange_cached(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(HeaderName, String)],
+        auth: &Authorization,
+        idempotent: bool,
+    ) -> Result<Answer, Error> {
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| *method == Method::GET && headers.is_empty() && cache::cacheable(path));
+        let (Some(cache), Some(credential)) = (cache, self.cache_credential(auth)) else {
+            return self
+                .exchange(method, path, body, headers, auth, idempotent)
+                .await;
+        };
+        let url = self.url(path);
+        let host = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let kept = cache.lookup(&host, credential.as_bytes(), &url);
+        let validators: Vec<(HeaderName, String)> = kept
+            .iter()
+            .flat_map(|k| {
+                let etag = k.etag.clone().map(|v| (http::header::IF_NONE_MATCH, v));
+                let date = k
+                    .last_modified
+                    .clone()
+                    .map(|v| (http::header::IF_MODIFIED_SINCE, v));
+                etag.into_iter().chain(date)
+            })
+            .collect();
+        let mut answer = self
+            .exchange(method, path, body, &validators, auth, idempotent)
+            .await?;
+        match (answer.status, kept) {
+            (304, Some(kept)) => {
+                self.revalidated.fetch_add(1, Ordering::Relaxed);
+                debug!(path, "unchanged since the cached answer");
+                answer.status = 200;
+                answer.body = kept.body;
+                // A 304 need not repeat the `Link` of a page: the kept one leads on.
+                if let Some(link) = kept.link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                    answer.headers.insert(http::header::LINK, link);
+                }
+            }
+            (200, _) => {
+                let entry = cache::Entry {
+                    etag: answer.header("etag").map(str::to_owned),
+                    last_modified: answer.header("last-modified").map(str::to_owned),
+                    link: answer.header("link").map(str::to_owned),
+                    body: answer.body.clone(),
+                };
+                if entry.etag.is_some() || entry.last_modified.is_some() {
+                    cache.store(&host, credential.as_bytes(), &url, &entry);
+                }
+            }
+            _ => {}
+        }
+        Ok(answer)
+    }
+
+    /// What the cache tells credentials apart by (it keeps only a keyed hash of it): the token,
+    /// or the App and the owner whose installation the request went with. The App's own
+    /// requests are not cached.
+    fn cache_credential(&self, auth: &Authorization) -> Option<zeroize::Zeroizing<String>> {
+        match (&self.credentials, &auth.installation) {
+            (Credentials::Token(token), _) => {
+                Some(zeroize::Zeroizing::new(token.expose().to_owned()))
+            }
+            (Credentials::App(app), Some((owner, _))) => Some(zeroize::Zeroizing::new(format!(
+                "GitHub App {} installation on {}",
+                app.id,
+                owner.to_ascii_lowercase()
+            ))),
+            (Credentials::App(_), None) => None,
+        }
     }
 
     /// The credential for a request on `route`. `refused` is the generation of an installation

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod app;
+pub mod cache;
 pub mod client;
 pub mod logs;
 pub mod names;

@@ -37,14 +37,38 @@ pub fn start_with(scenario: Scenario, mut options: Options) -> Sim {
     Sim::start_with(scenario, options).expect("the simulator starts")
 }
 
-/// keyfix with nothing of the caller's environment that could reach a real service.
+/// keyfix with nothing of the caller's environment that could reach a real service, and a cache
+/// of conditional requests of its own, empty: no run of a test sees another's answers.
 pub fn keyfix(sim: &Sim) -> Command {
     let mut cmd = Command::cargo_bin("keyfix").expect("keyfix is built");
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", fresh_cache_home())
         .envs(sim.env());
     cmd
+}
+
+/// A new, empty directory for one run's cache, under this test process's own directory; those of
+/// test processes that have ended are removed the first time.
+pub fn fresh_cache_home() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("keyfix-cache");
+    SWEPT.call_once(|| {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let pid = entry.file_name();
+            if !Path::new("/proc").join(&pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+    let dir = root
+        .join(std::process::id().to_string())
+        .join(RUNS.fetch_add(1, Ordering::Relaxed).to_string());
+    std::fs::create_dir_all(&dir).expect("a cache directory for the run");
+    dir
 }
 
 /// Runs `keyfix validate --key-env KEY --json` with the scenario key `name`, plus `args`.

@@ -1,11 +1,13 @@
 //! The GitHub REST API as `github.md` describes it: secrets at three levels with sealed boxes,
 //! contents, workflows, runs, jobs, logs behind pre-signed redirects, re-runs; tokens with their
 //! permissions and budgets; GitHub Apps (JWTs, installations, installation tokens); secondary
-//! limits on writes; faults.
+//! limits on writes; faults. Beside it, the GraphQL subset keyfix's discovery reads
+//! (`graphql.rs`).
 
 mod actions;
 pub mod apps;
 mod git;
+pub mod graphql;
 pub mod objects;
 mod repos;
 mod secrets;
@@ -29,19 +31,17 @@ use crate::World;
 use state::{GithubState, Perm};
 
 pub fn router(world: Arc<World>) -> Router {
-    let api = Router::new()
-        .merge(repos::routes())
-        .merge(secrets::routes())
-        .merge(actions::routes())
-        .merge(git::routes())
-        .merge(apps::routes())
-        .fallback(|| async { not_found() })
-        .layer(axum::middleware::from_fn_with_state(
-            world.clone(),
-            apply_faults,
-        ))
-        .layer(axum::middleware::from_fn_with_state(world.clone(), gate))
-        .with_state(world.clone());
+    let api = gated(
+        Router::new()
+            .merge(repos::routes())
+            .merge(secrets::routes())
+            .merge(actions::routes())
+            .merge(git::routes())
+            .merge(apps::routes())
+            .fallback(|| async { not_found() }),
+        &world,
+    );
+    let graphql = gated(graphql::routes(), &world);
     let prefix = world
         .scenario
         .github
@@ -49,11 +49,31 @@ pub fn router(world: Arc<World>) -> Router {
         .trim_end_matches('/')
         .to_owned();
     let presigned = actions::presigned_routes().with_state(world);
-    if prefix.is_empty() {
-        api.merge(presigned)
-    } else {
-        Router::new().nest(&prefix, api).merge(presigned)
+    // Enterprise Server serves REST under /api/v3 and GraphQL at /api/graphql.
+    let graphql_prefix = prefix.strip_suffix("/v3").unwrap_or(&prefix).to_owned();
+    match (prefix.is_empty(), graphql_prefix == prefix) {
+        (true, _) => api.merge(graphql).merge(presigned),
+        (false, true) => Router::new()
+            .nest(&prefix, api.merge(graphql))
+            .merge(presigned),
+        (false, false) => Router::new()
+            .nest(&prefix, api)
+            .nest(&graphql_prefix, graphql)
+            .merge(presigned),
     }
+}
+
+/// `routes` behind what every GitHub request meets: the gate (credentials, budgets, secondary
+/// limits), the faults, and conditional reads.
+fn gated(routes: Router<Arc<World>>, world: &Arc<World>) -> Router {
+    routes
+        .layer(axum::middleware::from_fn(conditional))
+        .layer(axum::middleware::from_fn_with_state(
+            world.clone(),
+            apply_faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(world.clone(), gate))
+        .with_state(world.clone())
 }
 
 /// The caller, as the gate found it from the `Authorization` header.
@@ -373,30 +393,122 @@ async fn gate(State(world): State<Arc<World>>, mut request: Request, next: Next)
             Ok(found) => found,
             Err(refusal) => return refusal,
         };
-        let remaining = state.remaining_mut(&budget);
-        if *remaining == 0 {
-            let who = match (&budget, caller.installation) {
-                (Budget::Installation(_), Some(id)) => format!("installation ID {id}"),
-                _ => "user ID 1".to_owned(),
-            };
-            let mut response = error(StatusCode::FORBIDDEN, &format!("API rate limit exceeded for {who}. If you reach out to GitHub Support for help, please include the request ID."));
-            rate_headers(&mut response, limit, 0, reset);
-            return response;
-        }
-        *remaining -= 1;
-        let remaining = *remaining;
-        if let Some(refusal) = secondary_limit(&world, &mut state, &method) {
-            let mut response = refusal;
-            rate_headers(&mut response, limit, remaining, reset);
-            return response;
-        }
-        (caller, remaining, reset)
+        // A GraphQL query spends points of GraphQL's own budget, as many as its shape costs:
+        // its handler counts them.
+        let charged = if method == Method::POST && path == "/graphql" {
+            None
+        } else {
+            match charge(&world, &mut state, &budget, &caller, &method, limit, reset) {
+                Ok(remaining) => Some(remaining),
+                Err(refusal) => return refusal,
+            }
+        };
+        (caller, charged, reset)
     };
-    let (caller, remaining, reset) = caller;
+    let (caller, charged, reset) = caller;
+    let credential = caller.clone();
     request.extensions_mut().insert(caller);
     let mut response = next.run(request).await;
+    let Some(remaining) = charged else {
+        return response;
+    };
+    let remaining = if response.status() == StatusCode::NOT_MODIFIED {
+        // GitHub does not count a 304 against the budget.
+        refund(&world, &credential).unwrap_or(remaining)
+    } else {
+        remaining
+    };
     rate_headers(&mut response, limit, remaining, reset);
     response
+}
+
+/// Gives back the request `caller` was charged for; the budget left after it.
+fn refund(world: &World, caller: &Caller) -> Option<u64> {
+    let mut state = world.github.lock().expect("github state");
+    let remaining = match caller.installation {
+        Some(id) => {
+            &mut state
+                .installations
+                .iter_mut()
+                .find(|i| i.id == id)?
+                .remaining
+        }
+        None => {
+            &mut state
+                .tokens
+                .iter_mut()
+                .find(|t| t.name == caller.token)?
+                .remaining
+        }
+    };
+    *remaining += 1;
+    Some(*remaining)
+}
+
+/// ETags on every successful read, as GitHub sends them: a weak tag of the body, and 304 with no
+/// body to a request whose `If-None-Match` names the tag of what the answer would be.
+async fn conditional(request: Request, next: Next) -> Response {
+    if request.method() != Method::GET {
+        return next.run(request).await;
+    }
+    let asked = request
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+    };
+    let etag = weak_etag(&bytes);
+    let value = HeaderValue::from_str(&etag).expect("ascii");
+    if asked.is_some_and(|asked| asked.split(',').any(|tag| tag.trim() == etag)) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert("etag", value);
+        return response;
+    }
+    parts.headers.insert("etag", value);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+fn weak_etag(body: &[u8]) -> String {
+    use sha2::Digest;
+    format!("W/\"{}\"", hex::encode(&sha2::Sha256::digest(body)[..16]))
+}
+
+/// Spends one request of the caller's hourly budget; GitHub's refusal when it is used up or a
+/// write meets the secondary limit. The budget left.
+fn charge(
+    world: &World,
+    state: &mut GithubState,
+    budget: &Budget,
+    caller: &Caller,
+    method: &Method,
+    limit: u64,
+    reset: u64,
+) -> Result<u64, Response> {
+    let remaining = state.remaining_mut(budget);
+    if *remaining == 0 {
+        let who = match (budget, caller.installation) {
+            (Budget::Installation(_), Some(id)) => format!("installation ID {id}"),
+            _ => "user ID 1".to_owned(),
+        };
+        let mut response = error(StatusCode::FORBIDDEN, &format!("API rate limit exceeded for {who}. If you reach out to GitHub Support for help, please include the request ID."));
+        rate_headers(&mut response, limit, 0, reset);
+        return Err(response);
+    }
+    *remaining -= 1;
+    let remaining = *remaining;
+    if let Some(refusal) = secondary_limit(world, state, method) {
+        let mut response = refusal;
+        rate_headers(&mut response, limit, remaining, reset);
+        return Err(response);
+    }
+    Ok(remaining)
 }
 
 /// Applies the faults to a request the gate let in: inside the gate, because a fault names a

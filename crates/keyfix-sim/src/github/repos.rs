@@ -78,22 +78,24 @@ async fn list_repos(
         .repos
         .iter()
         .filter(|r| r.owner.eq_ignore_ascii_case(&owner))
-        .filter(|r| {
-            // An installation token lists its installation's repositories, and public ones; so
-            // does a fine-grained token given only some repositories.
-            let installation = caller
-                .installation
-                .and_then(|id| state.installations.iter().find(|i| i.id == id));
-            let token = state.tokens.iter().find(|t| t.name == caller.token);
-            let selected = installation.is_none_or(|i| i.sees(&r.owner, &r.name))
-                && token.is_none_or(|t| t.selects(&r.owner, &r.name));
-            !r.private || selected
-        })
+        .filter(|r| visible_to(&state, &caller, r))
         .map(|r| objects::repository(&world, &state, r, RepoForm::Listed))
         .collect();
     page(&world, request.path(), &query, items, |items, _| {
         Value::Array(items)
     })
+}
+
+/// Whether `caller` sees `repo` in a listing: an installation token its installation's
+/// repositories and public ones; so does a fine-grained token given only some repositories.
+pub fn visible_to(state: &GithubState, caller: &Caller, repo: &Repo) -> bool {
+    let installation = caller
+        .installation
+        .and_then(|id| state.installations.iter().find(|i| i.id == id));
+    let token = state.tokens.iter().find(|t| t.name == caller.token);
+    let selected = installation.is_none_or(|i| i.sees(&repo.owner, &repo.name))
+        && token.is_none_or(|t| t.selects(&repo.owner, &repo.name));
+    !repo.private || selected
 }
 
 async fn get_repo(

@@ -591,6 +591,9 @@ pub struct GithubState {
     pub installation_tokens: Vec<InstallationToken>,
     pub presigned: BTreeMap<String, Presigned>,
     pub rate_reset: u64,
+    /// The GraphQL points each credential (by scenario name) spent in this window: GraphQL has
+    /// a budget of its own.
+    pub graphql_used: BTreeMap<String, u64>,
     /// When the writes of the secondary limit's window were made (epoch milliseconds).
     pub writes: std::collections::VecDeque<u64>,
 }
@@ -721,6 +724,7 @@ impl GithubState {
                 .collect(),
             presigned: BTreeMap::new(),
             rate_reset: 0,
+            graphql_used: BTreeMap::new(),
             writes: Default::default(),
         }
     }
@@ -745,6 +749,7 @@ impl GithubState {
         for app in &mut self.apps {
             app.remaining = limit;
         }
+        self.graphql_used.clear();
         self.rate_reset = now + window_secs;
     }
 
