@@ -101,7 +101,8 @@ pub enum Command {
     /// Put one validated key into the secret of many repositories: planned, canaried, paced, resumable
     #[command(after_help = ROTATE_HELP)]
     Rotate(RotateArgs),
-    /// List the repositories of a user or organization that use claude-code-action
+    /// List the repositories of a user or organization that use claude-code-action; with
+    /// --probe, the health of every stored key behind them
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
     /// Print or install the probe workflow that tests a stored secret from inside Actions
@@ -315,15 +316,29 @@ organization) and the copies it shadows, the model, and the last run with its fa
 A Claude step in a reusable workflow of another repository (an organization's shared workflows,
 `uses: org/shared/.github/workflows/claude.yml@v1`) is read there at that ref and listed under
 its caller, with the caller's secret; a called workflow the token cannot read is listed as NOT
-READ, with the secrets the caller passes it. Read-only: it dispatches nothing and writes nothing.
+READ, with the secrets the caller passes it. Without --probe it is read-only: it dispatches
+nothing and writes nothing.
+
+With --probe, keyfix also tests every stored key behind those workflows, once per distinct
+stored secret (an organization secret read by 300 repositories is probed once, from one of
+them), with one nonce for the whole scan so that the same key stored in several places shows as
+one key, and names each key's cause. The probe workflow is installed as for `keyfix check`
+(--install-probe, a yes at a terminal, or --probe-branch). --max-age flags secrets not updated
+for longer than a rotation policy allows.
 
 Examples:
   keyfix scan acme
   keyfix scan acme --json | jq '.repos[] | select(.last_run.signature == \"preflight_refusal\")'
+  keyfix scan acme --probe --install-probe --max-age 90d
+
+Exit codes: 0 (with --probe: every key works, none over --max-age); 10 a key must be replaced;
+11 billing; 12 model; 14 undetermined; 13 transient; 18 a probe run gave no answer; 19 every key
+works but some secrets are older than --max-age; 2, 3, 4 as usual.
 
 Token: GH_TOKEN, GITHUB_TOKEN or `gh auth token` (or a GitHub App: KEYFIX_GITHUB_APP_*); it
 needs Metadata, Contents, Actions, Secrets and Environments read (fine-grained token or App) or
-the repo scope (classic), and Contents read on the repositories of called workflows.";
+the repo scope (classic), and Contents read on the repositories of called workflows; --probe
+needs what `keyfix check` needs to install and dispatch the probe.";
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -333,6 +348,47 @@ pub struct ScanArgs {
     /// Requests in flight at once (1 to 8)
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub concurrency: u8,
+
+    /// Probe the stored key behind every Claude workflow, once per distinct stored secret
+    #[arg(long)]
+    pub probe: bool,
+
+    #[command(flatten)]
+    pub probe_run: ProbeRunArgs,
+
+    /// Probe runs at once (1 to 16), with --probe
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "probe",
+          value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub probe_concurrency: u8,
+
+    /// Flag secrets not updated for longer than DURATION (90d, 12w, 2160h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_max_age)]
+    pub max_age: Option<(String, std::time::Duration)>,
+
+    /// Read a second key of the organization that should pay from standard input (with --probe)
+    #[arg(long, conflicts_with = "reference_key_env", requires = "probe")]
+    pub reference_key_stdin: bool,
+
+    /// Read a second key of the organization that should pay from the environment variable VAR
+    /// (with --probe)
+    #[arg(long, value_name = "VAR", requires = "probe")]
+    pub reference_key_env: Option<String>,
+}
+
+/// `--max-age`: a positive duration in days, weeks or hours, kept as written for the report.
+fn parse_max_age(text: &str) -> Result<(String, std::time::Duration), String> {
+    let unit_ok = text
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .chars()
+        .all(|c| matches!(c, 'd' | 'w' | 'h'));
+    match humantime::parse_duration(text) {
+        Ok(duration) if unit_ok && !duration.is_zero() && text.len() > 1 => {
+            Ok((text.to_owned(), duration))
+        }
+        _ => Err(format!(
+            "`{text}` is not a duration keyfix reads: write a number of days, weeks or hours, such as 90d, 12w or 2160h"
+        )),
+    }
 }
 
 const VALIDATE_HELP: &str = "\

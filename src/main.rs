@@ -131,6 +131,16 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
             let options = commands::scan::ScanOptions {
                 owner: args.owner,
                 concurrency: usize::from(args.concurrency),
+                health: commands::scan::HealthOptions {
+                    probe: args.probe,
+                    probe_run: Some(args.probe_run),
+                    probe_concurrency: usize::from(args.probe_concurrency),
+                    reference: cli::KeyInputArgs {
+                        key_stdin: args.reference_key_stdin,
+                        key_env: args.reference_key_env,
+                    },
+                    max_age: args.max_age,
+                },
             };
             commands::scan::run(options, ctx).await.into()
         }

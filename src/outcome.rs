@@ -1,6 +1,8 @@
 //! Each command's report, the failure that can stop it, and the one place that turns them into
 //! an exit code.
 
+use std::fmt;
+
 use crate::diagnosis::{Cause, CauseClass, Diagnosis};
 use crate::github::runs::Signature;
 use crate::github::secrets::{Scope, Written};
@@ -73,6 +75,11 @@ impl Failure {
             file_to_commit: None,
             exit: None,
         }
+    }
+
+    /// Its own exit code where it has one, else its kind's.
+    pub fn exit_code(&self) -> u8 {
+        self.exit.unwrap_or_else(|| self.kind.exit_code())
     }
 
     pub fn with_exit(self, exit: u8) -> Failure {
@@ -251,6 +258,30 @@ pub struct ScannedWorkflow {
     pub model_expression: Option<String>,
     /// The reusable workflow of another repository the job calls, where its Claude step is.
     pub called_workflow: Option<CalledWorkflow>,
+}
+
+impl ScannedWorkflow {
+    /// Where the secret this step passes as its API key is stored, seen from `repo`; `None`
+    /// where it passes none keyfix can name.
+    pub fn stored_secret(&self, repo: &str) -> Option<StoredSecret> {
+        if !self.credential.uses_api_key() {
+            return None;
+        }
+        let secret = self.secret.clone()?;
+        let holder = match &self.scope {
+            Some(Scope::Organization) => repo.split('/').next().unwrap_or(repo).to_owned(),
+            _ => repo.to_owned(),
+        };
+        Some(StoredSecret {
+            holder,
+            secret,
+            scope: self.scope.clone(),
+            environment: match self.scope {
+                None => self.environment.clone(),
+                Some(_) => None,
+            },
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -479,10 +510,161 @@ pub struct FixReport {
     pub end: Option<RepoEnd>,
 }
 
-/// `scan`: the owner's repositories that use claude-code-action.
+/// `scan`: the owner's repositories that use claude-code-action, and with `--probe` or
+/// `--max-age`, the health of every stored key behind them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanReport {
     pub repos: Option<Vec<ScannedRepo>>,
+    pub health: Option<Health>,
+}
+
+/// Where one secret is stored, as a Claude job reads it: an organization secret (held by the
+/// owner), a repository or environment secret (held by the repository), or a name defined
+/// nowhere the job can see (`scope` absent, in the job's `environment`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoredSecret {
+    /// `owner` for an organization secret, else `owner/name`.
+    pub holder: String,
+    pub secret: String,
+    pub scope: Option<Scope>,
+    /// The job's environment, where the secret is defined nowhere it can see.
+    pub environment: Option<String>,
+}
+
+impl fmt::Display for StoredSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (secret, holder) = (&self.secret, &self.holder);
+        match (&self.scope, &self.environment) {
+            (Some(Scope::Organization), _) => write!(f, "organization secret {secret} of {holder}"),
+            (Some(Scope::Repository), _) => write!(f, "repository secret {secret} of {holder}"),
+            (Some(Scope::Environment(env)), _) => {
+                write!(f, "environment secret {secret} of {holder} ({env})")
+            }
+            (None, Some(env)) => write!(f, "secret {secret} of {holder} ({env}), defined nowhere"),
+            (None, None) => write!(f, "secret {secret} of {holder}, defined nowhere"),
+        }
+    }
+}
+
+/// `scan --probe` / `--max-age`: each distinct stored secret once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    pub scopes: Vec<ScopeHealth>,
+    /// `--max-age` as given (`90d`).
+    pub max_age: Option<String>,
+    /// Whether the keys were probed (`--probe`), or only their age was looked at.
+    pub probed: bool,
+}
+
+/// One stored secret: who reads it, what the probe found, and its age.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeHealth {
+    pub stored: StoredSecret,
+    /// The repositories whose Claude jobs read it.
+    pub read_by: Vec<String>,
+    /// The repository the probe ran in.
+    pub probed_in: Option<String>,
+    /// The stored key's fingerprint, salted with the scan's one nonce: equal across scopes for
+    /// the same key.
+    pub fingerprint: Option<String>,
+    pub updated_at: Option<String>,
+    /// Older than `--max-age`.
+    pub over_age: bool,
+    pub diagnosis: Option<Diagnosis>,
+    /// Why it could not be probed.
+    pub failure: Option<Failure>,
+    /// What keyfix did for it (the probe installed and run), in order.
+    pub actions: Vec<Action>,
+}
+
+impl ScopeHealth {
+    pub fn cause(&self) -> Option<Cause> {
+        self.diagnosis.as_ref().map(|d| d.cause)
+    }
+
+    /// Its exit code alone: the cause's, a failure's, 19 when only over age.
+    fn exit_code(&self) -> u8 {
+        match (&self.failure, self.cause()) {
+            (Some(failure), _) => failure.exit_code(),
+            (None, Some(cause)) if cause.exit_code() != 0 => cause.exit_code(),
+            _ if self.over_age => OVER_AGE_EXIT,
+            _ => 0,
+        }
+    }
+}
+
+/// `scan --max-age`: every key works, but some secrets are older than allowed.
+const OVER_AGE_EXIT: u8 = 19;
+
+/// Which exit wins when several scopes need attention (`cli.md`): a key to replace first, then
+/// billing, model, undetermined, transient, a run without an answer; any other failure after
+/// those, and over-age last.
+const HEALTH_EXIT_ORDER: [u8; 6] = [10, 11, 12, 14, 13, 18];
+
+/// The stored secrets of one key: every scope whose probe saw the same fingerprint, or a scope
+/// alone where there is no fingerprint to compare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyGroup<'a> {
+    pub fingerprint: Option<&'a str>,
+    pub scopes: Vec<&'a ScopeHealth>,
+}
+
+impl KeyGroup<'_> {
+    /// The cause that needs acting on first among its scopes (the same key can fail on one
+    /// scope's model and work on another's).
+    pub fn cause(&self) -> Option<Cause> {
+        self.scopes
+            .iter()
+            .filter_map(|s| s.cause())
+            .min_by_key(|cause| exit_rank(cause.exit_code()))
+    }
+}
+
+/// A smaller rank is more urgent; 0 (works) ranks last.
+fn exit_rank(code: u8) -> usize {
+    match code {
+        0 => usize::MAX,
+        OVER_AGE_EXIT => HEALTH_EXIT_ORDER.len() + 1,
+        code => HEALTH_EXIT_ORDER
+            .iter()
+            .position(|c| *c == code)
+            .unwrap_or(HEALTH_EXIT_ORDER.len()),
+    }
+}
+
+impl Health {
+    /// The scopes grouped by key, in the order their keys were first seen.
+    pub fn keys(&self) -> Vec<KeyGroup<'_>> {
+        let mut groups: Vec<KeyGroup<'_>> = Vec::new();
+        for scope in &self.scopes {
+            let fingerprint = scope.fingerprint.as_deref();
+            match groups
+                .iter_mut()
+                .find(|g| fingerprint.is_some() && g.fingerprint == fingerprint)
+            {
+                Some(group) => group.scopes.push(scope),
+                None => groups.push(KeyGroup {
+                    fingerprint,
+                    scopes: vec![scope],
+                }),
+            }
+        }
+        groups
+    }
+
+    /// 0 when every probed key works and none is over age; otherwise the most urgent scope's.
+    pub fn exit_code(&self) -> u8 {
+        self.scopes
+            .iter()
+            .map(ScopeHealth::exit_code)
+            .min_by_key(|code| exit_rank(*code))
+            .unwrap_or(0)
+    }
+
+    /// The health of the scope `stored`.
+    pub fn of(&self, stored: &StoredSecret) -> Option<&ScopeHealth> {
+        self.scopes.iter().find(|s| &s.stored == stored)
+    }
 }
 
 /// `rotate`: every target, the figures, and how it ended.
@@ -625,6 +807,14 @@ impl Outcome {
         }
     }
 
+    /// `scan --probe` / `--max-age`: the stored secrets' health.
+    pub fn health(&self) -> Option<&Health> {
+        match &self.report {
+            Report::Scan(r) => r.health.as_ref(),
+            _ => None,
+        }
+    }
+
     /// A workflow for the user to commit: the probe `probe print` shows, or the one keyfix could
     /// not commit itself.
     pub fn file_to_commit(&self) -> Option<&str> {
@@ -647,7 +837,14 @@ impl Outcome {
             return code;
         }
         if let Some(failure) = &self.error {
-            return failure.exit.unwrap_or_else(|| failure.kind.exit_code());
+            return failure.exit_code();
+        }
+        if let Report::Scan(ScanReport {
+            health: Some(health),
+            ..
+        }) = &self.report
+        {
+            return health.exit_code();
         }
         self.diagnosis()
             .map_or(0, |diagnosis| diagnosis.cause.exit_code())

@@ -1,5 +1,6 @@
-//! Every example in docs/runbook.md and docs/rotate.md, run with bash against the simulator, and
-//! the scheduled rotation workflow of docs/rotate.md run step by step for each organization.
+//! Every example in docs/runbook.md and docs/rotate.md, run with bash against the simulator, the
+//! scheduled rotation workflow of docs/rotate.md run step by step for each organization, and the
+//! daily health check of docs/health.md run red and green.
 
 mod common;
 
@@ -200,12 +201,27 @@ fn every_rotate_example_works_as_written() {
     );
 }
 
-/// The scheduled workflow of docs/rotate.md.
-fn scheduled_workflow() -> serde_json::Value {
-    let text = read_doc("rotate.md");
-    let marker = text.find("<!-- example-workflow: scheduled -->").unwrap();
+/// The workflow `name` documented in `doc` (after its `example-workflow` marker).
+fn documented_workflow(doc: &str, name: &str) -> serde_json::Value {
+    let text = read_doc(doc);
+    let marker = text
+        .find(&format!("<!-- example-workflow: {name} -->"))
+        .unwrap();
     let (yaml, _) = block_after(&text, marker, "yaml");
     yaml_serde::from_str(&yaml).unwrap()
+}
+
+/// The `env:` of a workflow step, evaluated with `lookup` as Actions would.
+fn step_env(
+    step: &serde_json::Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    step["env"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), evaluate(v.as_str().unwrap(), lookup)))
+        .collect()
 }
 
 /// The workflow's `Rotate` step runs, for each organization of its matrix, with its `env:`
@@ -214,7 +230,7 @@ fn scheduled_workflow() -> serde_json::Value {
 /// the keyfix under test stands in for the first and the files are checked instead of the second.
 #[test]
 fn the_scheduled_rotation_workflow_rotates_every_organization() {
-    let workflow = scheduled_workflow();
+    let workflow = documented_workflow("rotate.md", "scheduled");
     let job = &workflow["jobs"]["rotate"];
     let steps = job["steps"].as_array().unwrap();
     let rotate = steps.iter().find(|s| s["name"] == "Rotate").unwrap();
@@ -242,12 +258,8 @@ fn the_scheduled_rotation_workflow_rotates_every_organization() {
             "matrix.org" => Some(org.clone()),
             _ => None,
         };
-        let env: Vec<(&str, String)> = rotate["env"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.as_str(), evaluate(v.as_str().unwrap(), &lookup)))
-            .collect();
+        let env = step_env(rotate, &lookup);
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         let output = run_bash(rotate["run"].as_str().unwrap(), work.path(), &sim, &env);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{org}: {stderr}");
@@ -287,4 +299,85 @@ fn artifact_files(dir: &Path, glob: &str) -> Vec<PathBuf> {
                 .is_some_and(|n| n.starts_with(prefix))
         })
         .collect()
+}
+
+/// The daily check of docs/health.md, its `Check every stored key` step run as Actions would
+/// (its `env:` evaluated, `GITHUB_STEP_SUMMARY` set): red on `scenarios/health.toml`, whose
+/// organization secret holds an orphaned key; green once every key works and is young enough.
+#[test]
+fn the_daily_health_check_turns_red_on_a_bad_key_and_green_on_good_ones() {
+    let workflow = documented_workflow("health.md", "health");
+    let steps = workflow["jobs"]["health"]["steps"].as_array().unwrap();
+    let check = steps
+        .iter()
+        .find(|s| s["name"] == "Check every stored key")
+        .unwrap();
+    let kept = steps
+        .iter()
+        .find_map(|s| s["with"]["path"].as_str())
+        .unwrap();
+    let health = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/health.toml"
+    ))
+    .unwrap();
+    let all_good = health
+        .replace("key = \"orphaned\"", "key = \"good\"")
+        .replace("200 days ago", "2 days ago");
+    let all_good = all_good.replace(
+        &all_good[all_good.find("value = \"sk-ant").unwrap()..all_good.find("\\n\"").unwrap() + 3],
+        "key = \"good\"",
+    );
+    for (text, code) in [(health, 10), (all_good, 0)] {
+        let sim = start(scenario(&text));
+        let work = tempfile::tempdir().unwrap();
+        let summary = work.path().join("summary.md");
+        let lookup = |path: &str| match path {
+            "secrets.KEYFIX_GITHUB_TOKEN" => Some(sim.token("default")),
+            "secrets.ANTHROPIC_REFERENCE_KEY" => Some(sim.key("fresh")),
+            "github.repository_owner" => Some("acme".to_owned()),
+            _ => None,
+        };
+        let mut env = step_env(check, &lookup);
+        env.push((
+            "GITHUB_STEP_SUMMARY".to_owned(),
+            summary.display().to_string(),
+        ));
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let output = run_bash(check["run"].as_str().unwrap(), work.path(), &sim, &env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+
+        let report_path = work.path().join(kept);
+        let report = std::fs::read_to_string(&report_path).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(doc["exit_code"], code);
+        let summary = std::fs::read_to_string(&summary).unwrap();
+        assert!(summary.starts_with("### keyfix scan\n"), "{summary}");
+        assert!(
+            summary.contains("| Key | Cause | Stored in | Updated | Read by |"),
+            "{summary}"
+        );
+        if code == 10 {
+            assert!(
+                summary.contains("| key 1 | `orphaned_key` | organization secret ANTHROPIC\\_API\\_KEY of acme |"),
+                "{summary}"
+            );
+            assert!(summary.contains("`malformed_secret`"), "{summary}");
+        } else {
+            assert!(!summary.contains("orphaned"), "{summary}");
+        }
+        assert!(!summary.contains("sk-ant"), "{summary}");
+        for key in &sim.scenario().keys {
+            let value = key.value();
+            for text in [&summary, &report, &stderr.to_string()] {
+                assert_no_piece_of(&value, text, "the health check");
+            }
+            assert!(!summary.contains(&admin_hint(&value)), "{summary}");
+        }
+        // Fingerprints stay in the JSON report: the summary numbers the keys instead.
+        for group in doc["keys"].as_array().unwrap() {
+            assert!(!summary.contains(group["fingerprint"].as_str().unwrap()));
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! The fault sweep. Three flows of keyfix — `repo` fixing an orphaned key (probe, validation,
-//! upload, verification, retiring the old key, re-run), `check` diagnosing it, `rotate` over a mixed organization
+//! The fault sweep. The flows of keyfix — `repo` fixing an orphaned key (probe, validation,
+//! upload, verification, retiring the old key, re-run), `check` diagnosing it, `scan --probe`
+//! probing each stored secret of an organization once, `rotate` over a mixed organization
 //! with its canary — are each run once clean, then once for every request they sent, with
 //! exactly that request failed: a 5xx (a 529 from the Anthropic API) or a dropped connection,
 //! and for GitHub writes both again after the write took effect (its answer lost). Whatever
@@ -380,6 +381,116 @@ impl Flow for Check {
     }
 }
 
+/// `keyfix scan acme --probe` with a reference key over an organization secret (an orphaned
+/// key) read by two repositories and one repository's own secret (a working key): each stored
+/// secret probed once.
+struct Health;
+
+impl Health {
+    /// Each stored secret of the document: (where it is held, its cause, its probe's actions).
+    fn scopes(doc: &Value) -> Vec<(String, Option<&str>, &[Value])> {
+        doc["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["scopes"].as_array().into_iter().flatten())
+            .map(|s| {
+                let holder = s["owner"]
+                    .as_str()
+                    .or(s["repo"].as_str())
+                    .unwrap_or_default();
+                let actions = s["actions"].as_array().map_or(&[][..], Vec::as_slice);
+                (holder.to_owned(), s["diagnosis"]["cause"].as_str(), actions)
+            })
+            .collect()
+    }
+}
+
+impl Flow for Health {
+    const NAME: &'static str = "scan --probe";
+
+    fn world(&self) -> Sim {
+        let keys =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/keys.toml"))
+                .unwrap();
+        let repos = [
+            case("svc-1", None, "claude-haiku-4-5"),
+            case("svc-2", None, "claude-haiku-4-5"),
+            case("own", Some("fresh"), "claude-haiku-4-5"),
+        ]
+        .join("\n");
+        let org_secret = r#"{ name = "ANTHROPIC_API_KEY", key = "orphaned", visibility = "selected", selected = ["svc-1", "svc-2"] }"#;
+        start(scenario(&format!(
+            "{keys}\n[[owners]]\nlogin = \"acme\"\nsecrets = [{org_secret}]\n{repos}"
+        )))
+    }
+
+    fn run(&self, sim: &Sim, _: &Path) -> (Value, i32) {
+        json_of(
+            keyfix(sim)
+                .args(["scan", "acme", "--probe", "--install-probe"])
+                .args(["--reference-key-env", "REFERENCE"])
+                .env("REFERENCE", sim.key("fresh")),
+        )
+    }
+
+    fn exits(&self) -> &'static [i32] {
+        &[10, 1, 13, 18]
+    }
+
+    /// No other cause than the scope's own (or a transient one), no secret changed, and every
+    /// probe commit the document names is on its default branch, and no other.
+    fn faithful(&self, sim: &Sim, doc: &Value) -> Result<(), String> {
+        let mut installed_in = Vec::new();
+        for (holder, cause, actions) in Health::scopes(doc) {
+            let own = if holder == "acme" {
+                "orphaned_key"
+            } else {
+                "ok"
+            };
+            if !matches!(cause, None | Some("rate_limited" | "api_unavailable"))
+                && cause != Some(own)
+            {
+                return Err(format!("{holder}: another cause: {cause:?}"));
+            }
+            if actions.iter().any(|a| a["kind"] == "probe_installed") {
+                installed_in.push(if holder == "acme" {
+                    "svc-1".to_owned()
+                } else {
+                    holder.replace("acme/", "")
+                });
+            }
+        }
+        for repo in ["svc-1", "svc-2", "own"] {
+            if installed_in.iter().any(|r| r == repo) != probe_committed(sim, "acme", repo) {
+                return Err(format!("probe_installed does not match acme/{repo}"));
+            }
+        }
+        let org = sim.secret("acme", None, "org", "ANTHROPIC_API_KEY");
+        let own = sim.secret("acme", Some("own"), "repo", "ANTHROPIC_API_KEY");
+        if org != Some(sim.key("orphaned")) || own != Some(sim.key("fresh")) {
+            return Err("scan changed a secret".into());
+        }
+        Ok(())
+    }
+
+    fn finish(&self, sim: &Sim, work: &Path) -> Result<(), String> {
+        let (doc, code) = self.run(sim, work);
+        let causes: Vec<(String, Option<&str>)> = Health::scopes(&doc)
+            .into_iter()
+            .map(|(holder, cause, _)| (holder, cause))
+            .collect();
+        let expected = vec![
+            ("acme".to_owned(), Some("orphaned_key")),
+            ("acme/own".to_owned(), Some("ok")),
+        ];
+        if code != 10 || causes != expected {
+            return Err(format!("running again gave exit {code}, {causes:?}"));
+        }
+        Ok(())
+    }
+}
+
 /// `keyfix rotate --owner acme` over docs/rotate.md's mixed organization, with its canary.
 struct Rotate;
 
@@ -583,6 +694,11 @@ fn every_request_of_the_fix_from_throwaway_branches_fails_once_and_no_branch_is_
 #[test]
 fn every_request_of_the_diagnosis_fails_once_and_no_other_cause_is_named() {
     sweep(&Check);
+}
+
+#[test]
+fn every_request_of_a_health_scan_fails_once_and_no_other_cause_is_named() {
+    sweep(&Health);
 }
 
 #[test]

@@ -49,6 +49,18 @@ fn run(sim: &Sim, args: &[&str], keys: &[(&str, &str)]) -> Run {
 /// Runs keyfix, checks its exit code (and, with `--json`, that stdout is one document stating
 /// it), and snapshots stdout as `name`.
 fn snapshot(name: &str, sim: &Sim, args: &[&str], keys: &[(&str, &str)], code: i32) {
+    snapshot_with(snapshot_settings(), name, sim, args, keys, code);
+}
+
+/// [`snapshot`] with `settings` of its own.
+fn snapshot_with(
+    settings: insta::Settings,
+    name: &str,
+    sim: &Sim,
+    args: &[&str],
+    keys: &[(&str, &str)],
+    code: i32,
+) {
     let run = run(sim, args, keys);
     assert_eq!(
         run.code, code,
@@ -65,7 +77,7 @@ fn snapshot(name: &str, sim: &Sim, args: &[&str], keys: &[(&str, &str)], code: i
         );
     }
     let text = format!("{}(exit {code})\n", run.stdout);
-    snapshot_settings().bind(|| insta::assert_snapshot!(name, text));
+    settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
 /// `--json` and without, as `NAME_human` and `NAME_json`, each on a simulator of its own.
@@ -139,6 +151,46 @@ fn check_shared_workflow_mapped() {
         &[("REFERENCE", "fresh")],
         10,
     );
+}
+
+/// `scan --probe --max-age` over `scenarios/health.toml`, one probe run at a time so that run
+/// ids follow the order of the stored secrets. The scan's nonce is new every time, and the
+/// scenario's secret ages are counted back from today.
+#[test]
+fn scan_health() {
+    let mut settings = snapshot_settings();
+    settings.add_filter(r"\bKey [0-9a-f]{16}\b", "Key [fingerprint]");
+    settings.add_filter(
+        r#""fingerprint": "[0-9a-f]{16}""#,
+        r#""fingerprint": "[fingerprint]""#,
+    );
+    settings.add_filter(r"\b20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ\b", "[date]");
+    let args = [
+        "scan",
+        "acme",
+        "--probe",
+        "--install-probe",
+        "--probe-concurrency",
+        "1",
+        "--max-age",
+        "90d",
+        "--reference-key-env",
+        "REFERENCE",
+    ];
+    let keys = [("REFERENCE", "fresh")];
+    let health = || shipped("health.toml");
+    let sim = start(health());
+    snapshot_with(
+        settings.clone(),
+        "scan_health_human",
+        &sim,
+        &args,
+        &keys,
+        10,
+    );
+    let sim = start(health());
+    let json: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
+    snapshot_with(settings, "scan_health_json", &sim, &json, &keys, 10);
 }
 
 #[test]

@@ -8,8 +8,8 @@ use crate::github::secrets::Written;
 use crate::github::workflows::Credential;
 use crate::github::workflows::ModelSource;
 use crate::outcome::{
-    Action, CommandName, Found, KeySummary, Outcome, RotateEnd, RotationReport, ScannedRepo,
-    TargetReport,
+    Action, CommandName, Found, Health, KeySummary, Outcome, RotateEnd, RotationReport,
+    ScannedRepo, ScopeHealth, TargetReport,
 };
 
 use super::shown::shown;
@@ -53,6 +53,9 @@ pub fn render(outcome: &Outcome, style: Style) -> String {
     }
     if let Some(repos) = outcome.scanned() {
         render_scan(&mut out, repos, style);
+    }
+    if let Some(health) = outcome.health() {
+        render_health(&mut out, health, style);
     }
     if let (Some(_), Some(text)) = (&outcome.error, outcome.file_to_commit()) {
         let _ = write!(
@@ -457,6 +460,132 @@ fn render_scan(out: &mut String, repos: &[ScannedRepo], style: Style) {
     }
 }
 
+/// `scan --probe` / `--max-age`: each key with the places it is stored, its cause and remedy.
+fn render_health(out: &mut String, health: &Health, style: Style) {
+    let age = health
+        .max_age
+        .as_deref()
+        .map(|max| format!(" (over {})", shown(max)));
+    let heading = if health.probed {
+        "Stored keys, each stored secret probed once"
+    } else {
+        "Stored secrets"
+    };
+    let _ = writeln!(out, "\n{}", style.bold(heading));
+    for group in health.keys() {
+        let cause = group.cause();
+        let places = match group.scopes.len() {
+            1 => String::new(),
+            n => format!(", stored in {n} places"),
+        };
+        match (group.fingerprint, cause) {
+            (Some(fingerprint), Some(cause)) => {
+                let _ = writeln!(
+                    out,
+                    "\nKey {fingerprint}: {}{places}",
+                    painted(cause, style)
+                );
+            }
+            (None, Some(cause)) => {
+                let _ = writeln!(out, "\nNo key: {}", painted(cause, style));
+            }
+            _ => out.push('\n'),
+        }
+        for scope in &group.scopes {
+            render_scope_health(out, scope, cause, age.as_deref().unwrap_or_default(), style);
+        }
+        if let Some(diagnosis) = group.scopes.iter().find_map(|s| s.diagnosis.as_ref()) {
+            if diagnosis.cause != Cause::Ok {
+                let _ = writeln!(out, "  {}", shown(&diagnosis.summary));
+                let _ = writeln!(out, "  Fix: {}", shown(&diagnosis.remedy));
+            }
+        }
+    }
+    let _ = writeln!(out, "\n{}", health_count(health));
+}
+
+/// One stored secret of a key: where, when last updated, who reads it, and what differs from
+/// the key's cause (its own cause, or why it was not probed).
+fn render_scope_health(
+    out: &mut String,
+    scope: &ScopeHealth,
+    key_cause: Option<Cause>,
+    over: &str,
+    style: Style,
+) {
+    let updated = match &scope.updated_at {
+        Some(at) if scope.over_age => format!(", updated {}{}", shown(at), style.bad(over)),
+        Some(at) => format!(", updated {}", shown(at)),
+        None => String::new(),
+    };
+    // An organization secret may be read by hundreds: the JSON lists them all.
+    const SHOWN_READERS: usize = 5;
+    let mut readers = scope
+        .read_by
+        .iter()
+        .take(SHOWN_READERS)
+        .map(|r| shown(r).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if scope.read_by.len() > SHOWN_READERS {
+        let _ = write!(readers, " and {} more", scope.read_by.len() - SHOWN_READERS);
+    }
+    let _ = writeln!(
+        out,
+        "  {}{updated}; read by {readers}",
+        shown(&scope.stored.to_string())
+    );
+    match (&scope.failure, scope.cause()) {
+        (Some(failure), _) => {
+            let _ = writeln!(out, "    not probed: {}", shown(&failure.message));
+        }
+        (None, Some(cause)) if Some(cause) != key_cause => {
+            let _ = writeln!(out, "    {} here", painted(cause, style));
+        }
+        _ => {}
+    }
+    let probe: Vec<String> = scope.actions.iter().filter_map(probe_action).collect();
+    if !probe.is_empty() {
+        let _ = writeln!(
+            out,
+            "    {}",
+            style.dim(&format!("probe: {}", probe.join("; ")))
+        );
+    }
+}
+
+fn painted(cause: Cause, style: Style) -> String {
+    if cause == Cause::Ok {
+        style.good(cause.name())
+    } else {
+        style.bad(cause.name())
+    }
+}
+
+/// `3 stored secrets, 2 keys: 1 works, 1 must be replaced; 1 secret over 90d.`
+fn health_count(health: &Health) -> String {
+    let scopes = crate::output::counted(health.scopes.len(), "stored secret");
+    let mut parts = Vec::new();
+    if health.probed {
+        let keys = health.keys();
+        let working = keys.iter().filter(|k| k.cause() == Some(Cause::Ok)).count();
+        let failing = keys
+            .iter()
+            .filter(|k| k.cause().is_some_and(|c| c != Cause::Ok))
+            .count();
+        let unprobed = health.scopes.iter().filter(|s| s.failure.is_some()).count();
+        parts.push(format!("{working} working, {failing} needing attention"));
+        if unprobed > 0 {
+            parts.push(format!("{unprobed} not probed"));
+        }
+    }
+    if let Some(max) = &health.max_age {
+        let old = health.scopes.iter().filter(|s| s.over_age).count();
+        parts.push(format!("{old} not updated for over {}", shown(max)));
+    }
+    format!("{scopes}: {}.", parts.join("; "))
+}
+
 /// A Claude step's workflow, secret, scope and model in `scan`'s table.
 fn scan_row(wf: &crate::outcome::ScannedWorkflow) -> [String; 4] {
     let file = wf.path.rsplit('/').next().unwrap_or(&wf.path);
@@ -558,16 +687,11 @@ fn render_diagnosis(out: &mut String, d: &Diagnosis, style: Style) {
             render_evidence(out, item, style, &mut last_account);
         }
     }
-    let cause = d.cause.name();
-    let painted = if d.cause == Cause::Ok {
-        style.good(cause)
-    } else {
-        style.bad(cause)
-    };
     let _ = writeln!(
         out,
-        "\n{} {painted}",
-        style.bold(&format!("{:<10}", "Cause"))
+        "\n{} {}",
+        style.bold(&format!("{:<10}", "Cause")),
+        painted(d.cause, style)
     );
     let _ = writeln!(out, "  {}", shown(&d.summary));
     for note in &d.notes {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::diagnosis::Diagnosis;
-use crate::outcome::{Action, Outcome, RotateReport, ScannedRepo};
+use crate::outcome::{Action, Health, Outcome, RotateReport, ScannedRepo};
 
 use super::human::{fix_line, KeyPieces};
 use super::shown::shown;
@@ -60,6 +60,9 @@ pub fn markdown(outcome: &Outcome) -> String {
     }
     if let Some(repos) = outcome.scanned() {
         scan_md(&mut out, repos);
+    }
+    if let Some(health) = outcome.health() {
+        health_md(&mut out, health);
     }
     if let Some(failure) = &outcome.error {
         let _ = writeln!(out, "**Error:** {}\n", md(&failure.message));
@@ -129,6 +132,54 @@ fn scan_md(out: &mut String, repos: &[ScannedRepo]) {
     table(
         out,
         ["Repository", "Workflow", "Secret", "Scope", "Model"],
+        &rows,
+    );
+}
+
+/// The stored secrets by key, numbered rather than fingerprinted: the summary carries nothing
+/// derived from any key.
+fn health_md(out: &mut String, health: &Health) {
+    let over = health.max_age.as_deref().map(md);
+    let rows: Vec<[String; 5]> = health
+        .keys()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, group)| {
+            let over = over.clone();
+            group.scopes.iter().map(move |scope| {
+                let state = match (&scope.failure, scope.cause()) {
+                    (Some(failure), _) => format!("not probed: {}", md(&failure.message)),
+                    (None, Some(cause)) => format!("`{}`", cause.name()),
+                    (None, None) => "-".to_owned(),
+                };
+                let updated = match (&scope.updated_at, &over) {
+                    (Some(at), Some(max)) if scope.over_age => {
+                        format!("{} (over {max})", md(at))
+                    }
+                    (Some(at), _) => md(at),
+                    (None, _) => "-".to_owned(),
+                };
+                let key = if group.fingerprint.is_some() {
+                    format!("key {}", i + 1)
+                } else {
+                    "-".to_owned()
+                };
+                [
+                    key,
+                    state,
+                    md(&scope.stored.to_string()),
+                    updated,
+                    md(&scope.read_by.join(", ")),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    table(
+        out,
+        ["Key", "Cause", "Stored in", "Updated", "Read by"],
         &rows,
     );
 }

@@ -69,6 +69,7 @@ impl Subject {
 }
 
 /// Everything found about one repository's key, before any change.
+#[derive(Clone)]
 pub struct Findings {
     pub repo: RepoName,
     pub default_branch: String,
@@ -77,6 +78,8 @@ pub struct Findings {
     pub resolution: Resolution,
     pub workflow: Option<WorkflowSummary>,
     pub model: String,
+    /// Where the model came from: the workflow, the command line, or Claude Code's default.
+    pub model_source: ModelSource,
     pub failed_run: Option<WorkflowRun>,
     pub run_reading: LogReading,
     pub evidence: Evidence,
@@ -107,6 +110,7 @@ impl Findings {
             environment: self.environment.as_deref(),
             model: &self.model,
             timeout,
+            nonce: None,
         }
     }
 
@@ -210,16 +214,53 @@ pub async fn read_repository(
             return Err(unresolved_secret(&survey, step, expression));
         }
     }
-    let secret = subject
+    let mut findings = findings_of(
+        &survey,
+        step,
+        Chosen {
+            secret: subject.secret.clone(),
+            model: subject.model.clone(),
+        },
+        failed_run,
+        run_reading,
+    );
+    // As the command line spelled it.
+    findings.repo = repo;
+    if findings.model_source == ModelSource::Default {
+        ctx.progress.step(&format!(
+            "The workflow names no model; assuming Claude Code's default, {}.",
+            findings.model
+        ));
+    }
+    Ok(findings)
+}
+
+/// What the command line chose in place of what the workflow says.
+#[derive(Clone, Debug, Default)]
+pub struct Chosen {
+    pub secret: Option<String>,
+    pub model: Option<String>,
+}
+
+/// The findings of one Claude `step` of a surveyed repository, before the probe: its secret and
+/// where the job reads it, its model, and the run being diagnosed, if any.
+pub fn findings_of(
+    survey: &Survey,
+    step: Option<&ClaudeStep>,
+    chosen: Chosen,
+    failed_run: Option<WorkflowRun>,
+    run_reading: LogReading,
+) -> Findings {
+    let repo = survey.repo_name();
+    let secret = chosen
         .secret
-        .clone()
         .or_else(|| step.and_then(|s| s.api_key_secret.clone()))
         .unwrap_or_else(|| DEFAULT_SECRET.to_owned());
     let environment = step.and_then(|s| s.environment.clone());
     let resolution = survey.scopes.resolve(&secret, environment.as_deref());
-    let model_choice = match &subject.model {
+    let model_choice = match chosen.model {
         Some(model) => ModelChoice {
-            model: model.clone(),
+            model,
             source: ModelSource::ClaudeArgs,
         },
         None => step.map_or_else(
@@ -230,14 +271,8 @@ pub async fn read_repository(
             |s| survey.model_of(s),
         ),
     };
-    if model_choice.source == ModelSource::Default {
-        ctx.progress.step(&format!(
-            "The workflow names no model; assuming Claude Code's default, {}.",
-            model_choice.model
-        ));
-    }
-    let probe_spec = ProbeSpec::for_survey(&survey, Some(&secret));
-    Ok(Findings {
+    let probe_spec = ProbeSpec::for_survey(survey, Some(&secret));
+    Findings {
         default_branch: survey.repository.default_branch.clone(),
         workflow: step.map(|s| WorkflowSummary {
             path: s.workflow_path.clone(),
@@ -247,6 +282,7 @@ pub async fn read_repository(
             called_workflow: s.called_workflow.clone(),
         }),
         model: model_choice.model.clone(),
+        model_source: model_choice.source,
         evidence: Evidence {
             model: model_choice.model,
             baseline_model: BASELINE_MODEL.to_owned(),
@@ -280,7 +316,7 @@ pub async fn read_repository(
         hint_fingerprint: None,
         probe_spec,
         ready_probe: None,
-    })
+    }
 }
 
 /// Reads the repository and probes the stored key where it must: [`read_repository`], then
@@ -313,8 +349,26 @@ pub async fn probe_stored_key(
     let probe = ready_probe(client, findings, args.into(), ctx, actions)
         .await?
         .map_err(|refusal| not_allowed_failure(&findings.repo, &refusal, "the diagnosis"))?;
+    let timeout = Duration::from_secs(args.timeout);
+    read_stored_key(client, findings, probe, timeout, None, ctx, actions).await
+}
+
+/// Runs the `probe` already in place and reads its report on the stored key, salted with
+/// `nonce` (a fresh one when `None`), then the Admin API's view where it decides.
+pub async fn read_stored_key(
+    client: &Client,
+    findings: &mut Findings,
+    probe: ReadyProbe,
+    timeout: Duration,
+    nonce: Option<&str>,
+    ctx: &Context,
+    actions: &mut Vec<Action>,
+) -> Result<(), Failure> {
     findings.ready_probe = Some(probe.clone());
-    let asked = findings.asked(Duration::from_secs(args.timeout));
+    let asked = Asked {
+        nonce,
+        ..findings.asked(timeout)
+    };
     let reading = read_secret(client, &probe, &asked, ctx, actions).await?;
     findings.evidence.stored = reading.evidence;
     findings.nonce = Some(reading.nonce);
@@ -384,8 +438,21 @@ pub async fn add_reference(
             findings.model
         ));
     }
-    let mut reference = evidence_of(&client, key, &findings.model).await?;
-    if let Some(nonce) = &findings.nonce {
+    findings.evidence.reference =
+        Some(reference_evidence(&client, key, &findings.model, findings.nonce.as_deref()).await?);
+    Ok(())
+}
+
+/// A reference key's calls on `model`, its organization and workspace ids salted with `nonce`
+/// as the probe salts the stored key's, so that the two compare.
+pub async fn reference_evidence(
+    client: &anthropic::Client,
+    key: &Key,
+    model: &str,
+    nonce: Option<&str>,
+) -> Result<KeyEvidence, Failure> {
+    let mut reference = evidence_of(client, key, model).await?;
+    if let Some(nonce) = nonce {
         for call in &mut reference.calls {
             if let CallOutcome::Answered(answer) = &mut call.outcome {
                 let salt = |id: &mut Option<String>| {
@@ -402,8 +469,7 @@ pub async fn add_reference(
             }
         }
     }
-    findings.evidence.reference = Some(reference);
-    Ok(())
+    Ok(reference)
 }
 
 /// A step whose key comes from an expression keyfix cannot resolve (`secrets[matrix.key]`):

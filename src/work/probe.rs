@@ -221,6 +221,9 @@ pub struct Asked<'a> {
     pub model: &'a str,
     /// How long to wait for the run.
     pub timeout: Duration,
+    /// The nonce to salt the fingerprints with, where several runs must compare (`scan
+    /// --probe`); a fresh one for this run when `None`.
+    pub nonce: Option<&'a str>,
 }
 
 /// Runs the probe (dispatched, or pushed to a throwaway branch) and reads its report on the
@@ -237,8 +240,9 @@ pub async fn read_secret(
         environment,
         model,
         timeout,
+        nonce,
     } = *asked;
-    let nonce = random_hex(16);
+    let nonce = nonce.map_or_else(|| random_hex(16), str::to_owned);
     let correlation_id = format!("kf-{}", random_hex(6));
     let values = RunValues {
         correlation_id: &correlation_id,
@@ -253,7 +257,8 @@ pub async fn read_secret(
                 nonce: &nonce,
                 model,
             };
-            ctx.progress.step("Dispatching the probe …");
+            ctx.progress
+                .step(&format!("Dispatching the probe in {} …", probe.repo));
             let run_id = run::dispatch(client, &probe.repo, &inputs, *fresh).await?;
             (
                 run_id,

@@ -8,13 +8,16 @@
 //!   `expired` and `revoked` keys answer 401.
 //! - The Admin API answers 401 to anything but an active admin key. A key set `inactive` or
 //!   `archived` through it answers as a key of that state does from then on.
+//! - A key presented as `Authorization: Bearer` answers exactly as it does in `x-api-key`, OAuth
+//!   tokens included (401); a bad one is refused in the words of `x-api-key`.
+//! - Lists come in the scenario's order; an unknown paging cursor gives an empty last page.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,8 +38,15 @@ pub fn router(world: Arc<World>) -> Router {
         .route("/v1/messages", post(messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1/organizations/api_keys", get(admin_list_keys))
-        .route("/v1/organizations/api_keys/{id}", post(admin_update_key))
+        .route(
+            "/v1/organizations/api_keys/{id}",
+            get(admin_get_key).post(admin_update_key),
+        )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            world.clone(),
+            version_required,
+        ))
         .layer(axum::middleware::from_fn_with_state(world.clone(), gate))
         .with_state(world)
 }
@@ -63,6 +73,26 @@ async fn gate(State(world): State<Arc<World>>, request: Request, next: Next) -> 
     faults::apply(&world, hit, request, next, fault_answer).await
 }
 
+/// The API refuses a request without `anthropic-version` before anything else; a fault still
+/// hits it first, as the network fails before the API answers.
+async fn version_required(
+    State(world): State<Arc<World>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.headers().contains_key("anthropic-version") {
+        return next.run(request).await;
+    }
+    respond(
+        &world,
+        Reply::error(
+            400,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        ),
+    )
+}
+
 /// The model a request is about, from `/v1/models/{id}` or a JSON body's `model`, with the
 /// request as it came (the body read and put back).
 async fn requested_model_of(request: Request) -> Result<(Request, Option<String>), Reply> {
@@ -87,6 +117,9 @@ async fn requested_model_of(request: Request) -> Result<(Request, Option<String>
     Ok((Request::from_parts(parts, Body::from(body)), model))
 }
 
+/// The rate-limit window: a minute, as the limits are per minute.
+const WINDOW_SECS: u64 = 60;
+
 /// As large a body as axum's own extractors accept.
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
@@ -94,7 +127,7 @@ const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 struct Reply {
     status: StatusCode,
     body: Value,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -119,23 +152,38 @@ impl Reply {
         self
     }
 
-    fn header(mut self, name: &'static str, value: impl ToString) -> Reply {
+    fn header(self, name: &'static str, value: impl ToString) -> Reply {
+        self.header_owned(name.to_owned(), value)
+    }
+
+    fn header_owned(mut self, name: String, value: impl ToString) -> Reply {
         self.headers.push((name, value.to_string()));
         self
     }
 
     /// The organization and workspace headers and rate-limit headers of a key that authenticated.
     fn for_key(self, key: &KeySpec, org: &Organization) -> Reply {
+        let (input, output) = org.tokens_per_minute();
         let rpm = org.requests_per_minute();
         let mut reply = self
             .header("anthropic-organization-id", org.uuid())
-            .header("anthropic-ratelimit-requests-limit", rpm)
-            .header("anthropic-ratelimit-requests-remaining", rpm - 1)
-            .header("anthropic-ratelimit-requests-reset", "2026-11-23T00:00:01Z");
+            .rate_limit("requests", rpm, rpm - 1, WINDOW_SECS)
+            // The tokens family reports the most restrictive of the token limits.
+            .rate_limit("tokens", output, output, WINDOW_SECS)
+            .rate_limit("input-tokens", input, input, WINDOW_SECS)
+            .rate_limit("output-tokens", output, output, WINDOW_SECS);
         if let Some(ws) = key.workspace_id() {
             reply = reply.header("anthropic-workspace-id", ws);
         }
         reply
+    }
+
+    /// One family of `anthropic-ratelimit-*` headers; its reset is when the window renews.
+    fn rate_limit(self, family: &str, limit: u64, remaining: u64, reset_secs: u64) -> Reply {
+        let reset = crate::time::rfc3339(crate::time::now_epoch_millis() + reset_secs * 1000);
+        self.header_owned(format!("anthropic-ratelimit-{family}-limit"), limit)
+            .header_owned(format!("anthropic-ratelimit-{family}-remaining"), remaining)
+            .header_owned(format!("anthropic-ratelimit-{family}-reset"), reset)
     }
 
     fn into_response(self, request_id: String) -> Response {
@@ -146,7 +194,10 @@ impl Reply {
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         for (name, value) in self.headers {
-            if let Ok(value) = HeaderValue::from_str(&value) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
                 headers.insert(name, value);
             }
         }
@@ -166,8 +217,8 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key").and_then(|v| v.to_str().ok())
 }
 
-/// The credential a request presents: its `x-api-key`, or else an `Authorization: Bearer` token
-/// (as OAuth callers send). Authentication reads only `x-api-key`; this names the caller.
+/// The credential a request presents: its `x-api-key`, or else an `Authorization: Bearer` token,
+/// which the API takes as well (the official SDKs send the key that way).
 pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
     presented_key(headers).or_else(|| {
         let value = headers.get("authorization")?.to_str().ok()?;
@@ -183,7 +234,7 @@ fn authenticate<'w>(
     world: &'w World,
     headers: &HeaderMap,
 ) -> Result<(&'w KeySpec, &'w Organization), Reply> {
-    authenticate_value(world, presented_key(headers))
+    authenticate_value(world, presented_credential(headers))
 }
 
 fn authenticate_value<'w>(
@@ -230,6 +281,23 @@ fn fault_answer(world: &World, status: StatusCode) -> Response {
         s if s >= 500 => {
             Reply::error(s, "api_error", "Internal server error").header("x-should-retry", "true")
         }
+        401 => Reply::error(401, "authentication_error", "invalid x-api-key"),
+        402 => Reply::error(402, "billing_error", CREDIT_TEXT),
+        403 => Reply::error(
+            403,
+            "permission_error",
+            "Your API key does not have permission to use the specified resource.",
+        ),
+        404 => Reply::error(
+            404,
+            "not_found_error",
+            "The requested resource could not be found.",
+        ),
+        413 => Reply::error(
+            413,
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+        ),
         s => Reply::error(s, "invalid_request_error", "Injected fault"),
     };
     respond(world, reply)
@@ -240,34 +308,126 @@ fn respond(world: &World, reply: Reply) -> Response {
 }
 
 fn model_json(id: &str) -> Value {
-    json!({"type": "model", "id": id, "display_name": id, "created_at": "2025-10-01T00:00:00Z"})
+    json!({
+        "type": "model",
+        "id": id,
+        "display_name": display_name(id),
+        "created_at": release_date(id),
+        "lifecycle": "active",
+        "deprecated_at": null,
+        "retires_at": null,
+        "line": model_line(id),
+    })
 }
 
+/// The words of a model id without its `claude-` and date: `claude-3-5-haiku-20241022` gives
+/// `haiku` and `3.5`.
+fn name_and_version(id: &str) -> (Vec<&str>, String) {
+    let parts = id.trim_start_matches("claude-").split('-');
+    let is_date = |p: &str| p.len() == 8 && p.bytes().all(|b| b.is_ascii_digit());
+    let (numbers, words): (Vec<&str>, Vec<&str>) = parts
+        .filter(|p| !p.is_empty() && !is_date(p))
+        .partition(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    (words, numbers.join("."))
+}
+
+/// `claude-sonnet-4-5` is "Claude Sonnet 4.5", as the API names it.
+fn display_name(id: &str) -> String {
+    let (words, version) = name_and_version(id);
+    let mut name = String::from("Claude");
+    for word in words {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.push(' ');
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    if !version.is_empty() {
+        name.push(' ');
+        name.push_str(&version);
+    }
+    name
+}
+
+/// The model's line (`opus`, `sonnet`, `haiku`), or none for a name outside them.
+fn model_line(id: &str) -> Option<&'static str> {
+    let (words, _) = name_and_version(id);
+    ["haiku", "sonnet", "opus"]
+        .into_iter()
+        .find(|line| words.contains(line))
+}
+
+/// The release dates of the default models; other models get one fixed date.
+fn release_date(id: &str) -> &'static str {
+    match id {
+        "claude-opus-4-5" => "2025-11-24T00:00:00Z",
+        "claude-haiku-4-5" => "2025-10-15T00:00:00Z",
+        "claude-sonnet-4-5" => "2025-09-29T00:00:00Z",
+        "claude-opus-4-1" => "2025-08-05T00:00:00Z",
+        "claude-sonnet-4" => "2025-05-22T00:00:00Z",
+        _ => "2025-01-01T00:00:00Z",
+    }
+}
+
+/// The paging parameters every list of the API takes.
 #[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<usize>,
+struct PageQuery {
+    limit: Option<i64>,
+    after_id: Option<String>,
+    before_id: Option<String>,
+}
+
+/// One page of `items` (each with an `id`) as the API pages: `limit` (1 to 1000, 20 when
+/// absent) items after `after_id`, or the `limit` items just before `before_id`; `has_more` says
+/// whether more lie further in the direction of travel.
+fn page_of(items: Vec<Value>, q: &PageQuery) -> Result<Value, Reply> {
+    let invalid = |message: &str| Reply::error(400, "invalid_request_error", message);
+    let limit = match q.limit.unwrap_or(20) {
+        n if n < 1 => return Err(invalid("limit: Input should be greater than or equal to 1")),
+        n if n > 1000 => return Err(invalid("limit: Input should be less than or equal to 1000")),
+        n => n as usize,
+    };
+    let position = |id: &str| items.iter().position(|item| item["id"] == id);
+    let (range, has_more) = match (&q.after_id, &q.before_id) {
+        (Some(_), Some(_)) => {
+            return Err(invalid("Only one of after_id and before_id may be given."))
+        }
+        (None, Some(before)) => match position(before) {
+            Some(end) => (end.saturating_sub(limit)..end, end > limit),
+            None => (0..0, false),
+        },
+        (after, None) => {
+            let start = match after {
+                Some(after) => position(after).map_or(items.len(), |i| i + 1),
+                None => 0,
+            };
+            let end = (start + limit).min(items.len());
+            (start..end, end < items.len())
+        }
+    };
+    let page = &items[range];
+    Ok(json!({
+        "data": page,
+        "has_more": has_more,
+        "first_id": page.first().map(|item| item["id"].clone()),
+        "last_id": page.last().map(|item| item["id"].clone()),
+    }))
 }
 
 async fn list_models(
     State(world): State<Arc<World>>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
-    let reply = match authenticate(&world, &headers) {
-        Err(reply) => reply,
-        Ok((key, org)) => {
-            let models = &world.scenario.anthropic.models;
-            let limit = q.limit.unwrap_or(20).clamp(1, 1000);
-            let data: Vec<Value> = models.iter().take(limit).map(|m| model_json(m)).collect();
-            Reply::ok(json!({
-                "data": data,
-                "has_more": models.len() > limit,
-                "first_id": models.first(),
-                "last_id": models.iter().take(limit).next_back(),
-            }))
-            .for_key(key, org)
-        }
-    };
+    let reply = (|| {
+        let (key, org) = authenticate(&world, &headers)?;
+        let models = world.scenario.anthropic.models.iter();
+        let page = page_of(models.map(|m| model_json(m)).collect(), &q)
+            .map_err(|refusal| refusal.for_key(key, org))?;
+        Ok::<Reply, Reply>(Reply::ok(page).for_key(key, org))
+    })()
+    .unwrap_or_else(|refusal| refusal);
     respond(&world, reply)
 }
 
@@ -362,17 +522,19 @@ fn billing_gate(
     }
     if org.rate_limited {
         let rpm = org.requests_per_minute();
-        return refuse(
-            Reply::error(
-                429,
-                "rate_limit_error",
-                &format!(
-                    "This request would exceed your organization's rate limit of {rpm} requests per minute (org: {}, model: {model}). For details, refer to: https://docs.claude.com/en/api/rate-limits.",
-                    org.uuid()
-                ),
-            )
-            .header("retry-after", world.scenario.anthropic.retry_after_secs),
-        );
+        let wait = world.scenario.anthropic.retry_after_secs;
+        // Nothing left of the requests budget until the wait is over.
+        return Err(Reply::error(
+            429,
+            "rate_limit_error",
+            &format!(
+                "This request would exceed your organization's rate limit of {rpm} requests per minute (org: {}, model: {model}). For details, refer to: https://docs.claude.com/en/api/rate-limits.",
+                org.uuid()
+            ),
+        )
+        .for_key(key, org)
+        .rate_limit("requests", rpm, 0, wait)
+        .header("retry-after", wait));
     }
     Ok(())
 }
@@ -403,7 +565,7 @@ fn messages_reply(world: &World, presented: Option<&str>, model: Result<String, 
 
 async fn messages(State(world): State<Arc<World>>, headers: HeaderMap, body: Bytes) -> Response {
     let model = requested_model(&body);
-    let reply = messages_reply(&world, presented_key(&headers), model);
+    let reply = messages_reply(&world, presented_credential(&headers), model);
     respond(&world, reply)
 }
 
@@ -441,12 +603,12 @@ async fn count_tokens(
     respond(&world, reply)
 }
 
+/// The Admin API listing's filters; its paging is `PageQuery`.
 #[derive(Deserialize)]
 struct AdminQuery {
-    limit: Option<usize>,
-    after_id: Option<String>,
     status: Option<String>,
     workspace_id: Option<String>,
+    created_by_user_id: Option<String>,
 }
 
 fn admin_status(state: KeyState) -> Option<&'static str> {
@@ -471,9 +633,7 @@ pub fn partial_key_hint(value: &str) -> String {
 
 /// The organization of the request's admin key, when it is an active one.
 fn admin_organization(world: &World, headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
+    presented_credential(headers)
         .and_then(|v| world.key_by_value(v))
         .filter(|k| k.kind == CredentialKind::Admin && world.key_state(k) == KeyState::Active)
         .and_then(|k| k.organization.clone())
@@ -497,16 +657,29 @@ fn admin_keys<'w>(world: &'w World, org: &str) -> Vec<(String, &'w KeySpec, &'st
         .collect()
 }
 
-fn admin_key_json(id: &str, key: &KeySpec, status: &str) -> Value {
+/// The user every simulated key was created by.
+const CREATOR: &str = "user_01WCz1FkmYMm4gnmykNKUu3Q";
+
+/// An Admin API key record. `workspace_id` (null for the default workspace) is the older field;
+/// `scope` names the workspace in every case.
+fn admin_key_json(world: &World, id: &str, key: &KeySpec, status: &str) -> Value {
+    let workspace = key.workspace_id().or_else(|| {
+        key.organization
+            .as_deref()
+            .and_then(|name| world.scenario.organization(name))
+            .map(Organization::default_workspace_id)
+    });
     json!({
         "type": "api_key",
         "id": id,
         "name": key.name,
         "status": status,
         "workspace_id": key.workspace_id(),
+        "scope": {"type": "workspace", "workspace_id": workspace},
         "created_at": "2026-01-15T10:00:00Z",
         "expires_at": null,
-        "created_by": {"id": "user_01", "type": "user"},
+        "created_by": {"id": CREATOR, "type": "user"},
+        "principal": null,
         "partial_key_hint": partial_key_hint(&key.value()),
     })
 }
@@ -515,30 +688,43 @@ async fn admin_list_keys(
     State(world): State<Arc<World>>,
     headers: HeaderMap,
     Query(q): Query<AdminQuery>,
+    Query(paging): Query<PageQuery>,
 ) -> Response {
     let Some(org_name) = admin_organization(&world, &headers) else {
         return respond(&world, unauthorized());
     };
-    let limit = q.limit.unwrap_or(20).clamp(1, 1000);
     let listed: Vec<Value> = admin_keys(&world, &org_name)
         .into_iter()
         .filter(|(_, _, status)| q.status.as_deref().is_none_or(|s| s == *status))
         .filter(|(_, k, _)| q.workspace_id.is_none() || k.workspace_id() == q.workspace_id)
-        .map(|(id, k, status)| admin_key_json(&id, k, status))
+        .filter(|_| q.created_by_user_id.as_deref().is_none_or(|u| u == CREATOR))
+        .map(|(id, k, status)| admin_key_json(&world, &id, k, status))
         .collect();
-    let start = q
-        .after_id
-        .as_ref()
-        .and_then(|after| listed.iter().position(|k| k["id"] == after.as_str()))
-        .map_or(0, |i| i + 1);
-    let page: Vec<Value> = listed.iter().skip(start).take(limit).cloned().collect();
-    let reply = Reply::ok(json!({
-        "data": page,
-        "has_more": start + page.len() < listed.len(),
-        "first_id": page.first().map(|k| k["id"].clone()),
-        "last_id": page.last().map(|k| k["id"].clone()),
-    }));
+    let reply = page_of(listed, &paging).map_or_else(|refusal| refusal, Reply::ok);
     respond(&world, reply)
+}
+
+/// `GET /v1/organizations/api_keys/{id}`: one key of the admin key's organization.
+async fn admin_get_key(
+    State(world): State<Arc<World>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(org_name) = admin_organization(&world, &headers) else {
+        return respond(&world, unauthorized());
+    };
+    let reply = admin_keys(&world, &org_name)
+        .into_iter()
+        .find(|(listed, _, _)| *listed == id)
+        .map_or_else(
+            || admin_key_not_found(&id),
+            |(id, key, status)| Reply::ok(admin_key_json(&world, &id, key, status)),
+        );
+    respond(&world, reply)
+}
+
+fn admin_key_not_found(id: &str) -> Reply {
+    Reply::error(404, "not_found_error", &format!("API key {id} not found."))
 }
 
 #[derive(Deserialize)]
@@ -574,10 +760,7 @@ async fn admin_update_key(
         .into_iter()
         .find(|(listed, _, _)| *listed == id)
     else {
-        return respond(
-            &world,
-            Reply::error(404, "not_found_error", &format!("API key {id} not found.")),
-        );
+        return respond(&world, admin_key_not_found(&id));
     };
     let _ = update.name;
     let state = match (status, update.status.as_deref()) {
@@ -614,7 +797,7 @@ async fn admin_update_key(
         world.set_key_state(key, state);
     }
     let status = admin_status(world.key_state(key)).unwrap_or(status);
-    respond(&world, Reply::ok(admin_key_json(&id, key, status)))
+    respond(&world, Reply::ok(admin_key_json(&world, &id, key, status)))
 }
 
 async fn not_found(State(world): State<Arc<World>>) -> Response {

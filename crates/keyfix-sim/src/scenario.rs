@@ -135,6 +135,25 @@ impl Organization {
             _ => 4000,
         }
     }
+
+    /// Input and output tokens per minute: the tier's published limits for Claude Sonnet.
+    pub fn tokens_per_minute(&self) -> (u64, u64) {
+        match self.tier {
+            0 | 1 => (30_000, 8_000),
+            2 => (450_000, 90_000),
+            3 => (800_000, 160_000),
+            _ => (2_000_000, 400_000),
+        }
+    }
+
+    /// The organization's default workspace, which the Admin API names in a key's `scope`
+    /// when the key has no workspace of its own.
+    pub fn default_workspace_id(&self) -> String {
+        format!(
+            "wrkspc_{}",
+            derived_chars(&format!("default-workspace/{}", self.name), 24)
+        )
+    }
 }
 
 /// How a restricted model is refused: both forms have been reported (`diagnosis.md` §1).
@@ -143,6 +162,10 @@ impl Organization {
 pub enum Refusal {
     CreditText,
     NotFound,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 2] = [Refusal::CreditText, Refusal::NotFound];
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -161,6 +184,30 @@ pub enum KeyState {
     Revoked,
 }
 
+impl KeyState {
+    /// Every state, for tests that walk them all (`KeyState::position` keeps it complete).
+    pub const ALL: [KeyState; 6] = [
+        KeyState::Active,
+        KeyState::Orphaned,
+        KeyState::Inactive,
+        KeyState::Archived,
+        KeyState::Expired,
+        KeyState::Revoked,
+    ];
+
+    /// Its place in `ALL`: a new state does not compile until it has one.
+    pub const fn position(self) -> usize {
+        match self {
+            KeyState::Active => 0,
+            KeyState::Orphaned => 1,
+            KeyState::Inactive => 2,
+            KeyState::Archived => 3,
+            KeyState::Expired => 4,
+            KeyState::Revoked => 5,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
@@ -171,6 +218,12 @@ pub enum CredentialKind {
 }
 
 impl CredentialKind {
+    pub const ALL: [CredentialKind; 3] = [
+        CredentialKind::Api,
+        CredentialKind::Admin,
+        CredentialKind::Oauth,
+    ];
+
     fn prefix(self) -> &'static str {
         match self {
             CredentialKind::Api => "sk-ant-api03-",
@@ -339,7 +392,8 @@ pub struct SecretSpec {
     /// A literal value (for malformed secrets: a trailing newline, quotes).
     #[serde(default)]
     pub value: Option<String>,
-    /// RFC 3339; a fixed past date when absent.
+    /// RFC 3339, or `N days ago` (from when the simulator starts); a fixed past date when
+    /// absent.
     #[serde(default)]
     pub updated_at: Option<String>,
 }
@@ -836,6 +890,24 @@ fn derived_uuid(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lists_of_states_kinds_and_refusals_are_complete() {
+        for (i, state) in KeyState::ALL.into_iter().enumerate() {
+            assert_eq!(state.position(), i);
+        }
+        // A new variant stops these matches compiling until it is listed.
+        for kind in CredentialKind::ALL {
+            match kind {
+                CredentialKind::Api | CredentialKind::Admin | CredentialKind::Oauth => {}
+            }
+        }
+        for refusal in Refusal::ALL {
+            match refusal {
+                Refusal::CreditText | Refusal::NotFound => {}
+            }
+        }
+    }
 
     #[test]
     fn derived_keys_are_well_formed_and_stable() {

@@ -21,7 +21,8 @@
 //!
 //! Left out: the fault sweep (`tests/fault_sweep.rs`), whose every answer is a deliberate fault
 //! (the other tests' faults are recorded as such, their answers checked as GitHub's error
-//! document); unit-test binaries, which start no simulator; and this test.
+//! document); the official SDK's test (`tests/sdk.rs`), which asks only the Anthropic API;
+//! unit-test binaries, which start no simulator; and this test.
 
 #[path = "../../../tests/common/tools.rs"]
 mod tools;
@@ -58,6 +59,7 @@ const GRAPHQL_CHECK: &str = concat!(
 const LEFT_OUT: &[(&str, &str)] = &[
     ("openapi", "this test"),
     ("fault_sweep", "its every answer is a deliberate fault"),
+    ("sdk", "it asks only the Anthropic API"),
 ];
 
 #[test]

@@ -155,5 +155,6 @@ fn asked<'a>(
         environment: canary.environment.as_deref(),
         model,
         timeout: Duration::from_secs(args.timeout),
+        nonce: None,
     }
 }

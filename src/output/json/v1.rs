@@ -12,8 +12,9 @@ use crate::github::secrets::{Scope, Written};
 use crate::github::workflows::{CalledWorkflow, Credential, ModelSource};
 use crate::key::{Defect, KeyKind};
 use crate::outcome::{
-    Action, FailedRunSummary, Failure, KeySummary, LastRun, Outcome, RotationReport, ScannedRepo,
-    ScannedWorkflow, SecretSummary, TargetReport, WorkflowSummary,
+    Action, FailedRunSummary, Failure, Health, KeyGroup, KeySummary, LastRun, Outcome,
+    RotationReport, ScannedRepo, ScannedWorkflow, ScopeHealth, SecretSummary, TargetReport,
+    WorkflowSummary,
 };
 
 pub const SCHEMA: &str = "keyfix/v1";
@@ -44,6 +45,9 @@ pub struct Document<'a> {
     pub rotation: Option<RotationDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repos: Option<Vec<RepoDoc<'a>>>,
+    /// `scan --probe` / `--max-age`: the stored secrets grouped by key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<KeyGroupDoc<'a>>>,
     /// The probe workflow (`probe print`, or a file to commit by hand).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeDoc<'a>>,
@@ -335,6 +339,67 @@ pub struct RepoWorkflowDoc<'a> {
     pub model_expression: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub called_workflow: Option<CalledWorkflowDoc<'a>>,
+    /// `scan --probe` / `--max-age`: the health of the secret this step reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthDoc<'a>>,
+}
+
+/// One step's stored secret as the health check saw it.
+#[derive(Debug, Serialize)]
+pub struct HealthDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// Salted with the scan's one nonce: equal for the same key wherever it is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub over_age: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDoc<'a>>,
+}
+
+/// The stored secrets that hold one key (by fingerprint), or one secret with no fingerprint.
+#[derive(Debug, Serialize)]
+pub struct KeyGroupDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<&'a str>,
+    /// The cause to act on first among its scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    pub scopes: Vec<ScopeHealthDoc<'a>>,
+}
+
+/// One stored secret: where it is, who reads it, what the probe found.
+#[derive(Debug, Serialize)]
+pub struct ScopeHealthDoc<'a> {
+    pub secret: &'a str,
+    /// Absent where the secret is defined nowhere its readers can see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'a Scope>,
+    /// The organization, for an organization secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<&'a str>,
+    /// The repository, for a repository or environment secret (or a missing one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<&'a str>,
+    /// The readers' environment, where the secret is defined nowhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<&'a str>,
+    pub read_by: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probed_in: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub over_age: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<DiagnosisDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDoc<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionDoc<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -390,9 +455,15 @@ impl<'a> Document<'a> {
             rotation: rotated
                 .and_then(|r| r.rotation.as_ref())
                 .map(RotationDoc::of),
-            repos: outcome
-                .scanned()
-                .map(|repos| repos.iter().map(RepoDoc::of).collect()),
+            repos: outcome.scanned().map(|repos| {
+                repos
+                    .iter()
+                    .map(|r| RepoDoc::of(r, outcome.health()))
+                    .collect()
+            }),
+            keys: outcome
+                .health()
+                .map(|h| h.keys().iter().map(KeyGroupDoc::of).collect()),
             error: outcome.error.as_ref().map(ErrorDoc::of),
             exit_code: outcome.exit_code(),
         }
@@ -597,11 +668,18 @@ impl<'a> RotationDoc<'a> {
 }
 
 impl<'a> RepoDoc<'a> {
-    fn of(r: &'a ScannedRepo) -> RepoDoc<'a> {
+    fn of(r: &'a ScannedRepo, health: Option<&'a Health>) -> RepoDoc<'a> {
         RepoDoc {
             repo: &r.repo,
             archived: r.archived,
-            workflows: r.workflows.iter().map(RepoWorkflowDoc::of).collect(),
+            workflows: r
+                .workflows
+                .iter()
+                .map(|w| {
+                    let scope = health.and_then(|h| h.of(&w.stored_secret(&r.repo)?));
+                    RepoWorkflowDoc::of(w, scope)
+                })
+                .collect(),
             last_run: r.last_run.as_ref().map(LastRunDoc::of),
             warnings: r
                 .warnings
@@ -626,7 +704,8 @@ impl<'a> RepoDoc<'a> {
 }
 
 impl<'a> RepoWorkflowDoc<'a> {
-    fn of(w: &'a ScannedWorkflow) -> RepoWorkflowDoc<'a> {
+    /// `health`: the stored secret the step reads, where the scan looked at health.
+    fn of(w: &'a ScannedWorkflow, health: Option<&'a ScopeHealth>) -> RepoWorkflowDoc<'a> {
         RepoWorkflowDoc {
             path: &w.path,
             job: &w.job,
@@ -640,6 +719,50 @@ impl<'a> RepoWorkflowDoc<'a> {
             secret_expression: w.secret_expression.as_deref(),
             model_expression: w.model_expression.as_deref(),
             called_workflow: w.called_workflow.as_ref().map(CalledWorkflowDoc::of),
+            health: health.map(HealthDoc::of),
+        }
+    }
+}
+
+impl<'a> HealthDoc<'a> {
+    fn of(s: &'a ScopeHealth) -> HealthDoc<'a> {
+        HealthDoc {
+            cause: s.cause(),
+            fingerprint: s.fingerprint.as_deref(),
+            updated_at: s.updated_at.as_deref(),
+            over_age: s.over_age,
+            error: s.failure.as_ref().map(ErrorDoc::of),
+        }
+    }
+}
+
+impl<'a> KeyGroupDoc<'a> {
+    fn of(g: &KeyGroup<'a>) -> KeyGroupDoc<'a> {
+        KeyGroupDoc {
+            fingerprint: g.fingerprint,
+            cause: g.cause(),
+            scopes: g.scopes.iter().map(|s| ScopeHealthDoc::of(s)).collect(),
+        }
+    }
+}
+
+impl<'a> ScopeHealthDoc<'a> {
+    fn of(s: &'a ScopeHealth) -> ScopeHealthDoc<'a> {
+        let stored = &s.stored;
+        let by_owner = stored.scope == Some(Scope::Organization);
+        ScopeHealthDoc {
+            secret: &stored.secret,
+            scope: stored.scope.as_ref(),
+            owner: by_owner.then_some(stored.holder.as_str()),
+            repo: (!by_owner).then_some(stored.holder.as_str()),
+            environment: stored.environment.as_deref(),
+            read_by: &s.read_by,
+            probed_in: s.probed_in.as_deref(),
+            updated_at: s.updated_at.as_deref(),
+            over_age: s.over_age,
+            diagnosis: s.diagnosis.as_ref().map(DiagnosisDoc::of),
+            error: s.failure.as_ref().map(ErrorDoc::of),
+            actions: s.actions.iter().map(ActionDoc::of).collect(),
         }
     }
 }

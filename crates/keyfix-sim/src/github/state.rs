@@ -601,11 +601,27 @@ pub struct GithubState {
 const PAST: &str = "2026-01-15T10:00:00Z";
 
 fn stored(value: String, updated_at: Option<&String>) -> Stored {
-    Stored {
-        value,
-        created_at: PAST.to_owned(),
-        updated_at: updated_at.cloned().unwrap_or_else(|| PAST.to_owned()),
+    match updated_at.map(|at| days_ago(at).unwrap_or_else(|| at.clone())) {
+        // Made when it was last updated: no earlier copy to date it by.
+        Some(at) => Stored {
+            value,
+            created_at: at.clone(),
+            updated_at: at,
+        },
+        None => Stored {
+            value,
+            created_at: PAST.to_owned(),
+            updated_at: PAST.to_owned(),
+        },
     }
+}
+
+/// `200 days ago` as an RFC 3339 time, so that a scenario's secret ages stay what it says
+/// whatever day it runs.
+fn days_ago(text: &str) -> Option<String> {
+    let days: u64 = text.strip_suffix(" days ago")?.trim().parse().ok()?;
+    let now = crate::time::now_epoch_millis();
+    Some(crate::time::rfc3339(now.saturating_sub(days * 86_400_000)))
 }
 
 impl GithubState {

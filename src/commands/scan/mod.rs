@@ -1,5 +1,8 @@
 //! `keyfix scan OWNER`: every repository of a user or organization that uses
-//! claude-code-action, with its secrets, their scopes, and the last run. Read-only.
+//! claude-code-action, with its secrets, their scopes, and the last run. Read-only, except that
+//! `--probe` runs the probe (installed with consent) once for each distinct stored secret.
+
+mod health;
 
 use futures::stream::{self, StreamExt};
 
@@ -11,10 +14,13 @@ use crate::outcome::{Failure, Finished, LastRun, ScanReport, ScannedRepo, Scanne
 
 use crate::work::Context;
 
+pub use health::HealthOptions;
+
 pub struct ScanOptions {
     pub owner: String,
     /// Requests in flight at once.
     pub concurrency: usize,
+    pub health: HealthOptions,
 }
 
 pub async fn run(options: ScanOptions, ctx: &Context) -> Finished<ScanReport> {
@@ -29,6 +35,7 @@ async fn scan(
     scanned: &mut ScanReport,
 ) -> Result<(), Failure> {
     let owner = names::parse_owner(&options.owner)?;
+    let health = options.health.checked()?;
     let client = ctx.github_client()?;
     let (owner, listed) = survey::owner_repositories(&client, &owner).await?;
     ctx.progress.step(&format!(
@@ -37,19 +44,23 @@ async fn scan(
         owner.login
     ));
     // Each repository is read one request at a time, so at most `concurrency` are in flight.
-    let results: Vec<Result<Option<ScannedRepo>, Error>> = stream::iter(listed)
+    let results: Vec<Result<Option<(ScannedRepo, Survey)>, Error>> = stream::iter(listed)
         .map(|found| report(&client, found))
         .buffered(options.concurrency.max(1))
         .collect()
         .await;
     let mut reports = Vec::new();
+    let mut surveys = Vec::new();
     for result in results {
-        if let Some(report) = result? {
+        if let Some((report, survey)) = result? {
             for warning in &report.warnings {
                 ctx.progress
                     .step(&format!("warning: {}: {warning}", report.repo));
             }
             reports.push(report);
+            if health.wanted() {
+                surveys.push(survey);
+            }
         }
     }
     ctx.progress.step(&format!(
@@ -57,11 +68,25 @@ async fn scan(
         reports.len(),
         client.requests_sent()
     ));
-    scanned.repos = Some(reports);
+    let reports = scanned.repos.insert(reports);
+    if health.wanted() {
+        health::assess(
+            &client,
+            reports,
+            &surveys,
+            &health,
+            ctx,
+            &mut scanned.health,
+        )
+        .await?;
+    }
     Ok(())
 }
 
-async fn report(client: &Client, found: Discovered) -> Result<Option<ScannedRepo>, Error> {
+async fn report(
+    client: &Client,
+    found: Discovered,
+) -> Result<Option<(ScannedRepo, Survey)>, Error> {
     let archived = found.repository.archived;
     let Some(survey) = Survey::discovered(client, found, 1).await? else {
         return Ok(None);
@@ -90,13 +115,14 @@ async fn report(client: &Client, found: Discovered) -> Result<Option<ScannedRepo
         })
         .collect();
     let last_run = last_run(client, &survey).await?;
-    Ok(Some(ScannedRepo {
+    let scanned = ScannedRepo {
         repo: survey.repository.full_name.clone(),
         archived,
         workflows,
         last_run,
         warnings: survey.analysis.warnings.clone(),
-    }))
+    };
+    Ok(Some((scanned, survey)))
 }
 
 /// The newest run of the repository's Claude workflows, with its signature when it failed (or
