@@ -130,3 +130,117 @@ fn where_graphql_is_not_served_rest_finds_the_same() {
     assert_eq!(through_graphql["repos"], through_rest["repos"]);
     assert!(count(&sent, |r| r.path.starts_with("/orgs/acme/repos")) > 0);
 }
+
+/// Organization secrets of every visibility, and repositories that see each or not (a
+/// simulated repository is private unless it says otherwise).
+fn visibilities() -> String {
+    let uses = |name: &str| CLAUDE.replace("ANTHROPIC_API_KEY", name);
+    format!(
+        r#"
+[[owners]]
+login = "acme"
+secrets = [
+  {{ name = "ANTHROPIC_API_KEY", value = "sk-ant-api03-all", visibility = "all" }},
+  {{ name = "PRIVATE_KEY", value = "sk-ant-api03-private", visibility = "private" }},
+  {{ name = "PICKED_KEY", value = "sk-ant-api03-picked", visibility = "selected", selected = ["picked"] }},
+]
+
+[[repos]]
+owner = "acme"
+name = "public-{{n}}"
+private = false
+count = 3
+files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+
+[[repos]]
+owner = "acme"
+name = "shadowed"
+private = false
+secrets = [{{ name = "ANTHROPIC_API_KEY", value = "sk-ant-api03-own" }}]
+files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+
+[[repos]]
+owner = "acme"
+name = "private"
+files = {{ ".github/workflows/claude.yml" = '''{private}''' }}
+
+[[repos]]
+owner = "acme"
+name = "public-reads-private"
+private = false
+files = {{ ".github/workflows/claude.yml" = '''{private}''' }}
+
+[[repos]]
+owner = "acme"
+name = "picked"
+private = false
+files = {{ ".github/workflows/claude.yml" = '''{picked}''' }}
+
+[[repos]]
+owner = "acme"
+name = "not-picked"
+files = {{ ".github/workflows/claude.yml" = '''{picked}''' }}
+"#,
+        private = uses("PRIVATE_KEY"),
+        picked = uses("PICKED_KEY"),
+    )
+}
+
+#[test]
+fn the_organization_s_secrets_are_listed_once_and_resolve_as_each_repository_s_own_list() {
+    let sim = start(scenario(&visibilities()));
+    let (listed_once, sent) = scan(&sim);
+    let own_lists = count(&sent, |r| r.path.contains("/actions/organization-secrets"));
+    assert_eq!(
+        own_lists, 2,
+        "one public and one private repository are asked, to hold the organization's list against: {sent:#?}"
+    );
+    assert_eq!(
+        count(&sent, |r| r.path.starts_with("/orgs/acme/actions/secrets?")),
+        1
+    );
+    let scope = |doc: &serde_json::Value, repo: &str| {
+        let found = doc["repos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["repo"] == format!("acme/{repo}"))
+            .unwrap_or_else(|| panic!("{repo}: {doc:#}"));
+        (
+            found["workflows"][0]["scope"].clone(),
+            found["workflows"][0]["shadows"].clone(),
+        )
+    };
+    let organization = serde_json::json!("organization");
+    assert_eq!(scope(&listed_once, "public-2").0, organization);
+    assert_eq!(scope(&listed_once, "private").0, organization);
+    assert_eq!(scope(&listed_once, "picked").0, organization);
+    assert_eq!(
+        scope(&listed_once, "public-reads-private").0,
+        serde_json::Value::Null
+    );
+    assert_eq!(scope(&listed_once, "not-picked").0, serde_json::Value::Null);
+    assert_eq!(
+        scope(&listed_once, "shadowed"),
+        (
+            serde_json::json!("repository"),
+            serde_json::json!(["organization"])
+        )
+    );
+
+    // A token that may not list the organization's secrets asks each repository, and finds
+    // the same.
+    let sim = start(scenario(&visibilities()));
+    sim.world().add_fault(Fault {
+        path: "/orgs/acme/actions/secrets".into(),
+        status: Some(403),
+        ..Default::default()
+    });
+    let (asked_each, sent) = scan(&sim);
+    assert_eq!(listed_once["repos"], asked_each["repos"]);
+    assert_eq!(
+        count(&sent, |r| r.path.contains("/actions/organization-secrets")),
+        8,
+        "each Claude repository is asked"
+    );
+}

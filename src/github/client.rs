@@ -135,6 +135,19 @@ pub struct Budget {
     pub reset: u64,
 }
 
+/// What a client spent of GitHub's budgets: REST requests (the 304s among them are not counted
+/// by GitHub) and GraphQL queries with their points, from a budget of their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub rest_requests: u64,
+    pub not_modified: u64,
+    pub graphql_queries: u64,
+    pub graphql_points: u64,
+    /// The REST budget left, as the last answer stated it.
+    pub left: Option<Budget>,
+    pub graphql_left: Option<u64>,
+}
+
 /// What keyfix's GitHub requests are authenticated with.
 #[derive(Debug)]
 pub enum Credentials {
@@ -180,6 +193,8 @@ pub struct Client {
     secondary_waits: AtomicU64,
     graphql_queries: AtomicU64,
     graphql_points: AtomicU64,
+    /// GraphQL's points left this hour, as the last query's `rateLimit` stated them.
+    graphql_remaining: Mutex<Option<u64>>,
     /// Reads GitHub answered 304 to, served from the cache.
     revalidated: AtomicU64,
     cache: Option<Cache>,
@@ -285,6 +300,7 @@ impl Client {
             revalidated: AtomicU64::new(0),
             graphql_queries: AtomicU64::new(0),
             graphql_points: AtomicU64::new(0),
+            graphql_remaining: Mutex::new(None),
             cache: config.cache.as_deref().and_then(Cache::open),
             budget: Mutex::new(HashMap::new()),
             callees: Mutex::new(HashMap::new()),
@@ -346,9 +362,24 @@ impl Client {
         )
     }
 
-    /// Counts the points a query's `rateLimit { cost }` said it cost.
-    pub fn note_graphql_cost(&self, points: u64) {
+    /// Counts the points a query's `rateLimit { cost remaining }` said it cost, and keeps what
+    /// it said is left.
+    pub fn note_graphql_cost(&self, points: u64, remaining: u64) {
         self.graphql_points.fetch_add(points, Ordering::Relaxed);
+        *self.graphql_remaining.lock().expect("graphql budget") = Some(remaining);
+    }
+
+    /// What this client spent of GitHub's budgets, and what the last answers said is left.
+    pub fn spent(&self) -> Spent {
+        let (graphql_queries, graphql_points) = self.graphql_spent();
+        Spent {
+            rest_requests: self.requests_sent() - graphql_queries,
+            not_modified: self.requests_revalidated(),
+            graphql_queries,
+            graphql_points,
+            left: self.budget(),
+            graphql_left: *self.graphql_remaining.lock().expect("graphql budget"),
+        }
     }
 
     /// How many times a secondary rate limit was waited out.

@@ -98,6 +98,7 @@ struct OwnerData {
 #[derive(Deserialize)]
 struct RateLimit {
     cost: u64,
+    remaining: u64,
 }
 
 #[derive(Deserialize)]
@@ -195,7 +196,7 @@ pub async fn owner_repositories(
             return Ok(None);
         };
         if let Some(rate) = &data.rate_limit {
-            client.note_graphql_cost(rate.cost);
+            client.note_graphql_cost(rate.cost, rate.remaining);
         }
         let Some(node) = data.repository_owner else {
             // No such owner, or none the credential sees: REST says which, in its words.

@@ -9,6 +9,7 @@ pub mod client;
 pub mod graphql;
 pub mod logs;
 pub mod names;
+pub mod reach;
 pub mod repos;
 pub mod retry;
 pub mod route;

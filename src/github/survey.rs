@@ -3,6 +3,7 @@
 //! an owner's repositories are found here too.
 
 use super::graphql::{self, Discovered};
+use super::reach::OrganizationSecrets;
 use super::repos::{self, Owner, Repository};
 use super::secrets::{Resolution, ScopeIndex};
 use super::workflows::{self, Analysis, Callees, ClaudeStep, ModelChoice};
@@ -24,24 +25,17 @@ impl Survey {
         repo: &RepoName,
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
-        let repository = repos::get(client, repo).await?;
-        Survey::of(client, repository, concurrency).await
-    }
-
-    /// As [`Survey::read`], for a repository already listed.
-    pub async fn of(
-        client: &Client,
-        repository: Repository,
-        concurrency: usize,
-    ) -> Result<Option<Survey>, Error> {
-        Survey::discovered(client, Discovered::listed(repository), concurrency).await
+        let found = Discovered::listed(repos::get(client, repo).await?);
+        let organization = OrganizationSecrets::PerRepository;
+        Survey::discovered(client, found, &organization, concurrency).await
     }
 
     /// As [`Survey::read`], for a repository discovery found, with its workflow entries where
-    /// discovery listed them.
+    /// discovery listed them, and its organization's secrets learnt through `organization`.
     pub async fn discovered(
         client: &Client,
         found: Discovered,
+        organization: &OrganizationSecrets,
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
         let repository = found.repository;
@@ -75,7 +69,7 @@ impl Survey {
         let scopes = if analysis.steps.is_empty() {
             ScopeIndex::default()
         } else {
-            ScopeIndex::read(client, &name, &environments).await?
+            ScopeIndex::read(client, &repository, &environments, organization).await?
         };
         let settings_model = if analysis.steps.iter().any(|s| s.model.is_none()) {
             match settings {
@@ -97,7 +91,8 @@ impl Survey {
     /// repository and organization secrets only.
     pub async fn bare(client: &Client, repo: &RepoName) -> Result<Survey, Error> {
         let repository = repos::get(client, repo).await?;
-        let scopes = ScopeIndex::read(client, repo, &[]).await?;
+        let organization = OrganizationSecrets::PerRepository;
+        let scopes = ScopeIndex::read(client, &repository, &[], &organization).await?;
         Ok(Survey {
             repository,
             analysis: Analysis::default(),
@@ -121,19 +116,33 @@ impl Survey {
     }
 }
 
+/// An owner and its repositories as discovery found them, with what their surveys share.
+pub struct OwnerRepositories {
+    pub owner: Owner,
+    pub found: Vec<Discovered>,
+    /// Read once for all of them where the token may.
+    pub organization_secrets: OrganizationSecrets,
+}
+
 /// The owner `login` and every repository of it, found through GraphQL (with their workflow
 /// entries) where it answers, else through REST.
-pub async fn owner_repositories(
-    client: &Client,
-    login: &str,
-) -> Result<(Owner, Vec<Discovered>), Error> {
-    if let Some(found) = graphql::owner_repositories(client, login).await? {
-        return Ok(found);
-    }
-    let owner = repos::owner(client, login).await?;
-    let listed = repos::list_for_owner(client, &owner).await?;
-    let found = listed.into_iter().map(Discovered::listed).collect();
-    Ok((owner, found))
+pub async fn owner_repositories(client: &Client, login: &str) -> Result<OwnerRepositories, Error> {
+    let (owner, found) = match graphql::owner_repositories(client, login).await? {
+        Some(found) => found,
+        None => {
+            let owner = repos::owner(client, login).await?;
+            let listed = repos::list_for_owner(client, &owner).await?;
+            (owner, listed.into_iter().map(Discovered::listed).collect())
+        }
+    };
+    Ok(OwnerRepositories {
+        organization_secrets: OrganizationSecrets::of_owner(
+            &owner,
+            found.iter().map(|f| &f.repository),
+        ),
+        owner,
+        found,
+    })
 }
 
 /// The model of each step whose `settings:` is a file in the repository that names one.

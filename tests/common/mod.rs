@@ -161,6 +161,12 @@ pub fn snapshot_settings() -> insta::Settings {
         r#""github_requests": "[count]""#,
     );
     settings.add_filter(r"\b\d+ GitHub requests\b", "[count] GitHub requests");
+    settings.add_filter(
+        r#""(rest_requests|not_modified|remaining)": \d+"#,
+        r#""$1": "[count]""#,
+    );
+    // The hourly budget resets an hour after its first request.
+    settings.add_filter(r#""reset": \d+"#, r#""reset": "[epoch]""#);
     settings
 }
 

@@ -7,6 +7,7 @@ mod health;
 use futures::stream::{self, StreamExt};
 
 use crate::github::graphql::Discovered;
+use crate::github::reach::OrganizationSecrets;
 use crate::github::runs::{self, LogReading};
 use crate::github::survey::{self, Survey};
 use crate::github::{names, Client, Error};
@@ -37,15 +38,16 @@ async fn scan(
     let owner = names::parse_owner(&options.owner)?;
     let health = options.health.checked()?;
     let client = ctx.github_client()?;
-    let (owner, listed) = survey::owner_repositories(&client, &owner).await?;
+    let listed = survey::owner_repositories(&client, &owner).await?;
     ctx.progress.step(&format!(
         "Scanning {} repositories of {} …",
-        listed.len(),
-        owner.login
+        listed.found.len(),
+        listed.owner.login
     ));
+    let organization = &listed.organization_secrets;
     // Each repository is read one request at a time, so at most `concurrency` are in flight.
-    let results: Vec<Result<Option<(ScannedRepo, Survey)>, Error>> = stream::iter(listed)
-        .map(|found| report(&client, found))
+    let results: Vec<Result<Option<(ScannedRepo, Survey)>, Error>> = stream::iter(listed.found)
+        .map(|found| report(&client, found, organization))
         .buffered(options.concurrency.max(1))
         .collect()
         .await;
@@ -86,9 +88,10 @@ async fn scan(
 async fn report(
     client: &Client,
     found: Discovered,
+    organization: &OrganizationSecrets,
 ) -> Result<Option<(ScannedRepo, Survey)>, Error> {
     let archived = found.repository.archived;
-    let Some(survey) = Survey::discovered(client, found, 1).await? else {
+    let Some(survey) = Survey::discovered(client, found, organization, 1).await? else {
         return Ok(None);
     };
     let workflows = survey
