@@ -9,19 +9,8 @@ use std::path::{Path, PathBuf};
 use common::*;
 use keyfix_sim::{LoggedRequest, Sim};
 
-const CLAUDE: &str = r#"
-on: issue_comment
-jobs:
-  claude:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: anthropics/claude-code-action@v1
-        with:
-          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}
-          claude_args: --model claude-haiku-4-5
-"#;
-
 fn organization() -> String {
+    let claude = workflow_on("claude-haiku-4-5");
     format!(
         r#"
 [[organizations]]
@@ -43,13 +32,13 @@ secrets = [{{ name = "ANTHROPIC_API_KEY", key = "old", visibility = "all" }}]
 owner = "acme"
 name = "shared-{{n}}"
 count = 3
-files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
 
 [[repos]]
 owner = "acme"
 name = "own"
 secrets = [{{ name = "ANTHROPIC_API_KEY", key = "old" }}]
-files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
 
 [[repos]]
 owner = "acme"
@@ -141,7 +130,7 @@ fn a_changed_workflow_is_seen_through_the_cache() {
         let mut state = sim.world().github.lock().unwrap();
         let repo = state.repo_mut("acme", "own").unwrap();
         let file = repo.files.get_mut(".github/workflows/claude.yml").unwrap();
-        file.text = CLAUDE.replace("ANTHROPIC_API_KEY", "OTHER_KEY");
+        file.text = workflow_on("claude-haiku-4-5").replace("ANTHROPIC_API_KEY", "OTHER_KEY");
         file.sha = "0123456789abcdef0123456789abcdef01234567".to_owned();
     }
     let (doc, warm) = scan(&sim, cache.path(), &[]);

@@ -8,26 +8,15 @@ use common::*;
 use keyfix_sim::scenario::Fault;
 use keyfix_sim::{LoggedRequest, Sim};
 
-const CLAUDE: &str = r#"
-on: issue_comment
-jobs:
-  claude:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: anthropics/claude-code-action@v1
-        with:
-          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}
-          claude_args: --model claude-haiku-4-5
-"#;
-
 /// A workflow over the 512 KiB of text GitHub's GraphQL gives of a blob, and under the 1 MiB the
 /// Contents API sends: a long comment after a Claude step reading its own secret.
 fn large_workflow() -> String {
     let padding = format!("# {}\n", "x".repeat(98)).repeat(6 * 1024);
-    CLAUDE.replace("ANTHROPIC_API_KEY", "LARGE_KEY") + &padding
+    workflow_on("claude-haiku-4-5").replace("ANTHROPIC_API_KEY", "LARGE_KEY") + &padding
 }
 
 fn world() -> String {
+    let claude = workflow_on("claude-haiku-4-5");
     format!(
         r#"
 [[owners]]
@@ -38,7 +27,7 @@ secrets = [{{ name = "ANTHROPIC_API_KEY", value = "sk-ant-api03-org", visibility
 owner = "acme"
 name = "shared-{{n}}"
 count = 120
-files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
 
 [[repos]]
 owner = "acme"
@@ -57,7 +46,7 @@ name = "plain"
 files = {{ "README.md" = "hello" }}
 "#,
         large = large_workflow(),
-        unnamed = CLAUDE.replace("          claude_args: --model claude-haiku-4-5\n", ""),
+        unnamed = claude.replace("          claude_args: --model claude-haiku-4-5\n", ""),
     )
 }
 
@@ -134,7 +123,8 @@ fn where_graphql_is_not_served_rest_finds_the_same() {
 /// Organization secrets of every visibility, and repositories that see each or not (a
 /// simulated repository is private unless it says otherwise).
 fn visibilities() -> String {
-    let uses = |name: &str| CLAUDE.replace("ANTHROPIC_API_KEY", name);
+    let claude = workflow_on("claude-haiku-4-5");
+    let uses = |name: &str| claude.replace("ANTHROPIC_API_KEY", name);
     format!(
         r#"
 [[owners]]
@@ -150,14 +140,14 @@ owner = "acme"
 name = "public-{{n}}"
 private = false
 count = 3
-files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
 
 [[repos]]
 owner = "acme"
 name = "shadowed"
 private = false
 secrets = [{{ name = "ANTHROPIC_API_KEY", value = "sk-ant-api03-own" }}]
-files = {{ ".github/workflows/claude.yml" = '''{CLAUDE}''' }}
+files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
 
 [[repos]]
 owner = "acme"

@@ -222,6 +222,11 @@ jobs:
           claude_args: --model MODEL
 "#;
 
+/// [`WORKFLOW`] running `model`.
+pub fn workflow_on(model: &str) -> String {
+    WORKFLOW.replace("MODEL", model)
+}
+
 /// A repository `acme/NAME` whose secret holds `secret` (a scenario key name, or `value:…` for
 /// a literal) and whose Claude step runs `model`.
 pub fn case(name: &str, secret: Option<&str>, model: &str) -> String {
@@ -237,7 +242,7 @@ pub fn case(name: &str, secret: Option<&str>, model: &str) -> String {
     };
     format!(
         "[[repos]]\nowner = \"acme\"\nname = \"{name}\"\n{secrets}\nruns = [{{ workflow = \".github/workflows/claude.yml\", actor = \"alice\" }}]\nfiles = {{ \".github/workflows/claude.yml\" = '''{}''' }}\n",
-        WORKFLOW.replace("MODEL", model)
+        workflow_on(model)
     )
 }
 
