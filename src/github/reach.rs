@@ -231,3 +231,74 @@ async fn own_list(client: &Client, repository: &Repository) -> Result<Vec<Secret
         )
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repository(id: u64, private: bool) -> Repository {
+        Repository {
+            id,
+            name: format!("r{id}"),
+            full_name: format!("acme/r{id}"),
+            owner: Owner {
+                login: "acme".into(),
+                kind: "Organization".into(),
+            },
+            private,
+            archived: false,
+            default_branch: "main".into(),
+        }
+    }
+
+    fn secret(name: &str, visibility: Visibility) -> Reaching {
+        Reaching {
+            secret: SecretMeta {
+                name: name.into(),
+                updated_at: None,
+                visibility: None,
+            },
+            visibility,
+        }
+    }
+
+    #[test]
+    fn a_secret_reaches_by_its_visibility() {
+        let roster = [
+            secret("ALL", Visibility::All),
+            secret("PRIVATE", Visibility::Private),
+            secret("PICKED", Visibility::Selected(BTreeSet::from([2]))),
+        ];
+        let reached = |r: &Repository| -> Vec<String> {
+            predicted(&roster, r).into_iter().map(|s| s.name).collect()
+        };
+        assert_eq!(reached(&repository(1, false)), ["ALL"]);
+        assert_eq!(reached(&repository(2, false)), ["ALL", "PICKED"]);
+        assert_eq!(reached(&repository(3, true)), ["ALL", "PRIVATE"]);
+    }
+
+    #[test]
+    fn the_first_repository_of_each_kind_witnesses_for_it() {
+        let listed = [
+            repository(1, true),
+            repository(2, false),
+            repository(3, true),
+            repository(4, false),
+        ];
+        let owner = listed[0].owner.clone();
+        let OrganizationSecrets::Listed(roster) = OrganizationSecrets::of_owner(&owner, &listed)
+        else {
+            panic!("an organization's secrets are listed");
+        };
+        let ids = roster.witnesses.map(|w| w.map(|r| r.id));
+        assert_eq!(ids, [Some(2), Some(1)]);
+        let user = Owner {
+            login: "alice".into(),
+            kind: "User".into(),
+        };
+        assert!(matches!(
+            OrganizationSecrets::of_owner(&user, &listed),
+            OrganizationSecrets::Unowned
+        ));
+    }
+}

@@ -86,7 +86,8 @@ fn describe_spent(spent: &Spent) -> String {
             1 => "1 GraphQL query".to_owned(),
             n => format!("{n} GraphQL queries"),
         };
-        text.push_str(&format!(" and {queries} ({} points)", spent.graphql_points));
+        let points = counted(spent.graphql_points as usize, "point");
+        text.push_str(&format!(" and {queries} ({points})"));
     }
     text
 }
