@@ -133,7 +133,7 @@ async fn run(command: Command, global: &cli::GlobalArgs, ctx: &Context) -> Outco
                 concurrency: usize::from(args.concurrency),
                 health: commands::scan::HealthOptions {
                     probe: args.probe,
-                    probe_run: Some(args.probe_run),
+                    probe_run: args.probe_run,
                     probe_concurrency: usize::from(args.probe_concurrency),
                     reference: cli::KeyInputArgs {
                         key_stdin: args.reference_key_stdin,

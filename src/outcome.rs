@@ -416,6 +416,8 @@ pub struct RotationReport {
     pub writes: usize,
     pub planned_writes: usize,
     pub github_requests: u64,
+    /// What the run spent of GitHub's budgets, and what is left.
+    pub budget: crate::github::client::Spent,
     pub secondary_limit_waits: u64,
     pub validated_models: Vec<String>,
     pub canary: Option<String>,

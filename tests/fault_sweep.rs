@@ -33,7 +33,8 @@ impl Position {
     /// key's standing.
     fn is_write(&self) -> bool {
         match self.service {
-            "github" => self.method != "GET",
+            // A GraphQL query only reads.
+            "github" => self.method != "GET" && !self.path.ends_with("/graphql"),
             _ => self.is_admin_update(),
         }
     }

@@ -159,6 +159,11 @@ fn assert_each_owner_s_own_token(sim: &Sim) {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let owner = match parts.as_slice() {
             ["repos" | "orgs" | "users", owner, ..] => *owner,
+            // A GraphQL query names the owner it reads in its body, not its path.
+            ["graphql"] => {
+                assert!(key.starts_with("keyfix-ops@"), "{r:?}");
+                continue;
+            }
             _ => panic!("a request with no owner: {r:?}"),
         };
         assert_eq!(key, format!("keyfix-ops@{owner}"), "{r:?}");

@@ -176,10 +176,7 @@ fn a_dry_run_needs_no_key_and_writes_nothing() {
     let (doc, code) = json_of(keyfix(&sim).args(["rotate", "--owner", "acme", "--dry-run"]));
     assert_eq!(code, 0, "{doc:#}");
     assert!(target_statuses(&doc).iter().all(|s| s == "pending"));
-    assert!(
-        sim.requests().iter().all(|r| r.method == "GET"),
-        "only reads"
-    );
+    assert!(sim.requests().iter().all(only_reads), "only reads");
 }
 
 #[test]
@@ -1008,5 +1005,5 @@ fn a_dry_run_names_the_key_retire_old_would_retire_and_changes_nothing() {
             .contains("a dry run commits nothing"),
         "{kept}"
     );
-    assert!(sim.requests().iter().all(|r| r.method == "GET"));
+    assert!(sim.requests().iter().all(only_reads));
 }

@@ -63,6 +63,8 @@ pub fn cacheable(path: &str) -> bool {
             | ["repos", _, _, "actions", "secrets"]
             | ["repos", _, _, "actions", "organization-secrets"]
             | ["repos", _, _, "environments", _, "secrets"]
+            | ["orgs", _, "actions", "secrets"]
+            | ["orgs", _, "actions", "secrets", _, "repositories"]
     )
 }
 
@@ -288,6 +290,8 @@ mod tests {
             "/repos/acme/web/actions/secrets",
             "/repos/acme/web/actions/organization-secrets",
             "/repos/acme/web/environments/prod/secrets",
+            "/orgs/acme/actions/secrets",
+            "/orgs/acme/actions/secrets/ANTHROPIC_API_KEY/repositories",
         ] {
             assert!(cacheable(kept), "{kept}");
         }
@@ -295,7 +299,7 @@ mod tests {
             "/repos/acme/web/actions/secrets/public-key",
             "/repos/acme/web/actions/secrets/ANTHROPIC_API_KEY",
             "/orgs/acme/actions/secrets/public-key",
-            "/orgs/acme/actions/secrets",
+            "/orgs/acme/actions/secrets/ANTHROPIC_API_KEY",
             "/repos/acme/web/environments/prod/secrets/public-key",
             "/repos/acme/web/actions/runs",
             "/repos/acme/web/actions/runs/1",

@@ -135,6 +135,19 @@ pub struct Budget {
     pub reset: u64,
 }
 
+/// What a client spent of GitHub's budgets: REST requests (the 304s among them are not counted
+/// by GitHub) and GraphQL queries with their points, from a budget of their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub rest_requests: u64,
+    pub not_modified: u64,
+    pub graphql_queries: u64,
+    pub graphql_points: u64,
+    /// The REST budget left, as the last answer stated it.
+    pub left: Option<Budget>,
+    pub graphql_left: Option<u64>,
+}
+
 /// What keyfix's GitHub requests are authenticated with.
 #[derive(Debug)]
 pub enum Credentials {
@@ -178,6 +191,10 @@ pub struct Client {
     policy: RetryPolicy,
     requests: AtomicU64,
     secondary_waits: AtomicU64,
+    graphql_queries: AtomicU64,
+    graphql_points: AtomicU64,
+    /// GraphQL's points left this hour, as the last query's `rateLimit` stated them.
+    graphql_remaining: Mutex<Option<u64>>,
     /// Reads GitHub answered 304 to, served from the cache.
     revalidated: AtomicU64,
     cache: Option<Cache>,
@@ -281,6 +298,9 @@ impl Client {
             requests: AtomicU64::new(0),
             secondary_waits: AtomicU64::new(0),
             revalidated: AtomicU64::new(0),
+            graphql_queries: AtomicU64::new(0),
+            graphql_points: AtomicU64::new(0),
+            graphql_remaining: Mutex::new(None),
             cache: config.cache.as_deref().and_then(Cache::open),
             budget: Mutex::new(HashMap::new()),
             callees: Mutex::new(HashMap::new()),
@@ -309,6 +329,57 @@ impl Client {
     /// cache of conditional requests.
     pub fn requests_revalidated(&self) -> u64 {
         self.revalidated.load(Ordering::Relaxed)
+    }
+
+    /// Sends a GraphQL query with its variables, with the credential of `owner` (whose
+    /// repositories it reads), to `/graphql` (`/api/graphql` on Enterprise Server). A query is a
+    /// read: it is sent again as a GET is.
+    pub async fn graphql(
+        &self,
+        owner: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<Answer, Error> {
+        let path = match self.api_url.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => "/graphql".to_owned(),
+        };
+        let body = serde_json::json!({"query": query, "variables": variables});
+        // Looked up as REST looks an owner up: as a user, then as an organization.
+        let route = Route::User(owner.to_owned());
+        let answer = self
+            .send_routed(&route, Method::POST, &path, Some(&body), &[], true)
+            .await?;
+        self.graphql_queries.fetch_add(1, Ordering::Relaxed);
+        Ok(answer)
+    }
+
+    /// How many GraphQL queries this client has sent, and the points GitHub said they cost.
+    pub fn graphql_spent(&self) -> (u64, u64) {
+        (
+            self.graphql_queries.load(Ordering::Relaxed),
+            self.graphql_points.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Counts the points a query's `rateLimit { cost remaining }` said it cost, and keeps what
+    /// it said is left.
+    pub fn note_graphql_cost(&self, points: u64, remaining: u64) {
+        self.graphql_points.fetch_add(points, Ordering::Relaxed);
+        *self.graphql_remaining.lock().expect("graphql budget") = Some(remaining);
+    }
+
+    /// What this client spent of GitHub's budgets, and what the last answers said is left.
+    pub fn spent(&self) -> Spent {
+        let (graphql_queries, graphql_points) = self.graphql_spent();
+        Spent {
+            rest_requests: self.requests_sent() - graphql_queries,
+            not_modified: self.requests_revalidated(),
+            graphql_queries,
+            graphql_points,
+            left: self.budget(),
+            graphql_left: *self.graphql_remaining.lock().expect("graphql budget"),
+        }
     }
 
     /// How many times a secondary rate limit was waited out.
@@ -735,6 +806,13 @@ impl Client {
     }
 
     fn note_budget(&self, answer: &Answer, auth: &Authorization) {
+        // GraphQL's points are a budget apart: the hourly budget here is REST's.
+        if answer
+            .header("x-ratelimit-resource")
+            .is_some_and(|r| r != "core")
+        {
+            return;
+        }
         let credential = match (&self.credentials, &auth.installation) {
             (Credentials::Token(_), _) => String::new(),
             (Credentials::App(_), Some((owner, _))) => owner.to_ascii_lowercase(),

@@ -43,13 +43,18 @@ impl Repository {
     }
 }
 
-#[derive(Deserialize)]
-struct DirEntry {
+/// A file or directory of `.github/workflows`, as a listing names it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DirEntry {
+    /// `file`, `dir`, `symlink` or `submodule`.
     #[serde(rename = "type")]
-    kind: String,
-    path: String,
+    pub kind: String,
+    pub path: String,
     #[serde(default)]
-    size: u64,
+    pub size: u64,
+    /// The file's text where the listing gave it whole (GraphQL does); read on its own else.
+    #[serde(skip)]
+    pub text: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +260,22 @@ pub async fn workflow_files(
             format!("GitHub lists only the first {DIRECTORY_LISTING_MAX} files of a directory; workflows past those were not read"),
         ));
     }
+    let (files, unread) = read_workflows(client, repo, branch, entries, concurrency).await?;
+    warnings.extend(unread);
+    Ok((files, warnings))
+}
+
+/// The workflow files of `entries` (a listing of `.github/workflows` on `branch`): the text an
+/// entry holds already, else read `concurrency` at a time; a warning for each one that could not
+/// be read (too large, not text, past the budget); GitHub's own errors stop it.
+pub async fn read_workflows(
+    client: &Client,
+    repo: &RepoName,
+    branch: &str,
+    entries: Vec<DirEntry>,
+    concurrency: usize,
+) -> Result<(Vec<WorkflowFile>, Vec<Warning>), Error> {
+    let mut warnings = Vec::new();
     let entries: Vec<DirEntry> = entries
         .into_iter()
         .filter(|e| e.kind == "file" && (e.path.ends_with(".yml") || e.path.ends_with(".yaml")))
@@ -263,26 +284,27 @@ pub async fn workflow_files(
     let mut files = Vec::new();
     let mut reads = stream::iter(entries)
         .map(|entry| async move {
-            let read = if entry.size > CONTENTS_API_MAX_BYTES {
-                Err(FileError::TooLarge { size: entry.size })
-            } else {
-                read_file(client, repo, branch, &entry.path).await
+            let read = match entry.text {
+                _ if entry.size > CONTENTS_API_MAX_BYTES => {
+                    Err(FileError::TooLarge { size: entry.size })
+                }
+                Some(text) => Ok(Some(text)),
+                None => read_file(client, repo, branch, &entry.path)
+                    .await
+                    .map(|file| file.map(|f| f.text)),
             };
             (entry.path, read)
         })
         .buffered(concurrency.max(1));
     while let Some((path, read)) = reads.next().await {
         let read = read.and_then(|text| match text {
-            Some(t) if t.text.len() as u64 > budget => Err(FileError::OverBudget),
+            Some(t) if t.len() as u64 > budget => Err(FileError::OverBudget),
             other => Ok(other),
         });
         match read {
             Ok(Some(text)) => {
-                budget -= text.text.len() as u64;
-                files.push(WorkflowFile {
-                    path,
-                    text: text.text,
-                });
+                budget -= text.len() as u64;
+                files.push(WorkflowFile { path, text });
             }
             Ok(None) => {}
             Err(e) if e.is_about_the_file() => warnings.push(Warning::new(

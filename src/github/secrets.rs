@@ -9,6 +9,8 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::reach::OrganizationSecrets;
+use super::repos::Repository;
 use super::{Access, Client, Error, RepoName};
 use crate::key::Key;
 use crate::net::url_path;
@@ -121,13 +123,16 @@ impl ScopeIndex {
         names
     }
 
-    /// Reads the lists a resolution for `environments` needs.
+    /// Reads the lists a resolution for `environments` needs, learning the organization's
+    /// through `organization`.
     pub async fn read(
         client: &Client,
-        repo: &RepoName,
+        repository: &Repository,
         environments: &[String],
+        organization: &OrganizationSecrets,
     ) -> Result<ScopeIndex, Error> {
-        let repository = client
+        let repo = &repository.repo_name();
+        let own = client
             .get_all(
                 &format!("/repos/{repo}/actions/secrets"),
                 Some("secrets"),
@@ -135,14 +140,7 @@ impl ScopeIndex {
                 &format!("the secrets of {repo}"),
             )
             .await?;
-        let organization = client
-            .get_all(
-                &format!("/repos/{repo}/actions/organization-secrets"),
-                Some("secrets"),
-                Access::ReadSecrets,
-                &format!("the organization secrets of {repo}"),
-            )
-            .await?;
+        let organization = organization.reaching(client, repository).await?;
         let mut envs = Vec::new();
         for env in environments {
             let path = format!(
@@ -167,7 +165,7 @@ impl ScopeIndex {
             envs.push((env.clone(), listed));
         }
         Ok(ScopeIndex {
-            repository,
+            repository: own,
             organization,
             environments: envs,
         })

@@ -1,7 +1,10 @@
 //! What keyfix learns of one repository before it acts: its Claude steps, where each step's
-//! secret resolves, and the model each runs. `scan`, `check`, `repo` and `rotate` all start here.
+//! secret resolves, and the model each runs. `scan`, `check`, `repo` and `rotate` all start here;
+//! an owner's repositories are found here too.
 
-use super::repos::{self, Repository};
+use super::graphql::{self, Discovered};
+use super::reach::OrganizationSecrets;
+use super::repos::{self, Owner, Repository};
 use super::secrets::{Resolution, ScopeIndex};
 use super::workflows::{self, Analysis, Callees, ClaudeStep, ModelChoice};
 use super::{Client, Error, RepoName};
@@ -22,19 +25,29 @@ impl Survey {
         repo: &RepoName,
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
-        let repository = repos::get(client, repo).await?;
-        Survey::of(client, repository, concurrency).await
+        let found = Discovered::listed(repos::get(client, repo).await?);
+        let organization = OrganizationSecrets::PerRepository;
+        Survey::discovered(client, found, &organization, concurrency).await
     }
 
-    /// As [`Survey::read`], for a repository already listed.
-    pub async fn of(
+    /// As [`Survey::read`], for a repository discovery found, with its workflow entries where
+    /// discovery listed them, and its organization's secrets learnt through `organization`.
+    pub async fn discovered(
         client: &Client,
-        repository: Repository,
+        found: Discovered,
+        organization: &OrganizationSecrets,
         concurrency: usize,
     ) -> Result<Option<Survey>, Error> {
+        let repository = found.repository;
+        let settings = found.settings;
         let name = repository.repo_name();
-        let (files, unread) =
-            repos::workflow_files(client, &name, &repository.default_branch, concurrency).await?;
+        let branch = &repository.default_branch;
+        let (files, unread) = match found.workflows {
+            Some(entries) => {
+                repos::read_workflows(client, &name, branch, entries, concurrency).await?
+            }
+            None => repos::workflow_files(client, &name, branch, concurrency).await?,
+        };
         let parsed = workflows::Workflows::parse(&files);
         let mut callees = Callees::new();
         for called in parsed.called() {
@@ -56,10 +69,13 @@ impl Survey {
         let scopes = if analysis.steps.is_empty() {
             ScopeIndex::default()
         } else {
-            ScopeIndex::read(client, &name, &environments).await?
+            ScopeIndex::read(client, &repository, &environments, organization).await?
         };
         let settings_model = if analysis.steps.iter().any(|s| s.model.is_none()) {
-            repos::settings_model(client, &name, &repository.default_branch).await?
+            match settings {
+                Some(text) => text.as_deref().and_then(workflows::model_from_settings),
+                None => repos::settings_model(client, &name, &repository.default_branch).await?,
+            }
         } else {
             None
         };
@@ -75,7 +91,8 @@ impl Survey {
     /// repository and organization secrets only.
     pub async fn bare(client: &Client, repo: &RepoName) -> Result<Survey, Error> {
         let repository = repos::get(client, repo).await?;
-        let scopes = ScopeIndex::read(client, repo, &[]).await?;
+        let organization = OrganizationSecrets::PerRepository;
+        let scopes = ScopeIndex::read(client, &repository, &[], &organization).await?;
         Ok(Survey {
             repository,
             analysis: Analysis::default(),
@@ -97,6 +114,35 @@ impl Survey {
         let name = step.api_key_secret.as_deref()?;
         Some(self.scopes.resolve(name, step.environment.as_deref()))
     }
+}
+
+/// An owner and its repositories as discovery found them, with what their surveys share.
+pub struct OwnerRepositories {
+    pub owner: Owner,
+    pub found: Vec<Discovered>,
+    /// Read once for all of them where the token may.
+    pub organization_secrets: OrganizationSecrets,
+}
+
+/// The owner `login` and every repository of it, found through GraphQL (with their workflow
+/// entries) where it answers, else through REST.
+pub async fn owner_repositories(client: &Client, login: &str) -> Result<OwnerRepositories, Error> {
+    let (owner, found) = match graphql::owner_repositories(client, login).await? {
+        Some(found) => found,
+        None => {
+            let owner = repos::owner(client, login).await?;
+            let listed = repos::list_for_owner(client, &owner).await?;
+            (owner, listed.into_iter().map(Discovered::listed).collect())
+        }
+    };
+    Ok(OwnerRepositories {
+        organization_secrets: OrganizationSecrets::of_owner(
+            &owner,
+            found.iter().map(|f| &f.repository),
+        ),
+        owner,
+        found,
+    })
 }
 
 /// The model of each step whose `settings:` is a file in the repository that names one.

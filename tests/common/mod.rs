@@ -71,6 +71,11 @@ pub fn fresh_cache_home() -> std::path::PathBuf {
     dir
 }
 
+/// Whether a logged request only reads: a GET, or a GraphQL query (keyfix sends no mutation).
+pub fn only_reads(request: &keyfix_sim::LoggedRequest) -> bool {
+    request.method == "GET" || (request.method == "POST" && request.path.ends_with("/graphql"))
+}
+
 /// Runs `keyfix validate --key-env KEY --json` with the scenario key `name`, plus `args`.
 pub fn validate_json(sim: &Sim, name: &str, args: &[&str]) -> (serde_json::Value, i32) {
     let (doc, code) = json_of(
@@ -156,6 +161,12 @@ pub fn snapshot_settings() -> insta::Settings {
         r#""github_requests": "[count]""#,
     );
     settings.add_filter(r"\b\d+ GitHub requests\b", "[count] GitHub requests");
+    settings.add_filter(
+        r#""(rest_requests|not_modified|remaining)": \d+"#,
+        r#""$1": "[count]""#,
+    );
+    // The hourly budget resets an hour after its first request.
+    settings.add_filter(r#""reset": \d+"#, r#""reset": "[epoch]""#);
     settings
 }
 
@@ -211,6 +222,11 @@ jobs:
           claude_args: --model MODEL
 "#;
 
+/// [`WORKFLOW`] running `model`.
+pub fn workflow_on(model: &str) -> String {
+    WORKFLOW.replace("MODEL", model)
+}
+
 /// A repository `acme/NAME` whose secret holds `secret` (a scenario key name, or `value:…` for
 /// a literal) and whose Claude step runs `model`.
 pub fn case(name: &str, secret: Option<&str>, model: &str) -> String {
@@ -226,7 +242,7 @@ pub fn case(name: &str, secret: Option<&str>, model: &str) -> String {
     };
     format!(
         "[[repos]]\nowner = \"acme\"\nname = \"{name}\"\n{secrets}\nruns = [{{ workflow = \".github/workflows/claude.yml\", actor = \"alice\" }}]\nfiles = {{ \".github/workflows/claude.yml\" = '''{}''' }}\n",
-        WORKFLOW.replace("MODEL", model)
+        workflow_on(model)
     )
 }
 

@@ -65,16 +65,20 @@ fn one(keyfix: &Path, delay_ms: u64) -> anyhow::Result<f64> {
 }
 
 /// An organization of `shared + own` repositories: `shared` read the organization secret, `own`
-/// have their own repository secret; every one runs Claude on issue comments.
-fn organization(shared: u32, own: u32, latency_ms: u64) -> anyhow::Result<Scenario> {
+/// have their own repository secret; every one runs Claude on issue comments. `rate_limit` is
+/// the token's hourly budget.
+fn organization(
+    shared: u32,
+    own: u32,
+    latency_ms: u64,
+    rate_limit: u64,
+) -> anyhow::Result<Scenario> {
     let workflow = "on: issue_comment\njobs:\n  claude:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: anthropics/claude-code-action@v1\n        with:\n          anthropic_api_key: ${{ secrets.ANTHROPIC_API_KEY }}\n";
     let text = format!(
         r#"
 [github]
 latency_ms = {latency_ms}
-# A GitHub App installation's budget: a user token's 5,000 an hour is less than one discovery
-# of a thousand repositories needs.
-rate_limit = 15000
+rate_limit = {rate_limit}
 
 [[organizations]]
 name = "bigco"
@@ -109,115 +113,176 @@ files = {{ ".github/workflows/claude.yml" = '''{workflow}''' }}
     Scenario::from_toml(&text)
 }
 
-/// The phases of a rotation, read off the simulator's request log.
+/// What one keyfix run sent to GitHub, read off the simulator's request log: discovery runs
+/// from the first request to the first write (the whole run when nothing is written).
 struct Phases {
+    wall_s: f64,
     discovery_ms: u64,
     reads_before_writes: usize,
     write_phase_ms: u64,
     writes: usize,
-    github_requests: usize,
+    discovery: Spent,
 }
 
-fn phases(sim: &Sim, started_at_ms: u64) -> Phases {
+/// Discovery's requests, as GitHub counts them.
+struct Spent {
+    rest: usize,
+    /// REST reads answered 304 from keyfix's cache: GitHub does not count them.
+    not_modified: usize,
+    /// GraphQL queries: they spend points of GraphQL's own budget.
+    graphql_queries: usize,
+    graphql_points: u64,
+}
+
+impl Spent {
+    fn counted(&self) -> usize {
+        self.rest - self.not_modified + self.graphql_queries
+    }
+
+    fn describe(&self, repos: u32) -> String {
+        format!(
+            "{} counted ({:.3} a repository): {} REST, {} GraphQL queries ({} points); {} more REST answered 304, not counted",
+            self.counted(),
+            self.counted() as f64 / f64::from(repos),
+            self.rest - self.not_modified,
+            self.graphql_queries,
+            self.graphql_points,
+            self.not_modified,
+        )
+    }
+}
+
+fn graphql_points(sim: &Sim) -> u64 {
+    let world = sim.world();
+    let state = world.github.lock().expect("github state");
+    state.graphql_used.values().sum()
+}
+
+/// Runs `keyfix rotate --owner bigco --no-canary` with `args`, its cache under `cache`, and
+/// reads its phases off the simulator's log.
+fn run_rotate(keyfix: &Path, sim: &Sim, cache: &Path, args: &[String]) -> anyhow::Result<Phases> {
+    let mark = sim.requests().last().map_or(0, |r| r.at_ms + 1);
+    let points_before = graphql_points(sim);
+    let journal = cache.join(format!("journal-{mark}.jsonl"));
+    let started = Instant::now();
+    let output = Command::new(keyfix)
+        .args(["rotate", "--owner", "bigco", "--no-canary", "--json", "-q"])
+        .args(args)
+        .arg("--journal")
+        .arg(&journal)
+        .envs(sim.env())
+        // A cache of the benchmark's own: the first run's is empty, and the user's is left alone.
+        .env("XDG_CACHE_HOME", cache)
+        .env("NEW_KEY", sim.key("new"))
+        .output()?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    if output.status.code() != Some(0) {
+        bail!("keyfix rotate failed: {document:#}");
+    }
     let log: Vec<_> = sim
         .requests()
         .into_iter()
-        .filter(|r| r.service == "github" && r.at_ms >= started_at_ms)
+        .filter(|r| r.service == "github" && r.at_ms >= mark)
         .collect();
     let is_write =
         |r: &keyfix_sim::LoggedRequest| r.method == "PUT" && r.path.contains("/secrets/");
     let first_write = log.iter().position(is_write).unwrap_or(log.len());
-    let first_at = log.first().map_or(started_at_ms, |r| r.at_ms);
-    let write_start = log.get(first_write).map_or(first_at, |r| r.at_ms);
+    let first_at = log.first().map_or(mark, |r| r.at_ms);
+    let last_at = log.last().map_or(mark, |r| r.at_ms);
+    let write_start = log.get(first_write).map_or(last_at, |r| r.at_ms);
     let last_write = log
         .iter()
         .rev()
         .find(|r| is_write(r))
         .map_or(write_start, |r| r.at_ms);
-    Phases {
+    let discovery = &log[..first_write];
+    let graphql_queries = discovery
+        .iter()
+        .filter(|r| r.path.ends_with("/graphql"))
+        .count();
+    Ok(Phases {
+        wall_s,
         discovery_ms: write_start - first_at,
-        reads_before_writes: log[..first_write]
-            .iter()
-            .filter(|r| r.method == "GET")
-            .count(),
+        reads_before_writes: discovery.iter().filter(|r| r.method == "GET").count(),
         write_phase_ms: last_write - write_start,
         writes: log.iter().filter(|r| is_write(r)).count(),
-        github_requests: log.len(),
-    }
+        discovery: Spent {
+            rest: discovery.len() - graphql_queries,
+            not_modified: discovery.iter().filter(|r| r.status == 304).count(),
+            graphql_queries,
+            // Every query of a rotation is discovery's.
+            graphql_points: graphql_points(sim) - points_before,
+        },
+    })
 }
 
-/// `keyfix rotate` over an organization of `shared + own` repositories, `--no-canary`, and
-/// beside it the loop of `gh secret set` over the `own` repository secrets.
-pub fn rotate(
-    keyfix: &Path,
-    shared: u32,
-    own: u32,
-    latency_ms: u64,
-    write_interval: f64,
-    concurrency: usize,
-    with_gh: bool,
-) -> anyhow::Result<()> {
-    let sim = Sim::start(organization(shared, own, latency_ms)?)?;
-    let mark = sim.requests().last().map_or(0, |r| r.at_ms + 1);
-    let started = Instant::now();
-    let output = Command::new(keyfix)
-        .args([
-            "rotate",
-            "--owner",
-            "bigco",
-            "--no-canary",
-            "--key-env",
-            "NEW_KEY",
-            "--json",
-            "-q",
-        ])
-        .args([
-            "--write-interval",
-            &write_interval.to_string(),
-            "--concurrency",
-            &concurrency.to_string(),
-        ])
-        .args([
-            "--journal",
-            &std::env::temp_dir()
-                .join(format!("keyfix-bench-{}.jsonl", std::process::id()))
-                .display()
-                .to_string(),
-        ])
-        .envs(sim.env())
-        .env("NEW_KEY", sim.key("new"))
-        .output()?;
-    let wall = started.elapsed().as_secs_f64();
-    let document: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    if output.status.code() != Some(0) {
-        bail!("keyfix rotate failed: {document:#}");
-    }
-    let p = phases(&sim, mark);
-    let repos = f64::from(shared + own);
-    let expected_discovery =
-        p.reads_before_writes as f64 * latency_ms as f64 / concurrency as f64 / 1000.0;
-    println!("keyfix rotate: {} repositories ({shared} reading the organization secret, {own} their own), latency {latency_ms} ms, --write-interval {write_interval}, --concurrency {concurrency}", shared + own);
-    println!("  wall time                 {wall:.2} s");
-    println!("  discovery and plan        {:.2} s ({} reads; reads x latency / concurrency = {expected_discovery:.2} s)", p.discovery_ms as f64 / 1000.0, p.reads_before_writes);
+/// How a rotation is benchmarked.
+pub struct RotateBench {
+    pub repos: u32,
+    pub latency_ms: u64,
+    pub write_interval: f64,
+    pub concurrency: usize,
+    pub rate_limit: u64,
+    pub with_gh: bool,
+}
+
+/// `keyfix rotate --no-canary` over an organization of `repos` repositories (a tenth with their
+/// own repository secret) with an empty cache; then, on a fresh organization, its plan
+/// (`--dry-run`) twice, the second answered from the first's cache; and beside them the loop of
+/// `gh secret set` over the repository secrets.
+pub fn rotate(keyfix: &Path, bench: &RotateBench) -> anyhow::Result<()> {
+    let own = bench.repos / 10;
+    let shared = bench.repos - own;
+    let scenario = || organization(shared, own, bench.latency_ms, bench.rate_limit);
+    let pacing = vec![
+        "--write-interval".to_owned(),
+        bench.write_interval.to_string(),
+        "--concurrency".to_owned(),
+        bench.concurrency.to_string(),
+    ];
+    println!("keyfix rotate: {} repositories ({shared} reading the organization secret, {own} their own), latency {} ms, --write-interval {}, --concurrency {}", bench.repos, bench.latency_ms, bench.write_interval, bench.concurrency);
+    let dir = tempfile_dir()?;
+
+    let sim = Sim::start(scenario()?)?;
+    let mut rotation = pacing.clone();
+    rotation.extend(["--key-env".to_owned(), "NEW_KEY".to_owned()]);
+    let cold = run_rotate(keyfix, &sim, &dir.join("rotation"), &rotation)?;
+    let expected_discovery = cold.reads_before_writes as f64 * bench.latency_ms as f64
+        / bench.concurrency as f64
+        / 1000.0;
+    println!("rotation, empty cache:");
+    println!("  wall time                 {:.2} s", cold.wall_s);
+    println!("  discovery and plan        {:.2} s ({} REST reads; reads x latency / concurrency = {expected_discovery:.2} s)", cold.discovery_ms as f64 / 1000.0, cold.reads_before_writes);
+    println!(
+        "  discovery requests        {}",
+        cold.discovery.describe(bench.repos)
+    );
     println!(
         "  write phase               {:.2} s for {} writes (pace alone: {:.2} s)",
-        p.write_phase_ms as f64 / 1000.0,
-        p.writes,
-        (p.writes.saturating_sub(1)) as f64 * write_interval
+        cold.write_phase_ms as f64 / 1000.0,
+        cold.writes,
+        (cold.writes.saturating_sub(1)) as f64 * bench.write_interval
     );
-    println!(
-        "  GitHub requests           {} ({:.2} per repository)",
-        p.github_requests,
-        p.github_requests as f64 / repos
-    );
-    if with_gh {
-        gh_loop(&sim_for_gh(shared, own, latency_ms)?, own)?;
+
+    let sim = Sim::start(scenario()?)?;
+    let mut dry_run = pacing;
+    dry_run.push("--dry-run".to_owned());
+    let cache = dir.join("plans");
+    for what in ["empty cache", "the same command again"] {
+        let plan = run_rotate(keyfix, &sim, &cache, &dry_run)?;
+        println!("plan (--dry-run), {what}:");
+        println!("  wall time                 {:.2} s", plan.wall_s);
+        println!(
+            "  requests                  {}",
+            plan.discovery.describe(bench.repos)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if bench.with_gh {
+        gh_loop(&Sim::start(scenario()?)?, own)?;
     }
     Ok(())
-}
-
-fn sim_for_gh(shared: u32, own: u32, latency_ms: u64) -> anyhow::Result<Sim> {
-    Sim::start(organization(shared, own, latency_ms)?)
 }
 
 /// `gh secret set` once per repository secret, through the simulator's Unix socket.

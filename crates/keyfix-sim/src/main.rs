@@ -62,14 +62,12 @@ enum Bench {
         #[arg(long, default_value_t = 5)]
         repeat: usize,
     },
-    /// `keyfix rotate --no-canary` over a simulated organization, beside a `gh secret set` loop
+    /// `keyfix rotate --no-canary` over a simulated organization (a tenth of its repositories
+    /// with their own secret), cold, and its plan twice, beside a `gh secret set` loop
     Rotate {
-        /// Repositories reading the organization secret
-        #[arg(long, default_value_t = 900)]
-        shared: u32,
-        /// Repositories with their own repository secret
-        #[arg(long, default_value_t = 100)]
-        own: u32,
+        /// Repositories of the organization
+        #[arg(long, default_value_t = 1000)]
+        repos: u32,
         /// Latency added to every GitHub answer, in milliseconds
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
@@ -79,6 +77,9 @@ enum Bench {
         /// keyfix's --concurrency
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// The token's hourly budget of REST requests
+        #[arg(long, default_value_t = 15_000)]
+        rate_limit: u64,
         /// Also time a `gh secret set` loop over the repository secrets (gh from the system)
         #[arg(long)]
         gh: bool,
@@ -98,20 +99,22 @@ fn main() -> anyhow::Result<()> {
             bench::repo(&demo::keyfix_binary()?, &delays_ms, repeat.max(1))
         }
         Command::Bench(Bench::Rotate {
-            shared,
-            own,
+            repos,
             latency_ms,
             write_interval,
             concurrency,
+            rate_limit,
             gh,
         }) => bench::rotate(
             &demo::keyfix_binary()?,
-            shared,
-            own,
-            latency_ms,
-            write_interval,
-            concurrency,
-            gh,
+            &bench::RotateBench {
+                repos,
+                latency_ms,
+                write_interval,
+                concurrency,
+                rate_limit,
+                with_gh: gh,
+            },
         ),
     }
 }

@@ -14,6 +14,11 @@
 //! alone, with a filter, or by another build; or one that starts no simulator, run once per
 //! build) is run here, with `KEYFIX_SIM_EXCHANGES` naming its directory.
 //!
+//! The GraphQL queries among them (`POST /graphql`, which has no REST operation) are held against
+//! GitHub's published GraphQL schema instead, `schema.graphql` of the npm package
+//! @octokit/graphql-schema, by `tests/tools/github_graphql.py`: each query keyfix sent valid
+//! (fields, arguments, fragments, types) and its variables of the types it declares.
+//!
 //! Left out: the fault sweep (`tests/fault_sweep.rs`), whose every answer is a deliberate fault
 //! (the other tests' faults are recorded as such, their answers checked as GitHub's error
 //! document); the official SDK's test (`tests/sdk.rs`), which asks only the Anthropic API;
@@ -41,6 +46,14 @@ const CHECK: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/tools/github_openapi.py"
 );
+const GRAPHQL_PACKAGE: &str = "@octokit/graphql-schema@15.26.1";
+const GRAPHQL_INTEGRITY: &str =
+    "sha512-RFDC2MpRBd4AxSRvUeBIVeBU7ojN/SxDfALUd7iVYOSeEK3gZaqR2MGOysj4Zh2xj2RY5fQAUT+Oqq7hWTraMA==";
+const GRAPHQL_SCHEMA: &str = "package/schema.graphql";
+const GRAPHQL_CHECK: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/tools/github_graphql.py"
+);
 
 /// Integration-test binaries that are not checked, and why.
 const LEFT_OUT: &[(&str, &str)] = &[
@@ -64,7 +77,7 @@ fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_descripti
     let recorded = started.elapsed();
 
     let report = root.join("report.json");
-    let output = Command::new(python)
+    let output = Command::new(&python)
         .arg(CHECK)
         .arg(&description)
         .arg(&report)
@@ -81,11 +94,27 @@ fn every_github_exchange_of_the_tests_is_valid_against_githubs_openapi_descripti
         (recorded - ready).as_secs_f64(),
         (started.elapsed() - recorded).as_secs_f64()
     );
+    let graphql_report = root.join("graphql-report.json");
+    let graphql = Command::new(&python)
+        .arg(GRAPHQL_CHECK)
+        .arg(graphql_schema())
+        .arg(&graphql_report)
+        .args(&dirs)
+        .output()
+        .expect("the GraphQL check runs");
+    let graphql_summary = String::from_utf8_lossy(&graphql.stdout);
+    println!("{graphql_summary}");
     assert!(
         output.status.success(),
         "exchanges that GitHub's description rejects (report: {}):\n{summary}{}",
         report.display(),
         String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        graphql.status.success(),
+        "GraphQL queries that GitHub's schema rejects (report: {}):\n{graphql_summary}{}",
+        graphql_report.display(),
+        String::from_utf8_lossy(&graphql.stderr)
     );
 }
 
@@ -114,10 +143,33 @@ fn recordings(root: &Path) -> (Vec<PathBuf>, Vec<String>) {
 
 /// `api.github.com.json` of the pinned package, fetched with npm once and kept under `target/`.
 fn description() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("github-openapi-23.0.2");
-    let json = dir.join("api.github.com.json");
-    if json.exists() {
-        return json;
+    npm_file(
+        PACKAGE,
+        INTEGRITY,
+        DESCRIPTION,
+        "github-openapi-23.0.2",
+        "api.github.com.json",
+    )
+}
+
+/// `schema.graphql` of the pinned package, fetched with npm once and kept under `target/`.
+fn graphql_schema() -> PathBuf {
+    npm_file(
+        GRAPHQL_PACKAGE,
+        GRAPHQL_INTEGRITY,
+        GRAPHQL_SCHEMA,
+        "github-graphql-schema-15.26.1",
+        "schema.graphql",
+    )
+}
+
+/// The file `inner` of the npm package `package`, verified by its `integrity`, fetched once into
+/// `TARGET_TMPDIR/dir/name`.
+fn npm_file(package: &str, integrity: &str, inner: &str, dir: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    let kept = dir.join(name);
+    if kept.exists() {
+        return kept;
     }
     let building = dir.with_extension(format!("building-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&building);
@@ -125,7 +177,7 @@ fn description() -> PathBuf {
     let packed = Command::new("npm")
         .args([
             "pack",
-            PACKAGE,
+            package,
             "--silent",
             "--ignore-scripts",
             "--pack-destination",
@@ -135,39 +187,35 @@ fn description() -> PathBuf {
         .expect("npm runs");
     assert!(
         packed.status.success(),
-        "npm pack {PACKAGE}: {}",
+        "npm pack {package}: {}",
         String::from_utf8_lossy(&packed.stderr)
     );
-    let name = String::from_utf8_lossy(&packed.stdout).trim().to_owned();
-    let tarball = building.join(name.lines().last().unwrap_or_default());
+    let packed_name = String::from_utf8_lossy(&packed.stdout).trim().to_owned();
+    let tarball = building.join(packed_name.lines().last().unwrap_or_default());
     let bytes = std::fs::read(&tarball).expect("npm pack wrote the package");
-    let integrity = format!(
+    let found = format!(
         "sha512-{}",
         base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&bytes))
     );
-    assert_eq!(integrity, INTEGRITY, "{PACKAGE} is not the package pinned");
+    assert_eq!(found, integrity, "{package} is not the package pinned");
     let extracted = Command::new("tar")
         .arg("-xzf")
         .arg(&tarball)
         .arg("-C")
         .arg(&building)
-        .arg(DESCRIPTION)
+        .arg(inner)
         .status()
         .expect("tar runs");
-    assert!(extracted.success(), "tar could not extract {DESCRIPTION}");
-    std::fs::rename(
-        building.join(DESCRIPTION),
-        building.join("api.github.com.json"),
-    )
-    .unwrap();
+    assert!(extracted.success(), "tar could not extract {inner}");
+    std::fs::rename(building.join(inner), building.join(name)).unwrap();
     std::fs::remove_file(&tarball).unwrap();
     let _ = std::fs::remove_dir_all(building.join("package"));
     if std::fs::rename(&building, &dir).is_err() {
         // Another process finished first: use its copy.
         let _ = std::fs::remove_dir_all(&building);
     }
-    assert!(json.exists(), "no description at {}", json.display());
-    json
+    assert!(kept.exists(), "no {name} at {}", kept.display());
+    kept
 }
 
 /// An integration-test binary of the workspace: its target's name, its executable, its

@@ -5,9 +5,11 @@ use std::collections::BTreeSet;
 
 use futures::stream::{self, StreamExt};
 
-use crate::github::survey::Survey;
+use crate::github::graphql::Discovered;
+use crate::github::reach::OrganizationSecrets;
+use crate::github::survey::{self, Survey};
 use crate::github::workflows::DEFAULT_SECRET;
-use crate::github::{repos, Client, RepoName};
+use crate::github::{Client, RepoName};
 use crate::outcome::{Failure, FailureKind};
 use crate::output::counted;
 use crate::work::Context;
@@ -53,21 +55,24 @@ pub(super) async fn survey_targets(
     ctx: &Context,
 ) -> Result<Vec<Surveyed>, Failure> {
     // A named target is read first; a listed one is known from the listing already.
-    let mut targets: Vec<(RepoName, Option<repos::Repository>)> =
+    let mut targets: Vec<(RepoName, Option<Discovered>)> =
         named.iter().map(|r| (r.clone(), None)).collect();
+    let mut organization = OrganizationSecrets::PerRepository;
     if let Some(owner) = owner {
-        let owner = repos::owner(client, owner).await?;
-        for repo in repos::list_for_owner(client, &owner).await? {
-            let name = repo.repo_name();
-            if !targets.iter().any(|(r, _)| *r == name) && !repo.archived {
-                targets.push((name, Some(repo)));
+        let listed = survey::owner_repositories(client, owner).await?;
+        organization = listed.organization_secrets;
+        for found in listed.found {
+            let name = found.repository.repo_name();
+            if !targets.iter().any(|(r, _)| *r == name) && !found.repository.archived {
+                targets.push((name, Some(found)));
             }
         }
     }
+    let organization = &organization;
     let results: Vec<Result<Option<Surveyed>, Failure>> = stream::iter(targets)
         .map(|(repo, listed)| async move {
             let survey = match listed {
-                Some(repository) => Survey::of(client, repository, 1).await?,
+                Some(found) => Survey::discovered(client, found, organization, 1).await?,
                 None => match Survey::read(client, &repo, 1).await? {
                     Some(survey) => Some(survey),
                     // Named explicitly: its secret is written even with no Claude workflow.

@@ -24,12 +24,12 @@ use crate::work::probe::{not_allowed_failure, Consent, ReadyProbe};
 use crate::work::Context;
 
 /// What the command line asked of the stored keys, as given.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct HealthOptions {
     /// `--probe`.
     pub probe: bool,
     /// `--install-probe`, `--probe-branch`, `--timeout`.
-    pub probe_run: Option<ProbeRunArgs>,
+    pub probe_run: ProbeRunArgs,
     /// Probe runs in flight at once.
     pub probe_concurrency: usize,
     pub reference: KeyInputArgs,
@@ -48,7 +48,7 @@ pub struct Checked {
 impl HealthOptions {
     /// Refuses probe options without `--probe`, and reads the reference key, before any request.
     pub fn checked(&self) -> Result<Checked, Failure> {
-        let run = self.probe_run.clone().unwrap_or_else(default_run);
+        let run = &self.probe_run;
         if !self.probe && (run.install_probe || run.probe_branch) {
             return Err(Failure::new(
                 FailureKind::Usage,
@@ -56,19 +56,11 @@ impl HealthOptions {
             ));
         }
         Ok(Checked {
-            probe: self.probe.then_some(run),
+            probe: self.probe.then(|| run.clone()),
             probe_concurrency: self.probe_concurrency.max(1),
             reference: input::key_from_flags(&self.reference)?,
             max_age: self.max_age.clone(),
         })
-    }
-}
-
-fn default_run() -> ProbeRunArgs {
-    ProbeRunArgs {
-        install_probe: false,
-        timeout: 600,
-        probe_branch: false,
     }
 }
 

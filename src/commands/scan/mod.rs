@@ -6,9 +6,10 @@ mod health;
 
 use futures::stream::{self, StreamExt};
 
-use crate::github::repos::{self, Repository};
+use crate::github::graphql::Discovered;
+use crate::github::reach::OrganizationSecrets;
 use crate::github::runs::{self, LogReading};
-use crate::github::survey::Survey;
+use crate::github::survey::{self, Survey};
 use crate::github::{names, Client, Error};
 use crate::outcome::{Failure, Finished, LastRun, ScanReport, ScannedRepo, ScannedWorkflow};
 
@@ -37,16 +38,16 @@ async fn scan(
     let owner = names::parse_owner(&options.owner)?;
     let health = options.health.checked()?;
     let client = ctx.github_client()?;
-    let owner = repos::owner(&client, &owner).await?;
-    let listed = repos::list_for_owner(&client, &owner).await?;
+    let listed = survey::owner_repositories(&client, &owner).await?;
     ctx.progress.step(&format!(
         "Scanning {} repositories of {} …",
-        listed.len(),
-        owner.login
+        listed.found.len(),
+        listed.owner.login
     ));
+    let organization = &listed.organization_secrets;
     // Each repository is read one request at a time, so at most `concurrency` are in flight.
-    let results: Vec<Result<Option<(ScannedRepo, Survey)>, Error>> = stream::iter(listed)
-        .map(|repository| report(&client, repository))
+    let results: Vec<Result<Option<(ScannedRepo, Survey)>, Error>> = stream::iter(listed.found)
+        .map(|found| report(&client, found, organization))
         .buffered(options.concurrency.max(1))
         .collect()
         .await;
@@ -86,10 +87,11 @@ async fn scan(
 
 async fn report(
     client: &Client,
-    repository: Repository,
+    found: Discovered,
+    organization: &OrganizationSecrets,
 ) -> Result<Option<(ScannedRepo, Survey)>, Error> {
-    let archived = repository.archived;
-    let Some(survey) = Survey::of(client, repository, 1).await? else {
+    let archived = found.repository.archived;
+    let Some(survey) = Survey::discovered(client, found, organization, 1).await? else {
         return Ok(None);
     };
     let workflows = survey

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::diagnosis::{AdminRecord, Answer, Cause, Diagnosis, Endpoint, EvidenceItem, Source};
+use crate::github::client::Spent;
 use crate::github::runs::Signature;
 use crate::github::secrets::{Scope, Written};
 use crate::github::workflows::{CalledWorkflow, Credential, ModelSource};
@@ -273,10 +274,41 @@ pub struct RotationDoc<'a> {
     pub writes: usize,
     pub planned_writes: usize,
     pub github_requests: u64,
+    pub budget: BudgetDoc,
     pub secondary_limit_waits: u64,
     pub validated_models: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub canary: Option<&'a str>,
+}
+
+/// What a rotation spent of GitHub's budgets, and what the last answers said is left.
+#[derive(Debug, Serialize)]
+pub struct BudgetDoc {
+    pub rest_requests: u64,
+    /// REST reads answered 304 from the cache: GitHub does not count them.
+    pub not_modified: u64,
+    pub graphql_queries: u64,
+    pub graphql_points: u64,
+    pub remaining: Option<u64>,
+    pub limit: Option<u64>,
+    /// Epoch seconds.
+    pub reset: Option<u64>,
+    pub graphql_remaining: Option<u64>,
+}
+
+impl BudgetDoc {
+    fn of(spent: &Spent) -> BudgetDoc {
+        BudgetDoc {
+            rest_requests: spent.rest_requests,
+            not_modified: spent.not_modified,
+            graphql_queries: spent.graphql_queries,
+            graphql_points: spent.graphql_points,
+            remaining: spent.left.map(|b| b.remaining),
+            limit: spent.left.map(|b| b.limit),
+            reset: spent.left.map(|b| b.reset),
+            graphql_remaining: spent.graphql_left,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -660,6 +692,7 @@ impl<'a> RotationDoc<'a> {
             writes: r.writes,
             planned_writes: r.planned_writes,
             github_requests: r.github_requests,
+            budget: BudgetDoc::of(&r.budget),
             secondary_limit_waits: r.secondary_limit_waits,
             validated_models: &r.validated_models,
             canary: r.canary.as_deref(),

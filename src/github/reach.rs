@@ -1,0 +1,304 @@
+//! Which organization secrets reach a repository. One repository is answered by its own list
+//! (`/repos/{repo}/actions/organization-secrets`), a request each; an owner's many repositories
+//! by the organization's list, read once, with each secret's visibility and, for `selected`
+//! ones, the repositories it names. That list needs more of the token (the organization's
+//! Secrets: read, or `admin:org`), so without it each repository is asked as before.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use tracing::info;
+
+use super::repos::{Owner, Repository};
+use super::secrets::SecretMeta;
+use super::{Access, Client, Error};
+use crate::net::url_path;
+
+/// How a survey learns the organization secrets that reach a repository.
+pub enum OrganizationSecrets {
+    /// Each repository's own list.
+    PerRepository,
+    /// The owner is a user: no organization secret reaches its repositories.
+    Unowned,
+    /// The organization's list, read at the first need and shared by all its repositories.
+    Listed(Box<Roster>),
+}
+
+impl OrganizationSecrets {
+    /// For surveying many of `repositories`, all of `owner`.
+    pub fn of_owner<'r>(
+        owner: &Owner,
+        repositories: impl IntoIterator<Item = &'r Repository>,
+    ) -> OrganizationSecrets {
+        if owner.is_organization() {
+            let mut witnesses: [Option<Repository>; 2] = [None, None];
+            for repository in repositories {
+                witnesses[usize::from(repository.private)]
+                    .get_or_insert_with(|| repository.clone());
+            }
+            OrganizationSecrets::Listed(Box::new(Roster {
+                org: owner.login.clone(),
+                secrets: OnceCell::new(),
+                witnesses,
+                confirmed: [OnceCell::new(), OnceCell::new()],
+            }))
+        } else {
+            OrganizationSecrets::Unowned
+        }
+    }
+
+    /// The organization secrets that reach `repository`, as its own list would give them.
+    pub async fn reaching(
+        &self,
+        client: &Client,
+        repository: &Repository,
+    ) -> Result<Vec<SecretMeta>, Error> {
+        match self {
+            OrganizationSecrets::PerRepository => own_list(client, repository).await,
+            OrganizationSecrets::Unowned => Ok(Vec::new()),
+            OrganizationSecrets::Listed(roster) => roster.reaching(client, repository).await,
+        }
+    }
+}
+
+/// An organization's secrets, each with the repositories it reaches.
+pub struct Roster {
+    org: String,
+    /// `None` where the token may not list them.
+    secrets: OnceCell<Option<Vec<Reaching>>>,
+    /// The first public `[0]` and private `[1]` repository of the owner's listing. The
+    /// organization's plan also decides what reaches a private repository, and the token may
+    /// not see the plan: the witness of each kind is asked itself, and the roster is trusted for
+    /// that kind only where the two agree.
+    witnesses: [Option<Repository>; 2],
+    /// Whether they agreed.
+    confirmed: [OnceCell<bool>; 2],
+}
+
+struct Reaching {
+    secret: SecretMeta,
+    visibility: Visibility,
+}
+
+enum Visibility {
+    All,
+    /// Private and internal repositories.
+    Private,
+    Selected(BTreeSet<u64>),
+}
+
+impl Reaching {
+    fn reaches(&self, repository: &Repository) -> bool {
+        match &self.visibility {
+            Visibility::All => true,
+            Visibility::Private => repository.private,
+            Visibility::Selected(ids) => ids.contains(&repository.id),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RepositoryId {
+    id: u64,
+}
+
+impl Roster {
+    async fn reaching(
+        &self,
+        client: &Client,
+        repository: &Repository,
+    ) -> Result<Vec<SecretMeta>, Error> {
+        let secrets = self
+            .secrets
+            .get_or_try_init(|| read_roster(client, &self.org))
+            .await?;
+        let Some(secrets) = secrets else {
+            return own_list(client, repository).await;
+        };
+        let kind = usize::from(repository.private);
+        let witness = self.witnesses[kind].as_ref().unwrap_or(repository);
+        let trusted = *self.confirmed[kind]
+            .get_or_try_init(|| async {
+                let own = own_list(client, witness).await?;
+                let agrees = names(&own) == names(&predicted(secrets, witness));
+                if !agrees {
+                    info!(
+                        "the organization secrets of {} differ from {}'s list of them; each repository of its kind is asked",
+                        self.org, witness.full_name
+                    );
+                }
+                Ok::<bool, Error>(agrees)
+            })
+            .await?;
+        if trusted {
+            Ok(predicted(secrets, repository))
+        } else {
+            own_list(client, repository).await
+        }
+    }
+}
+
+/// The roster's answer for `repository`.
+fn predicted(secrets: &[Reaching], repository: &Repository) -> Vec<SecretMeta> {
+    secrets
+        .iter()
+        .filter(|s| s.reaches(repository))
+        .map(|s| s.secret.clone())
+        .collect()
+}
+
+fn names(list: &[SecretMeta]) -> BTreeSet<String> {
+    list.iter().map(|s| s.name.to_ascii_uppercase()).collect()
+}
+
+/// The organization's secrets with whom each reaches; `None` where the token may not read
+/// them, or a secret's visibility is one keyfix does not know.
+async fn read_roster(client: &Client, org: &str) -> Result<Option<Vec<Reaching>>, Error> {
+    let listed: Vec<SecretMeta> = match client
+        .get_all(
+            &format!("/orgs/{}/actions/secrets", url_path::segment(org)),
+            Some("secrets"),
+            Access::ReadOrganizationSecrets,
+            &format!("the secrets of organization {org}"),
+        )
+        .await
+    {
+        Ok(listed) => listed,
+        Err(e @ (Error::Permission { .. } | Error::NotFound { .. })) => {
+            info!("{e}; each repository's organization secrets are listed on their own");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut roster = Vec::new();
+    for secret in listed {
+        let visibility = match secret.visibility.as_deref() {
+            Some("all") => Visibility::All,
+            Some("private") => Visibility::Private,
+            Some("selected") => match selected(client, org, &secret.name).await? {
+                Some(ids) => Visibility::Selected(ids),
+                None => return Ok(None),
+            },
+            other => {
+                info!(
+                    "organization secret {} has visibility {other:?}; each repository's organization secrets are listed on their own",
+                    secret.name
+                );
+                return Ok(None);
+            }
+        };
+        roster.push(Reaching { secret, visibility });
+    }
+    Ok(Some(roster))
+}
+
+/// The ids of the repositories a `selected` secret names; `None` where the token may not read
+/// them.
+async fn selected(client: &Client, org: &str, name: &str) -> Result<Option<BTreeSet<u64>>, Error> {
+    let path = format!(
+        "/orgs/{}/actions/secrets/{}/repositories",
+        url_path::segment(org),
+        url_path::segment(name)
+    );
+    match client
+        .get_all::<RepositoryId>(
+            &path,
+            Some("repositories"),
+            Access::ReadOrganizationSecrets,
+            &format!("the repositories organization secret {name} reaches"),
+        )
+        .await
+    {
+        Ok(listed) => Ok(Some(listed.into_iter().map(|r| r.id).collect())),
+        Err(e @ (Error::Permission { .. } | Error::NotFound { .. })) => {
+            info!("{e}; each repository's organization secrets are listed on their own");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The repository's own list of the organization secrets that reach it.
+async fn own_list(client: &Client, repository: &Repository) -> Result<Vec<SecretMeta>, Error> {
+    let repo = repository.repo_name();
+    client
+        .get_all(
+            &format!("/repos/{repo}/actions/organization-secrets"),
+            Some("secrets"),
+            Access::ReadSecrets,
+            &format!("the organization secrets of {repo}"),
+        )
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repository(id: u64, private: bool) -> Repository {
+        Repository {
+            id,
+            name: format!("r{id}"),
+            full_name: format!("acme/r{id}"),
+            owner: Owner {
+                login: "acme".into(),
+                kind: "Organization".into(),
+            },
+            private,
+            archived: false,
+            default_branch: "main".into(),
+        }
+    }
+
+    fn secret(name: &str, visibility: Visibility) -> Reaching {
+        Reaching {
+            secret: SecretMeta {
+                name: name.into(),
+                updated_at: None,
+                visibility: None,
+            },
+            visibility,
+        }
+    }
+
+    #[test]
+    fn a_secret_reaches_by_its_visibility() {
+        let roster = [
+            secret("ALL", Visibility::All),
+            secret("PRIVATE", Visibility::Private),
+            secret("PICKED", Visibility::Selected(BTreeSet::from([2]))),
+        ];
+        let reached = |r: &Repository| -> Vec<String> {
+            predicted(&roster, r).into_iter().map(|s| s.name).collect()
+        };
+        assert_eq!(reached(&repository(1, false)), ["ALL"]);
+        assert_eq!(reached(&repository(2, false)), ["ALL", "PICKED"]);
+        assert_eq!(reached(&repository(3, true)), ["ALL", "PRIVATE"]);
+    }
+
+    #[test]
+    fn the_first_repository_of_each_kind_witnesses_for_it() {
+        let listed = [
+            repository(1, true),
+            repository(2, false),
+            repository(3, true),
+            repository(4, false),
+        ];
+        let owner = listed[0].owner.clone();
+        let OrganizationSecrets::Listed(roster) = OrganizationSecrets::of_owner(&owner, &listed)
+        else {
+            panic!("an organization's secrets are listed");
+        };
+        let ids = roster.witnesses.map(|w| w.map(|r| r.id));
+        assert_eq!(ids, [Some(2), Some(1)]);
+        let user = Owner {
+            login: "alice".into(),
+            kind: "User".into(),
+        };
+        assert!(matches!(
+            OrganizationSecrets::of_owner(&user, &listed),
+            OrganizationSecrets::Unowned
+        ));
+    }
+}
