@@ -259,7 +259,10 @@ files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
     );
     let (doc, sent) = scan(&start(scenario(&world)));
     assert_eq!(doc["repos"][0]["workflows"][0]["scope"], "organization");
-    assert_eq!(doc["repos"][1]["workflows"][0]["scope"], serde_json::Value::Null);
+    assert_eq!(
+        doc["repos"][1]["workflows"][0]["scope"],
+        serde_json::Value::Null
+    );
     assert_eq!(
         count(&sent, |r| r.path.contains("/actions/organization-secrets")),
         2
