@@ -61,6 +61,17 @@ fn scan(sim: &Sim) -> (serde_json::Value, Vec<LoggedRequest>) {
     (doc, sent)
 }
 
+/// As [`scan`], on a simulator of `world` that answers `status` to every request to `path`.
+fn scan_refused(world: &str, path: &str, status: u16) -> (serde_json::Value, Vec<LoggedRequest>) {
+    let sim = start(scenario(world));
+    sim.world().add_fault(Fault {
+        path: path.into(),
+        status: Some(status),
+        ..Default::default()
+    });
+    scan(&sim)
+}
+
 fn count(sent: &[LoggedRequest], what: impl Fn(&LoggedRequest) -> bool) -> usize {
     sent.iter().filter(|r| what(r)).count()
 }
@@ -109,13 +120,7 @@ fn an_owner_is_discovered_in_pages_of_graphql_and_a_large_workflow_through_rest(
 fn where_graphql_is_not_served_rest_finds_the_same() {
     let sim = start(scenario(&world()));
     let (through_graphql, _) = scan(&sim);
-    let sim = start(scenario(&world()));
-    sim.world().add_fault(Fault {
-        path: "/graphql".into(),
-        status: Some(404),
-        ..Default::default()
-    });
-    let (through_rest, sent) = scan(&sim);
+    let (through_rest, sent) = scan_refused(&world(), "/graphql", 404);
     assert_eq!(through_graphql["repos"], through_rest["repos"]);
     assert!(count(&sent, |r| r.path.starts_with("/orgs/acme/repos")) > 0);
 }
@@ -220,17 +225,47 @@ fn the_organization_s_secrets_are_listed_once_and_resolve_as_each_repository_s_o
 
     // A token that may not list the organization's secrets asks each repository, and finds
     // the same.
-    let sim = start(scenario(&visibilities()));
-    sim.world().add_fault(Fault {
-        path: "/orgs/acme/actions/secrets".into(),
-        status: Some(403),
-        ..Default::default()
-    });
-    let (asked_each, sent) = scan(&sim);
+    let (asked_each, sent) = scan_refused(&visibilities(), "/orgs/acme/actions/secrets", 403);
     assert_eq!(listed_once["repos"], asked_each["repos"]);
     assert_eq!(
         count(&sent, |r| r.path.contains("/actions/organization-secrets")),
         8,
         "each Claude repository is asked"
     );
+}
+
+#[test]
+fn a_few_repositories_are_asked_themselves_rather_than_each_selected_secret() {
+    let claude = workflow_on("claude-haiku-4-5");
+    let world = format!(
+        r#"
+[[owners]]
+login = "acme"
+secrets = [
+  {{ name = "ANTHROPIC_API_KEY", value = "sk-ant-api03-picked", visibility = "selected", selected = ["one"] }},
+  {{ name = "DEPLOY_TOKEN", value = "x", visibility = "selected", selected = ["two"] }},
+]
+
+[[repos]]
+owner = "acme"
+name = "one"
+files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
+
+[[repos]]
+owner = "acme"
+name = "two"
+files = {{ ".github/workflows/claude.yml" = '''{claude}''' }}
+"#
+    );
+    let (doc, sent) = scan(&start(scenario(&world)));
+    assert_eq!(doc["repos"][0]["workflows"][0]["scope"], "organization");
+    assert_eq!(
+        doc["repos"][1]["workflows"][0]["scope"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        count(&sent, |r| r.path.contains("/actions/organization-secrets")),
+        2
+    );
+    assert_eq!(count(&sent, |r| r.path.contains("/repositories")), 0);
 }

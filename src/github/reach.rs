@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tokio::sync::OnceCell;
 use tracing::info;
 
+use super::graphql::Discovered;
 use super::repos::{Owner, Repository};
 use super::secrets::SecretMeta;
 use super::{Access, Client, Error};
@@ -26,19 +27,21 @@ pub enum OrganizationSecrets {
 }
 
 impl OrganizationSecrets {
-    /// For surveying many of `repositories`, all of `owner`.
-    pub fn of_owner<'r>(
-        owner: &Owner,
-        repositories: impl IntoIterator<Item = &'r Repository>,
-    ) -> OrganizationSecrets {
+    /// For surveying many of `found`, all of `owner`.
+    pub fn of_owner(owner: &Owner, found: &[Discovered]) -> OrganizationSecrets {
         if owner.is_organization() {
             let mut witnesses: [Option<Repository>; 2] = [None, None];
-            for repository in repositories {
+            for repository in found.iter().map(|f| &f.repository) {
                 witnesses[usize::from(repository.private)]
                     .get_or_insert_with(|| repository.clone());
             }
+            let with_workflows = found
+                .iter()
+                .filter(|f| f.workflows.as_ref().is_none_or(|w| !w.is_empty()))
+                .count();
             OrganizationSecrets::Listed(Box::new(Roster {
                 org: owner.login.clone(),
+                with_workflows,
                 secrets: OnceCell::new(),
                 witnesses,
                 confirmed: [OnceCell::new(), OnceCell::new()],
@@ -65,6 +68,9 @@ impl OrganizationSecrets {
 /// An organization's secrets, each with the repositories it reaches.
 pub struct Roster {
     org: String,
+    /// The owner's repositories that have workflows (or may: discovery did not list them), and
+    /// so may be surveyed: at most as many requests as asking each of them costs.
+    with_workflows: usize,
     /// `None` where the token may not list them.
     secrets: OnceCell<Option<Vec<Reaching>>>,
     /// The first public `[0]` and private `[1]` repository of the owner's listing. The
@@ -111,7 +117,7 @@ impl Roster {
     ) -> Result<Vec<SecretMeta>, Error> {
         let secrets = self
             .secrets
-            .get_or_try_init(|| read_roster(client, &self.org))
+            .get_or_try_init(|| read_roster(client, &self.org, self.with_workflows))
             .await?;
         let Some(secrets) = secrets else {
             return own_list(client, repository).await;
@@ -154,7 +160,11 @@ fn names(list: &[SecretMeta]) -> BTreeSet<String> {
 
 /// The organization's secrets with whom each reaches; `None` where the token may not read
 /// them, or a secret's visibility is one keyfix does not know.
-async fn read_roster(client: &Client, org: &str) -> Result<Option<Vec<Reaching>>, Error> {
+async fn read_roster(
+    client: &Client,
+    org: &str,
+    with_workflows: usize,
+) -> Result<Option<Vec<Reaching>>, Error> {
     let listed: Vec<SecretMeta> = match client
         .get_all(
             &format!("/orgs/{}/actions/secrets", url_path::segment(org)),
@@ -171,6 +181,18 @@ async fn read_roster(client: &Client, org: &str) -> Result<Option<Vec<Reaching>>
         }
         Err(e) => return Err(e),
     };
+    // Each `selected` secret's repositories are a listing of their own, and the two witnesses
+    // are asked too: where that costs more than asking the repositories, they are asked.
+    let listings = listed
+        .iter()
+        .filter(|s| s.visibility.as_deref() == Some("selected"))
+        .count();
+    if listings + 2 >= with_workflows {
+        info!(
+            "{listings} selected organization secrets against {with_workflows} repositories with workflows: each repository's organization secrets are listed on their own"
+        );
+        return Ok(None);
+    }
     let mut roster = Vec::new();
     for secret in listed {
         let visibility = match secret.visibility.as_deref() {
@@ -279,13 +301,11 @@ mod tests {
 
     #[test]
     fn the_first_repository_of_each_kind_witnesses_for_it() {
-        let listed = [
-            repository(1, true),
-            repository(2, false),
-            repository(3, true),
-            repository(4, false),
-        ];
-        let owner = listed[0].owner.clone();
+        let listed: Vec<Discovered> = [(1, true), (2, false), (3, true), (4, false)]
+            .into_iter()
+            .map(|(id, private)| Discovered::listed(repository(id, private)))
+            .collect();
+        let owner = listed[0].repository.owner.clone();
         let OrganizationSecrets::Listed(roster) = OrganizationSecrets::of_owner(&owner, &listed)
         else {
             panic!("an organization's secrets are listed");

@@ -136,10 +136,7 @@ pub async fn owner_repositories(client: &Client, login: &str) -> Result<OwnerRep
         }
     };
     Ok(OwnerRepositories {
-        organization_secrets: OrganizationSecrets::of_owner(
-            &owner,
-            found.iter().map(|f| &f.repository),
-        ),
+        organization_secrets: OrganizationSecrets::of_owner(&owner, &found),
         owner,
         found,
     })

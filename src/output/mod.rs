@@ -1,5 +1,6 @@
 //! Everything keyfix prints: human text on stdout, the JSON document, progress on stderr.
 
+pub mod budget;
 pub mod human;
 pub mod json;
 pub mod progress;

@@ -13,6 +13,7 @@ use crate::github::survey::{self, Survey};
 use crate::github::{names, Client, Error};
 use crate::outcome::{Failure, Finished, LastRun, ScanReport, ScannedRepo, ScannedWorkflow};
 
+use crate::output::budget;
 use crate::work::Context;
 
 pub use health::HealthOptions;
@@ -65,10 +66,12 @@ async fn scan(
             }
         }
     }
+    let spent = client.spent();
     ctx.progress.step(&format!(
-        "{} of them use claude-code-action ({} GitHub requests).",
+        "{} of them use claude-code-action. Reading them spent {}; {}.",
         reports.len(),
-        client.requests_sent()
+        budget::spent(&spent),
+        budget::left(&spent)
     ));
     let reports = scanned.repos.insert(reports);
     if health.wanted() {
