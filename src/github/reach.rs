@@ -126,7 +126,9 @@ impl Roster {
         let witness = self.witnesses[kind].as_ref().unwrap_or(repository);
         let trusted = *self.confirmed[kind]
             .get_or_try_init(|| async {
-                let own = own_list(client, witness).await?;
+                let Some(own) = unless_refused(own_list(client, witness).await)? else {
+                    return Ok(false);
+                };
                 let agrees = names(&own) == names(&predicted(secrets, witness));
                 if !agrees {
                     info!(
@@ -165,21 +167,16 @@ async fn read_roster(
     org: &str,
     with_workflows: usize,
 ) -> Result<Option<Vec<Reaching>>, Error> {
-    let listed: Vec<SecretMeta> = match client
-        .get_all(
+    let listed = client
+        .get_all::<SecretMeta>(
             &format!("/orgs/{}/actions/secrets", url_path::segment(org)),
             Some("secrets"),
             Access::ReadOrganizationSecrets,
             &format!("the secrets of organization {org}"),
         )
-        .await
-    {
-        Ok(listed) => listed,
-        Err(e @ (Error::Permission { .. } | Error::NotFound { .. })) => {
-            info!("{e}; each repository's organization secrets are listed on their own");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+        .await;
+    let Some(listed) = unless_refused(listed)? else {
+        return Ok(None);
     };
     // Each `selected` secret's repositories are a listing of their own, and the two witnesses
     // are asked too: where that costs more than asking the repositories, they are asked.
@@ -223,16 +220,22 @@ async fn selected(client: &Client, org: &str, name: &str) -> Result<Option<BTree
         url_path::segment(org),
         url_path::segment(name)
     );
-    match client
+    let listed = client
         .get_all::<RepositoryId>(
             &path,
             Some("repositories"),
             Access::ReadOrganizationSecrets,
             &format!("the repositories organization secret {name} reaches"),
         )
-        .await
-    {
-        Ok(listed) => Ok(Some(listed.into_iter().map(|r| r.id).collect())),
+        .await;
+    Ok(unless_refused(listed)?.map(|listed| listed.into_iter().map(|r| r.id).collect()))
+}
+
+/// `None` where the token may not read what was asked (or cannot see it): each repository is
+/// then asked for its own list.
+fn unless_refused<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(answer) => Ok(Some(answer)),
         Err(e @ (Error::Permission { .. } | Error::NotFound { .. })) => {
             info!("{e}; each repository's organization secrets are listed on their own");
             Ok(None)
