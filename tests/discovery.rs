@@ -142,6 +142,12 @@ secrets = [
 
 [[repos]]
 owner = "acme"
+name = "docs"
+private = false
+files = {{ "README.md" = "hello" }}
+
+[[repos]]
+owner = "acme"
 name = "public-{{n}}"
 private = false
 count = 3
@@ -231,6 +237,19 @@ fn the_organization_s_secrets_are_listed_once_and_resolve_as_each_repository_s_o
         count(&sent, |r| r.path.contains("/actions/organization-secrets")),
         8,
         "each Claude repository is asked"
+    );
+
+    // Nor is a witness the token may not read: the repositories of its kind are asked.
+    let (witness_refused, sent) = scan_refused(
+        &visibilities(),
+        "/repos/acme/docs/actions/organization-secrets",
+        403,
+    );
+    assert_eq!(listed_once["repos"], witness_refused["repos"]);
+    assert_eq!(
+        count(&sent, |r| r.path.contains("/actions/organization-secrets")),
+        1 + 6 + 1,
+        "the public witness, each public Claude repository, the private witness: {sent:#?}"
     );
 }
 

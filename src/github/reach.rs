@@ -30,11 +30,6 @@ impl OrganizationSecrets {
     /// For surveying many of `found`, all of `owner`.
     pub fn of_owner(owner: &Owner, found: &[Discovered]) -> OrganizationSecrets {
         if owner.is_organization() {
-            let mut witnesses: [Option<Repository>; 2] = [None, None];
-            for repository in found.iter().map(|f| &f.repository) {
-                witnesses[usize::from(repository.private)]
-                    .get_or_insert_with(|| repository.clone());
-            }
             let with_workflows = found
                 .iter()
                 .filter(|f| f.workflows.as_ref().is_none_or(|w| !w.is_empty()))
@@ -43,7 +38,7 @@ impl OrganizationSecrets {
                 org: owner.login.clone(),
                 with_workflows,
                 secrets: OnceCell::new(),
-                witnesses,
+                listing: found.iter().map(|f| f.repository.clone()).collect(),
                 confirmed: [OnceCell::new(), OnceCell::new()],
             }))
         } else {
@@ -73,12 +68,12 @@ pub struct Roster {
     with_workflows: usize,
     /// `None` where the token may not list them.
     secrets: OnceCell<Option<Vec<Reaching>>>,
-    /// The first public `[0]` and private `[1]` repository of the owner's listing. The
-    /// organization's plan also decides what reaches a private repository, and the token may
-    /// not see the plan: the witness of each kind is asked itself, and the roster is trusted for
-    /// that kind only where the two agree.
-    witnesses: [Option<Repository>; 2],
-    /// Whether they agreed.
+    /// The owner's repositories, in the listing's order, of which one of each kind (public,
+    /// private) is the witness: the organization's plan also decides what reaches a private
+    /// repository, and the token may not see the plan, so the witness is asked itself and the
+    /// roster is trusted for its kind only where the two agree.
+    listing: Vec<Repository>,
+    /// Whether they agreed, for public `[0]` and private `[1]` repositories.
     confirmed: [OnceCell<bool>; 2],
 }
 
@@ -123,10 +118,13 @@ impl Roster {
             return own_list(client, repository).await;
         };
         let kind = usize::from(repository.private);
-        let witness = self.witnesses[kind].as_ref().unwrap_or(repository);
         let trusted = *self.confirmed[kind]
             .get_or_try_init(|| async {
-                let own = own_list(client, witness).await?;
+                let witness =
+                    witness(&self.listing, secrets, repository.private).unwrap_or(repository);
+                let Some(own) = unless_refused(own_list(client, witness).await)? else {
+                    return Ok(false);
+                };
                 let agrees = names(&own) == names(&predicted(secrets, witness));
                 if !agrees {
                     info!(
@@ -143,6 +141,21 @@ impl Roster {
             own_list(client, repository).await
         }
     }
+}
+
+/// The first repository of the kind `private` in `listing` that the roster says some secret
+/// reaches (a witness with none would agree with a plan that withholds them all), else the
+/// first of the kind.
+fn witness<'l>(
+    listing: &'l [Repository],
+    secrets: &[Reaching],
+    private: bool,
+) -> Option<&'l Repository> {
+    let mut of_kind = listing.iter().filter(|r| r.private == private);
+    let first = of_kind.clone().next();
+    of_kind
+        .find(|r| secrets.iter().any(|s| s.reaches(r)))
+        .or(first)
 }
 
 /// The roster's answer for `repository`.
@@ -165,21 +178,16 @@ async fn read_roster(
     org: &str,
     with_workflows: usize,
 ) -> Result<Option<Vec<Reaching>>, Error> {
-    let listed: Vec<SecretMeta> = match client
-        .get_all(
+    let listed = client
+        .get_all::<SecretMeta>(
             &format!("/orgs/{}/actions/secrets", url_path::segment(org)),
             Some("secrets"),
             Access::ReadOrganizationSecrets,
             &format!("the secrets of organization {org}"),
         )
-        .await
-    {
-        Ok(listed) => listed,
-        Err(e @ (Error::Permission { .. } | Error::NotFound { .. })) => {
-            info!("{e}; each repository's organization secrets are listed on their own");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+        .await;
+    let Some(listed) = unless_refused(listed)? else {
+        return Ok(None);
     };
     // Each `selected` secret's repositories are a listing of their own, and the two witnesses
     // are asked too: where that costs more than asking the repositories, they are asked.
@@ -223,16 +231,22 @@ async fn selected(client: &Client, org: &str, name: &str) -> Result<Option<BTree
         url_path::segment(org),
         url_path::segment(name)
     );
-    match client
+    let listed = client
         .get_all::<RepositoryId>(
             &path,
             Some("repositories"),
             Access::ReadOrganizationSecrets,
             &format!("the repositories organization secret {name} reaches"),
         )
-        .await
-    {
-        Ok(listed) => Ok(Some(listed.into_iter().map(|r| r.id).collect())),
+        .await;
+    Ok(unless_refused(listed)?.map(|listed| listed.into_iter().map(|r| r.id).collect()))
+}
+
+/// `None` where the token may not read what was asked (or cannot see it): each repository is
+/// then asked for its own list.
+fn unless_refused<T>(result: Result<T, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(answer) => Ok(Some(answer)),
         Err(e @ (Error::Permission { .. } | Error::NotFound { .. })) => {
             info!("{e}; each repository's organization secrets are listed on their own");
             Ok(None)
@@ -300,18 +314,32 @@ mod tests {
     }
 
     #[test]
-    fn the_first_repository_of_each_kind_witnesses_for_it() {
-        let listed: Vec<Discovered> = [(1, true), (2, false), (3, true), (4, false)]
+    fn the_witness_is_the_first_of_its_kind_that_a_secret_reaches() {
+        let listing: Vec<Repository> = [(1, true), (2, false), (3, true), (4, false)]
             .into_iter()
-            .map(|(id, private)| Discovered::listed(repository(id, private)))
+            .map(|(id, private)| repository(id, private))
             .collect();
-        let owner = listed[0].repository.owner.clone();
-        let OrganizationSecrets::Listed(roster) = OrganizationSecrets::of_owner(&owner, &listed)
-        else {
-            panic!("an organization's secrets are listed");
-        };
-        let ids = roster.witnesses.map(|w| w.map(|r| r.id));
-        assert_eq!(ids, [Some(2), Some(1)]);
+        let id = |secrets: &[Reaching], private| witness(&listing, secrets, private).map(|r| r.id);
+        let everywhere = [secret("ALL", Visibility::All)];
+        assert_eq!(id(&everywhere, false), Some(2));
+        assert_eq!(id(&everywhere, true), Some(1));
+        let picked = [secret(
+            "PICKED",
+            Visibility::Selected(BTreeSet::from([3, 4])),
+        )];
+        assert_eq!(id(&picked, false), Some(4));
+        assert_eq!(id(&picked, true), Some(3));
+        assert_eq!(
+            id(&[], true),
+            Some(1),
+            "none reached: the first of its kind"
+        );
+        assert!(witness(&listing[..1], &everywhere, false).is_none());
+    }
+
+    #[test]
+    fn a_user_s_repositories_are_reached_by_no_organization_secret() {
+        let listed = [Discovered::listed(repository(1, false))];
         let user = Owner {
             login: "alice".into(),
             kind: "User".into(),
