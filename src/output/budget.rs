@@ -4,7 +4,7 @@ use crate::github::client::Spent;
 
 use super::counted;
 
-/// "1,022 requests (3 of them answered 304, not counted) and 20 GraphQL queries (20 points)".
+/// "1022 requests (3 of them answered 304, not counted) and 20 GraphQL queries (20 points)".
 pub fn spent(spent: &Spent) -> String {
     let mut text = counted(spent.rest_requests as usize, "request");
     if spent.not_modified > 0 {
@@ -24,7 +24,7 @@ pub fn spent(spent: &Spent) -> String {
     text
 }
 
-/// "4,978 of 5,000 requests left until 2026-12-04T03:05:00Z, and 4,980 GraphQL points".
+/// "4978 of 5000 requests left until 2026-12-04T03:05:00Z, and 4980 GraphQL points".
 pub fn left(spent: &Spent) -> String {
     let mut text = match spent.left {
         Some(left) => {

@@ -60,10 +60,11 @@ pub(super) fn describe_plan(
     // A write costs its PUT and its public key; an organization secret also its settings; the
     // canary a probe run (dispatch, a dozen polls, jobs, log).
     let requests = plan.writes.len() * 2 + organization * 2 + if canary.is_some() { 16 } else { 0 };
+    let spent = client.spent();
     ctx.progress.step(&format!(
         "  GitHub budget: reading the targets spent {}; the writes need about {requests} requests more; {}.",
-        budget::spent(&client.spent()),
-        budget::left(&client.spent())
+        budget::spent(&spent),
+        budget::left(&spent)
     ));
     ctx.progress.step(&format!(
         "  {}",
