@@ -325,12 +325,6 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// How many reads GitHub answered 304 (not counted against its budget), served from the
-    /// cache of conditional requests.
-    pub fn requests_revalidated(&self) -> u64 {
-        self.revalidated.load(Ordering::Relaxed)
-    }
-
     /// Sends a GraphQL query with its variables, with the credential of `owner` (whose
     /// repositories it reads), to `/graphql` (`/api/graphql` on Enterprise Server). A query is a
     /// read: it is sent again as a GET is.
@@ -354,14 +348,6 @@ impl Client {
         Ok(answer)
     }
 
-    /// How many GraphQL queries this client has sent, and the points GitHub said they cost.
-    pub fn graphql_spent(&self) -> (u64, u64) {
-        (
-            self.graphql_queries.load(Ordering::Relaxed),
-            self.graphql_points.load(Ordering::Relaxed),
-        )
-    }
-
     /// Counts the points a query's `rateLimit { cost remaining }` said it cost, and keeps what
     /// it said is left.
     pub fn note_graphql_cost(&self, points: u64, remaining: u64) {
@@ -371,12 +357,12 @@ impl Client {
 
     /// What this client spent of GitHub's budgets, and what the last answers said is left.
     pub fn spent(&self) -> Spent {
-        let (graphql_queries, graphql_points) = self.graphql_spent();
+        let graphql_queries = self.graphql_queries.load(Ordering::Relaxed);
         Spent {
             rest_requests: self.requests_sent() - graphql_queries,
-            not_modified: self.requests_revalidated(),
+            not_modified: self.revalidated.load(Ordering::Relaxed),
             graphql_queries,
-            graphql_points,
+            graphql_points: self.graphql_points.load(Ordering::Relaxed),
             left: self.budget(),
             graphql_left: *self.graphql_remaining.lock().expect("graphql budget"),
         }

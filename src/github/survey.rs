@@ -59,7 +59,7 @@ impl Survey {
         if analysis.steps.is_empty() && analysis.warnings.is_empty() {
             return Ok(None);
         }
-        read_settings_files(client, &name, &repository.default_branch, &mut analysis).await?;
+        read_settings_files(client, &name, branch, &mut analysis).await?;
         let mut environments: Vec<String> = Vec::new();
         for env in analysis.steps.iter().filter_map(|s| s.environment.clone()) {
             if !environments.contains(&env) {
@@ -74,7 +74,7 @@ impl Survey {
         let settings_model = if analysis.steps.iter().any(|s| s.model.is_none()) {
             match settings {
                 Some(text) => text.as_deref().and_then(workflows::model_from_settings),
-                None => repos::settings_model(client, &name, &repository.default_branch).await?,
+                None => repos::settings_model(client, &name, branch).await?,
             }
         } else {
             None

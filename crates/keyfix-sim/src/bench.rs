@@ -338,7 +338,7 @@ fn gh_loop(sim: &Sim, own: u32) -> anyhow::Result<()> {
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("keyfix-bench-gh-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("keyfix-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
